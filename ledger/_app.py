@@ -1,0 +1,255 @@
+"""The write side: an ``eventsourcing`` application over the hash-chained recorder.
+
+``Ledger.submit`` checks a batch of signed statements with the verifier's own rules
+(``verifier.LogState``) and saves them in one transaction, all or nothing; the recorder
+chains them inside that transaction. Checkpoints are signed over the Merkle tree of the
+chain, and exports are the exact stored bytes, so whatever the ledger writes is by
+construction what the verifier recomputes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError as ESIntegrityError
+
+from verifier import (
+    Checkpoint,
+    LogState,
+    MerkleTree,
+    NoteSigner,
+    NoteVerifier,
+    Trust,
+    cosign,
+    parse_entry,
+    sign_note,
+    statement_bytes,
+)
+from ledger._errors import InputError, RejectedError, StorageError
+from ledger._model import Record, Stated, StatementMapper
+from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
+from ledger._statements import Submission
+
+__all__ = ["Ledger", "db_env"]
+
+_PAGE = 10_000
+Recorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
+
+
+def db_env(db: str) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a SQLite path or a postgresql:// URL."""
+    if db.startswith(("postgres://", "postgresql://")):
+        url = urlparse(db)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC":
+                "ledger._recorder:ChainedPostgresApplicationRecorder",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "test",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "ORIGINATOR_ID_TYPE": "text",
+        }
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "ledger._recorder:ChainedSQLiteApplicationRecorder",
+        "SQLITE_DBNAME": db,
+        "SQLITE_LOCK_TIMEOUT": "10",
+        "ORIGINATOR_ID_TYPE": "text",
+    }
+
+
+class Ledger(Application[str]):
+    """The drawledger log: signed statements in, chained entries and checkpoints out."""
+
+    name = "drawledger"
+
+    def __init__(self, db: str, *, clock: Callable[[], datetime] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        if os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").lower() in ("y", "yes", "1", "true"):
+            raise StorageError("POSTGRES_ENABLE_DB_FUNCTIONS skips the table lock and would "
+                               "let readers miss entries; unset it")
+        merged = db_env(db)
+        merged.update(env or {})
+        super().__init__(env=merged)
+        if clock is not None:
+            self.chain.clock = clock
+        self._lock = threading.RLock()
+        self.state = LogState()
+        self.tree = MerkleTree()
+        self._refresh()
+
+    # -- eventsourcing hooks ------------------------------------------------------------
+    def construct_mapper(self) -> StatementMapper:  # type: ignore[override]
+        return StatementMapper()
+
+    @property
+    def chain(self) -> Recorder:
+        """The chained recorder (typed)."""
+        recorder = self.recorder
+        assert isinstance(recorder, ChainedSQLiteApplicationRecorder
+                          | ChainedPostgresApplicationRecorder)
+        return recorder
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Number of entries this process has replayed (call ``refresh`` for others')."""
+        return self.tree.size
+
+    def refresh(self) -> int:
+        """Catch up with entries other processes wrote; returns the new size."""
+        with self._lock:
+            self._refresh()
+            return self.tree.size
+
+    def _refresh(self) -> None:
+        head_size = self.chain.head()[0]
+        while self.tree.size < head_size:
+            start = self.tree.size
+            for seq, raw in self.chain.read_entries(start, min(head_size, start + _PAGE)):
+                entry = parse_entry(raw)
+                if entry.seq != seq:
+                    raise StorageError(f"entry {seq} in the database claims seq {entry.seq}")
+                self.state.apply(seq, entry.stream, entry.version, entry.type, entry.actor,
+                                 entry.body, entry.sig)
+                self.tree.append(entry.hash)
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(seq, exact entry bytes) for ``start <= seq < stop``, in pages."""
+        end = self.chain.head()[0] if stop is None else stop
+        while start < end:
+            page = self.chain.read_entries(start, min(end, start + _PAGE))
+            if not page:
+                return
+            yield from page
+            start = page[-1][0] + 1
+
+    def record(self, stream: str) -> Record:
+        """The current view of one stream (entity, inspector, key, department)."""
+        record: Record = self.repository.get(stream)
+        return record
+
+    def genesis(self) -> dict[str, Any]:
+        if self.state.genesis is None:
+            raise InputError("the log has no genesis yet: run `drawledger init` first")
+        return self.state.genesis
+
+    def trust(self) -> Trust:
+        """The trust policy the genesis declares (what an auditor should pin)."""
+        g = self.genesis()
+        return Trust(g["origin"], NoteVerifier.from_vkey(g["log_key"]),
+                     tuple(NoteVerifier.from_vkey(k) for k in g["authority_keys"]),
+                     tuple(NoteVerifier.from_vkey(w) for w in g["witnesses"]), g["quorum"])
+
+    # -- writing ------------------------------------------------------------------------
+    def submit(self, submissions: Sequence[Submission]) -> list[int]:
+        """Check and append a batch of statements in one transaction; returns their seqs.
+
+        Raises RejectedError (naming the statement's index and the rules) or InputError and
+        writes nothing if any statement fails.
+        """
+        if not submissions:
+            return []
+        with self._lock:
+            self._refresh()
+            base = self.tree.size
+            journal: list[tuple[dict[Any, Any], Any, Any]] = []
+            events: list[Stated] = []
+            try:
+                for i, s in enumerate(submissions):
+                    seq = base + i
+                    version = self.state.next_version(s.stream)
+                    signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
+                    signature = base64.b64decode(s.sig["value"])
+                    findings = self.state.check(
+                        seq, s.stream, version, s.type, s.actor, s.body, s.sig,
+                        lambda key, m=signed, g=signature: key.verify(m, g))
+                    if findings:
+                        raise RejectedError(i, findings)
+                    self.state.apply(seq, s.stream, version, s.type, s.actor, s.body, s.sig,
+                                     journal)
+                    events.append(Stated(s.stream, version, _ctime(s.sig["ctime"]), s.type,
+                                         s.actor, s.body, s.sig))
+                self.save(*events)
+            except ESIntegrityError as exc:
+                LogState.undo(journal)
+                self._refresh()
+                raise InputError(f"a stream changed concurrently, retry: {exc}") from None
+            except BaseException:
+                LogState.undo(journal)
+                raise
+            head = self.chain.head()[0]
+            if head == base + len(events):
+                # No other writer slipped in: the journal-applied state is the log's state.
+                hashes = self.chain.read_hashes(base, head)
+                self.tree.extend(hashes)
+                return list(range(base, head))
+            LogState.undo(journal)
+            self._refresh()
+            return [self.state.statements[(s.sig["key"], s.sig["sid"])] for s in submissions]
+
+    def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner] = (),
+                   now: Callable[[], datetime] | None = None) -> str | None:
+        """Sign (and have local witnesses cosign) a checkpoint of the whole log.
+
+        Returns the note, or None when the last checkpoint already covers every entry.
+        """
+        with self._lock:
+            self._refresh()
+            genesis = self.genesis()
+            if log_signer.verifier.vkey != genesis["log_key"]:
+                raise InputError(f"key {log_signer.name} is not the log key named in genesis")
+            size = self.tree.size
+            latest = self.chain.latest_checkpoint()
+            if latest is not None and latest[0] >= size:
+                return None
+            cp = Checkpoint(genesis["origin"], size, self.tree.root(size))
+            note = sign_note(cp.text, [log_signer])
+            stamp = int((now() if now else datetime.now()).timestamp())
+            for witness in witnesses:
+                note += cosign(cp.text, witness, stamp)
+            self.chain.add_checkpoint(size, cp.root, note)
+            return note
+
+    # -- export -------------------------------------------------------------------------
+    def export(self, out_dir: Path) -> dict[str, int]:
+        """Write entries.jsonl, checkpoints/ and trust.json (SPEC.md section 9)."""
+        with self._lock:
+            self._refresh()
+            trust = self.trust()
+            out_dir.mkdir(parents=True, exist_ok=True)
+            cp_dir = out_dir / "checkpoints"
+            cp_dir.mkdir(exist_ok=True)
+            checkpoints = self.chain.checkpoints()
+            last = checkpoints[-1][0] if checkpoints else 0
+            count = 0
+            tmp = out_dir / "entries.jsonl.tmp"
+            with tmp.open("wb") as fh:
+                for _, raw in self.entries(0, max(last, self.tree.size)):
+                    fh.write(raw + b"\n")
+                    count += 1
+            tmp.replace(out_dir / "entries.jsonl")
+            for size, _, note in checkpoints:
+                (cp_dir / f"{size:012d}.note").write_text(note, encoding="utf-8")
+            (out_dir / "trust.json").write_text(
+                json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
+                encoding="utf-8")
+            return {"entries": count, "checkpoints": len(checkpoints)}
+
+
+def _ctime(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+

@@ -1,0 +1,46 @@
+"""The ledger's exceptions, split by who is at fault.
+
+::
+
+    LedgerError                  root
+    ├── InputError               the caller's data is wrong (names the field, row or line);
+    │   └── RejectedError        a well-formed statement the rules refuse (carries findings)
+    ├── StorageError             the database refused or is misconfigured
+    └── KeyFileError             a key file is missing, unreadable or malformed
+
+Nothing is written when any of these is raised during a submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from verifier import Finding
+
+__all__ = ["InputError", "KeyFileError", "LedgerError", "RejectedError", "StorageError"]
+
+
+class LedgerError(Exception):
+    """Root of every exception the ledger raises."""
+
+
+class InputError(LedgerError, ValueError):
+    """Bad input from the caller; the message names the field, row or line."""
+
+
+class RejectedError(InputError):
+    """A statement the authorisation rules refuse; ``findings`` says which rule and why."""
+
+    def __init__(self, index: int, findings: Sequence[Finding]) -> None:
+        self.index = index
+        self.findings = list(findings)
+        reasons = "; ".join(f"{f.rule}: {f.en}" for f in self.findings)
+        super().__init__(f"statement {index} rejected: {reasons}")
+
+
+class StorageError(LedgerError):
+    """The database refused an operation or is configured unsafely."""
+
+
+class KeyFileError(LedgerError):
+    """A key file is missing, unreadable or malformed."""

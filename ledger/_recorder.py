@@ -1,0 +1,516 @@
+"""Application recorders that extend eventsourcing's with drawledger's hash chain.
+
+Each stored event gets one chain row ``(seq, notification_id, hash, time, entry)`` in
+the same database transaction that stores the event. The row is built after the
+library's serialisation point, so concurrent writers in any number of threads and
+processes produce one linear chain:
+
+* SQLite: ``_insert_events`` calls the library first, whose INSERT takes the RESERVED
+  (write) lock, and only then reads the chain head. Reading first would start a read
+  snapshot that a concurrent writer can invalidate (SQLITE_BUSY_SNAPSHOT).
+* PostgreSQL: ``_fetch_ids_after_insert_events`` runs while the library's
+  ``LOCK TABLE ... IN EXCLUSIVE MODE`` is held, once the notification ids are known and
+  before COMMIT. The insert path with database functions skips that lock, so it is
+  refused.
+
+``seq`` is drawledger's own gapless sequence; notification ids can have gaps after
+rollbacks. Triggers make the events table and both side tables append-only, keep
+``seq`` gapless and let checkpoints only grow.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger._errors import StorageError
+from verifier._entry import entry_hash, make_entry
+
+__all__ = [
+    "DEFAULT_PG_LOCK_TIMEOUT",
+    "ZERO_HASH",
+    "ChainedPostgresApplicationRecorder",
+    "ChainedSQLiteApplicationRecorder",
+    "EntryCodec",
+    "NotAStatementError",
+    "RecorderConfigError",
+    "format_log_time",
+    "opaque_codec",
+    "side_table_names",
+    "statement_codec",
+    "utc_now",
+]
+
+EntryCodec = Callable[[int, bytes, str, StoredEvent], bytes]
+"""``(seq, prev_hash, time, stored_event) -> entry bytes``."""
+
+ZERO_HASH = bytes(32)
+"""The ``prev`` of entry 0 (``GENESIS_PREV`` as bytes) and the head hash of an empty log."""
+
+DEFAULT_PG_LOCK_TIMEOUT = 10.0
+"""Seconds a PostgreSQL writer waits for the events table lock when none is configured."""
+
+# Asia/Shanghai has kept UTC+8 without daylight saving since 1991: a fixed offset is
+# exact for log times and needs no tz database.
+_SHANGHAI = timezone(timedelta(hours=8))
+_STATEMENT_KEYS = frozenset(("actor", "body", "sig", "type"))
+_json_decoder = json.JSONDecoder()
+_OPAQUE_SIG_VALUE = base64.b64encode(bytes(64)).decode()
+
+
+class NotAStatementError(StorageError):
+    """A stored event's state is not a statement object; the write is rolled back.
+
+    The application's mapper stores validated statements, so this means a misconfigured
+    mapper (for example a compressor or cipher) or a caller bypassing the ledger.
+    """
+
+
+class RecorderConfigError(StorageError):
+    """The recorder was configured in a way that would break the chain."""
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+def format_log_time(dt: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss.ffffff+08:00`` (Asia/Shanghai), always 6 fraction digits."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("the ledger clock must return timezone-aware datetimes")
+    return dt.astimezone(_SHANGHAI).isoformat(timespec="microseconds")
+
+
+def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
+    """Entry for a stored statement: the state is the canonical JSON of
+    ``{actor, body, sig, type}`` produced by the application's mapper."""
+    try:
+        state = _json_decoder.decode(stored_event.state.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise NotAStatementError(
+            f"stored event {stored_event.originator_id!s} "
+            f"v{stored_event.originator_version}: state is not JSON ({exc})"
+        ) from None
+    if type(state) is not dict or state.keys() != _STATEMENT_KEYS:
+        raise NotAStatementError(
+            f"stored event {stored_event.originator_id!s} "
+            f"v{stored_event.originator_version}: state is not a statement object "
+            f"with exactly the fields {sorted(_STATEMENT_KEYS)}"
+        )
+    try:
+        return make_entry(seq, prev, time, str(stored_event.originator_id),
+                          stored_event.originator_version, state)
+    except (TypeError, ValueError) as exc:
+        raise NotAStatementError(
+            f"stored event {stored_event.originator_id!s} "
+            f"v{stored_event.originator_version}: statement cannot be encoded ({exc})"
+        ) from None
+
+
+def opaque_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
+    """Entry wrapping an arbitrary state (only for eventsourcing's conformance suite)."""
+    stream = str(stored_event.originator_id)
+    version = stored_event.originator_version
+    state = {
+        "actor": "test",
+        "body": {
+            "state_b64": base64.b64encode(stored_event.state).decode(),
+            "topic": stored_event.topic,
+        },
+        "sig": {
+            "ctime": "1970-01-01T00:00:00Z",
+            "key": "test",
+            "sid": f"{stream}/{version}",
+            "value": _OPAQUE_SIG_VALUE,
+        },
+        "type": "test.opaque",
+    }
+    return make_entry(seq, prev, time, stream, version, state)
+
+
+def side_table_names(events_table_name: str) -> tuple[str, str]:
+    """``(entries, checkpoints)`` table names for an events table.
+
+    The default events table gets ``dl_entries`` and ``dl_checkpoints``; any other
+    gets them prefixed with its own name, so separate event logs never share a chain.
+    """
+    prefix = "" if events_table_name == "stored_events" else f"{events_table_name}_"
+    return f"{prefix}dl_entries", f"{prefix}dl_checkpoints"
+
+
+def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
+                notification_ids: Sequence[int], seq: int, prev: bytes,
+                time: str) -> list[tuple[int, int, bytes, str, bytes]]:
+    if len(notification_ids) != len(stored_events):
+        raise RuntimeError(f"got {len(notification_ids)} notification ids for "
+                           f"{len(stored_events)} stored events")
+    rows = []
+    for notification_id, stored_event in zip(notification_ids, stored_events, strict=True):
+        entry = codec(seq, prev, time, stored_event)
+        prev = entry_hash(entry)
+        rows.append((seq, notification_id, prev, time, entry))
+        seq += 1
+    return rows
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder that appends each event to the hash chain."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        events_table_name: str = "stored_events",
+        *,
+        codec: EntryCodec = statement_codec,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.codec = codec
+        self.clock = clock
+        self.entries_table_name, self.checkpoints_table_name = side_table_names(
+            events_table_name)
+        super().__init__(datastore, events_table_name)
+        entries, checkpoints = self.entries_table_name, self.checkpoints_table_name
+        self._select_head = f"SELECT seq, hash, time FROM {entries} ORDER BY seq DESC LIMIT 1"
+        self._insert_entry = (
+            f"INSERT INTO {entries} (seq, notification_id, hash, time, entry) "
+            "VALUES (?, ?, ?, ?, ?)")
+        self._select_entries = (
+            f"SELECT seq, entry FROM {entries} WHERE seq >= ? AND seq < ? ORDER BY seq")
+        self._select_hashes = (
+            f"SELECT hash FROM {entries} WHERE seq >= ? AND seq < ? ORDER BY seq")
+        self._insert_checkpoint = (
+            f"INSERT INTO {checkpoints} (size, root, note) VALUES (?, ?, ?)")
+        self._select_checkpoints = f"SELECT size, root, note FROM {checkpoints} ORDER BY size"
+        self._select_latest_checkpoint = (
+            f"SELECT size, root, note FROM {checkpoints} ORDER BY size DESC LIMIT 1")
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        events = self.events_table_name
+        entries, checkpoints = self.entries_table_name, self.checkpoints_table_name
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {entries} ("
+            "seq INTEGER PRIMARY KEY CHECK (seq >= 0), "
+            "notification_id INTEGER NOT NULL UNIQUE, "
+            "hash BLOB NOT NULL CHECK (length(hash) = 32), "
+            "time TEXT NOT NULL, "
+            "entry BLOB NOT NULL)")
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
+            "size INTEGER PRIMARY KEY CHECK (size >= 0), "
+            "root BLOB NOT NULL CHECK (length(root) = 32), "
+            "note TEXT NOT NULL)")
+        for table in (events, entries, checkpoints):
+            for op in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_dl_no_{op.lower()} "
+                    f"BEFORE {op} ON {table} BEGIN "
+                    f"SELECT RAISE(ABORT, 'drawledger: {table} is append-only ({op} refused)'); "
+                    "END")
+        statements.append(
+            f"CREATE TRIGGER IF NOT EXISTS {entries}_dl_gapless "
+            f"BEFORE INSERT ON {entries} "
+            f"WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), -1) + 1 FROM {entries}) BEGIN "
+            f"SELECT RAISE(ABORT, 'drawledger: {entries} seq must be the last seq + 1'); "
+            "END")
+        statements.append(
+            f"CREATE TRIGGER IF NOT EXISTS {checkpoints}_dl_grow_only "
+            f"BEFORE INSERT ON {checkpoints} "
+            f"WHEN NEW.size <= (SELECT MAX(size) FROM {checkpoints}) BEGIN "
+            f"SELECT RAISE(ABORT, 'drawledger: {checkpoints} size must exceed the last "
+            "checkpoint'); END")
+        return statements
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        # The library's INSERT comes first: it takes the write lock, so the head read
+        # below is the latest and no other writer can move it before COMMIT.
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return notification_ids
+        if notification_ids is None:
+            raise RuntimeError("the SQLite recorder returned no notification ids")
+        c.execute(self._select_head)
+        row = c.fetchone()
+        time = format_log_time(self.clock())
+        if row is None:
+            seq, prev = 0, ZERO_HASH
+        else:
+            seq, prev = row[0] + 1, row[1]
+            time = max(time, row[2])
+        c.executemany(self._insert_entry, _chain_rows(
+            self.codec, stored_events, notification_ids, seq, prev, time))
+        return notification_ids
+
+    def head(self) -> tuple[int, bytes, str | None]:
+        """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_head)
+            row = c.fetchone()
+        if row is None:
+            return 0, ZERO_HASH, None
+        return row[0] + 1, bytes(row[1]), row[2]
+
+    def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_entries, (start, stop))
+            return [(row[0], bytes(row[1])) for row in c.fetchall()]
+
+    def read_hashes(self, start: int, stop: int) -> list[bytes]:
+        """Entry hashes for ``start <= seq < stop``, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_hashes, (start, stop))
+            return [bytes(row[0]) for row in c.fetchall()]
+
+    def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        """Record a checkpoint; its size must exceed every earlier checkpoint's."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._insert_checkpoint, (size, root, note))
+
+    def checkpoints(self) -> list[tuple[int, bytes, str]]:
+        """All checkpoints ``(size, root, note)``, smallest first."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_checkpoints)
+            return [(row[0], bytes(row[1]), row[2]) for row in c.fetchall()]
+
+    def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
+        """The largest checkpoint, or None."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_latest_checkpoint)
+            row = c.fetchone()
+        return None if row is None else (row[0], bytes(row[1]), row[2])
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder that appends each event to the hash chain."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        events_table_name: str = "stored_events",
+        *,
+        codec: EntryCodec = statement_codec,
+        clock: Callable[[], datetime] = utc_now,
+        lock_timeout: float | None = None,
+    ) -> None:
+        if datastore.enable_db_functions:
+            raise RecorderConfigError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: its insert path skips the events "
+                "table lock that keeps the hash chain linear; unset it to use drawledger")
+        self.codec = codec
+        self.clock = clock
+        self.entries_table_name, self.checkpoints_table_name = side_table_names(
+            events_table_name)
+        self.forbid_function_name = f"{self.entries_table_name}_forbid_change"
+        self.gapless_function_name = f"{self.entries_table_name}_gapless"
+        self.grow_function_name = f"{self.checkpoints_table_name}_grow_only"
+        for name in (self.entries_table_name, self.checkpoints_table_name,
+                     self.forbid_function_name, self.gapless_function_name,
+                     self.grow_function_name):
+            self.check_identifier_length(name)
+        super().__init__(datastore, events_table_name=events_table_name)
+
+        if lock_timeout is None:
+            lock_timeout = float(datastore.lock_timeout) or DEFAULT_PG_LOCK_TIMEOUT
+        if lock_timeout <= 0:
+            raise RecorderConfigError("the events table lock timeout must be positive")
+        # Replace the library's "SET LOCAL lock_timeout" (0 = wait forever by default),
+        # keeping its LOCK TABLE statement.
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}ms'").format(max(1, round(lock_timeout * 1000))),
+            *self.lock_table_statements[1:],
+        ]
+
+        schema = Identifier(self.datastore.schema)
+        entries = Identifier(self.entries_table_name)
+        checkpoints = Identifier(self.checkpoints_table_name)
+        self.sql_create_statements.extend(self._ledger_create_statements())
+        self._select_head = SQL(
+            "SELECT seq, hash, time FROM {0}.{1} ORDER BY seq DESC LIMIT 1"
+        ).format(schema, entries)
+        self._insert_entry = SQL(
+            "INSERT INTO {0}.{1} (seq, notification_id, hash, time, entry) "
+            "VALUES (%s, %s, %s, %s, %s)"
+        ).format(schema, entries)
+        self._select_entries = SQL(
+            "SELECT seq, entry FROM {0}.{1} WHERE seq >= %s AND seq < %s ORDER BY seq"
+        ).format(schema, entries)
+        self._select_hashes = SQL(
+            "SELECT hash FROM {0}.{1} WHERE seq >= %s AND seq < %s ORDER BY seq"
+        ).format(schema, entries)
+        self._insert_checkpoint = SQL(
+            "INSERT INTO {0}.{1} (size, root, note) VALUES (%s, %s, %s)"
+        ).format(schema, checkpoints)
+        self._select_checkpoints = SQL(
+            "SELECT size, root, note FROM {0}.{1} ORDER BY size"
+        ).format(schema, checkpoints)
+        self._select_latest_checkpoint = SQL(
+            "SELECT size, root, note FROM {0}.{1} ORDER BY size DESC LIMIT 1"
+        ).format(schema, checkpoints)
+        self._abort_statement = SQL(
+            "DO $$BEGIN RAISE EXCEPTION 'drawledger: chain append failed, "
+            "rolling back'; END$$")
+
+    def _ledger_create_statements(self) -> list[Composed]:
+        schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
+        entries = Identifier(self.entries_table_name)
+        checkpoints = Identifier(self.checkpoints_table_name)
+        forbid = Identifier(self.forbid_function_name)
+        gapless = Identifier(self.gapless_function_name)
+        grow = Identifier(self.grow_function_name)
+        statements = [
+            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "seq bigint PRIMARY KEY CHECK (seq >= 0), "
+                "notification_id bigint NOT NULL UNIQUE, "
+                "hash bytea NOT NULL CHECK (octet_length(hash) = 32), "
+                "time text NOT NULL, "
+                "entry bytea NOT NULL)").format(schema, entries),
+            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "size bigint PRIMARY KEY CHECK (size >= 0), "
+                "root bytea NOT NULL CHECK (octet_length(root) = 32), "
+                "note text NOT NULL)").format(schema, checkpoints),
+            SQL("CREATE OR REPLACE FUNCTION {0}.{1}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$BEGIN "
+                "RAISE EXCEPTION 'drawledger: %.% is append-only (% refused)', "
+                "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
+                "USING ERRCODE = 'integrity_constraint_violation'; "
+                "END$$").format(schema, forbid),
+            SQL("CREATE OR REPLACE FUNCTION {0}.{1}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$DECLARE expected bigint; BEGIN "
+                "SELECT COALESCE(max(seq), -1) + 1 INTO expected FROM {0}.{2}; "
+                "IF NEW.seq IS DISTINCT FROM expected THEN "
+                "RAISE EXCEPTION 'drawledger: %.% seq % is not the next seq %', "
+                "TG_TABLE_SCHEMA, TG_TABLE_NAME, NEW.seq, expected "
+                "USING ERRCODE = 'integrity_constraint_violation'; "
+                "END IF; RETURN NEW; END$$").format(schema, gapless, entries),
+            SQL("CREATE OR REPLACE FUNCTION {0}.{1}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$DECLARE last bigint; BEGIN "
+                "SELECT max(size) INTO last FROM {0}.{2}; "
+                "IF last IS NOT NULL AND NEW.size <= last THEN "
+                "RAISE EXCEPTION 'drawledger: %.% size % does not exceed the last "
+                "checkpoint %', TG_TABLE_SCHEMA, TG_TABLE_NAME, NEW.size, last "
+                "USING ERRCODE = 'integrity_constraint_violation'; "
+                "END IF; RETURN NEW; END$$").format(schema, grow, checkpoints),
+        ]
+        for table in (events, entries, checkpoints):
+            statements.append(
+                SQL("CREATE OR REPLACE TRIGGER dl_no_change BEFORE UPDATE OR DELETE "
+                    "ON {0}.{1} FOR EACH ROW EXECUTE FUNCTION {0}.{2}()"
+                    ).format(schema, table, forbid))
+            statements.append(
+                SQL("CREATE OR REPLACE TRIGGER dl_no_truncate BEFORE TRUNCATE "
+                    "ON {0}.{1} FOR EACH STATEMENT EXECUTE FUNCTION {0}.{2}()"
+                    ).format(schema, table, forbid))
+        statements.append(
+            SQL("CREATE OR REPLACE TRIGGER dl_gapless BEFORE INSERT ON {0}.{1} "
+                "FOR EACH ROW EXECUTE FUNCTION {0}.{2}()").format(schema, entries, gapless))
+        statements.append(
+            SQL("CREATE OR REPLACE TRIGGER dl_grow_only BEFORE INSERT ON {0}.{1} "
+                "FOR EACH ROW EXECUTE FUNCTION {0}.{2}()").format(schema, checkpoints, grow))
+        return statements
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.datastore.enable_db_functions:
+            raise RecorderConfigError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: refusing to write unchained events")
+        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return notification_ids
+
+    def _fetch_ids_after_insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        # The library catches exceptions raised here, exits its transaction block
+        # normally (so COMMIT is sent) and re-raises them afterwards. A failure that the
+        # server has not seen would therefore commit the events without chain rows:
+        # on any failure, abort the server transaction so that COMMIT rolls back.
+        try:
+            notification_ids = super()._fetch_ids_after_insert_events(
+                curs, stored_events, **kwargs)
+            if notification_ids is None:
+                raise RuntimeError("the PostgreSQL recorder returned no notification ids")
+            curs.execute(self._select_head, prepare=True)
+            row = curs.fetchone()
+            time = format_log_time(self.clock())
+            if row is None:
+                seq, prev = 0, ZERO_HASH
+            else:
+                seq, prev = row["seq"] + 1, bytes(row["hash"])
+                time = max(time, row["time"])
+            rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
+            # A nested pipeline block syncs on exit, so a refused row raises here.
+            with curs.connection.pipeline():
+                curs.executemany(self._insert_entry, rows)
+        except BaseException:
+            self._abort_transaction(curs)
+            raise
+        return notification_ids
+
+    def _abort_transaction(self, curs: Cursor[DictRow]) -> None:
+        try:
+            with curs.connection.pipeline():
+                curs.execute(self._abort_statement)
+        except psycopg.Error:
+            pass  # Expected: the transaction is now (or was already) aborted.
+
+    def head(self) -> tuple[int, bytes, str | None]:
+        """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_head, prepare=True)
+            row = curs.fetchone()
+        if row is None:
+            return 0, ZERO_HASH, None
+        return row["seq"] + 1, bytes(row["hash"]), row["time"]
+
+    def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_entries, (start, stop), prepare=True)
+            return [(row["seq"], bytes(row["entry"])) for row in curs.fetchall()]
+
+    def read_hashes(self, start: int, stop: int) -> list[bytes]:
+        """Entry hashes for ``start <= seq < stop``, in order."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_hashes, (start, stop), prepare=True)
+            return [bytes(row["hash"]) for row in curs.fetchall()]
+
+    def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        """Record a checkpoint; its size must exceed every earlier checkpoint's."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._insert_checkpoint, (size, root, note))
+
+    def checkpoints(self) -> list[tuple[int, bytes, str]]:
+        """All checkpoints ``(size, root, note)``, smallest first."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_checkpoints)
+            return [(row["size"], bytes(row["root"]), row["note"])
+                    for row in curs.fetchall()]
+
+    def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
+        """The largest checkpoint, or None."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_latest_checkpoint)
+            row = curs.fetchone()
+        return None if row is None else (row["size"], bytes(row["root"]), row["note"])

@@ -1,0 +1,292 @@
+"""The audit replay of an export (SPEC.md section 9), as a numbered checklist.
+
+For every line of ``entries.jsonl``, in order:
+
+1. the line is UTF-8, terminated, within the size limit and canonical JSON (V1.format);
+2. ``seq`` is the line's position, with no gap, repeat or reordering (V1.seq);
+3. ``prev`` is the hash of the entry before (V1.chain);
+4. ``time`` never goes backwards (V1.time);
+5. the statement is allowed: known type and body, stream and version discipline, a key that
+   is registered and not revoked at that entry, the right role, no replayed statement id
+   (verifier._state); its signature verifies (V1.signature, optional for benchmarks);
+6. the Merkle root of the entries so far equals the root of every checkpoint of that size
+   (V1.checkpoint), and every checkpoint verifies under the pinned log key.
+
+The core takes lines and checkpoint bytes, never paths, and never raises on bad data: every
+problem becomes a Finding, so a tampered export yields a report, not a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
+from verifier._errors import FormatError, VerifierError
+from verifier._merkle import RootAccumulator
+from verifier._note import (
+    Checkpoint,
+    NoteVerifier,
+    parse_checkpoint,
+    parse_note,
+    verify_cosignatures,
+    verify_note,
+)
+from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
+from verifier._trust import Trust
+
+__all__ = ["EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABLE", "EXIT_USAGE", "EXIT_VIOLATION",
+           "Oversize", "Report", "audit"]
+
+EXIT_CLEAN = 0
+EXIT_VIOLATION = 1
+EXIT_INTEGRITY = 2
+EXIT_UNVERIFIABLE = 3
+EXIT_USAGE = 64
+
+
+@dataclass(frozen=True)
+class Oversize:
+    """A line the reader cut off because it exceeds the entry size limit."""
+
+    length: int
+
+
+@dataclass
+class Report:
+    """What an audit found; ``exit_code`` maps it to the documented exit status."""
+
+    entries: int = 0
+    checkpoints: int = 0
+    checkpoints_verified: int = 0
+    signatures_checked: int = 0
+    cosignatures: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    dropped: int = 0  # findings beyond the cap, counted but not kept
+    max_findings: int = 1000
+
+    def add(self, finding: Finding) -> None:
+        if len(self.findings) < self.max_findings:
+            self.findings.append(finding)
+        else:
+            self.dropped += 1
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.findings if f.kind == kind)
+
+    @property
+    def exit_code(self) -> int:
+        kinds = {f.kind for f in self.findings}
+        if INTEGRITY in kinds:
+            return EXIT_INTEGRITY
+        if UNVERIFIABLE in kinds:
+            return EXIT_UNVERIFIABLE
+        return EXIT_VIOLATION if kinds else EXIT_CLEAN
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "checkpoints_verified": self.checkpoints_verified,
+            "signatures_checked": self.signatures_checked,
+            "cosignatures": self.cosignatures,
+            "findings": [f.to_json() for f in self.findings],
+            "findings_not_shown": self.dropped,
+        }
+
+
+def _finding(rule: str, seq: int | None, zh: str, en: str, kind: str = INTEGRITY,
+             seq_end: int | None = None) -> Finding:
+    return Finding(rule, kind, seq, zh, en, seq_end)
+
+
+@dataclass
+class _Checkpoint:
+    name: str
+    checkpoint: Checkpoint
+
+
+def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
+                      report: Report) -> list[_Checkpoint]:
+    """Parse and verify every checkpoint note; bad ones become findings."""
+    out: list[_Checkpoint] = []
+    for name, data in files:
+        report.checkpoints += 1
+        try:
+            note = parse_note(data)
+            checkpoint = parse_checkpoint(note.text)
+        except FormatError as exc:
+            report.add(_finding("V1.checkpoint", None, f"检查点 {name} 格式错误：{exc}",
+                                f"checkpoint {name} is malformed: {exc}"))
+            continue
+        if trust is not None:
+            try:
+                verify_note(note, [trust.log_key])
+            except VerifierError as exc:
+                report.add(_finding("V1.checkpoint", checkpoint.size - 1 if checkpoint.size else None,
+                                    f"检查点 {name} 的日志签名无效：{exc}",
+                                    f"checkpoint {name} is not signed by the pinned log key: {exc}"))
+                continue
+            if checkpoint.origin != trust.origin:
+                report.add(_finding("V1.checkpoint", None,
+                                    f"检查点 {name} 的来源 {checkpoint.origin} 不是 {trust.origin}",
+                                    f"checkpoint {name} origin {checkpoint.origin!r} is not the "
+                                    f"pinned {trust.origin!r}"))
+                continue
+            try:
+                cosigned = verify_cosignatures(note, list(trust.witnesses))
+            except VerifierError as exc:
+                report.add(_finding("V1.cosignature", None, f"检查点 {name} 的见证签名无效：{exc}",
+                                    f"checkpoint {name} carries a bad witness cosignature: {exc}"))
+                continue
+            for witness, timestamp in cosigned.items():
+                report.cosignatures[witness] = max(report.cosignatures.get(witness, 0), timestamp)
+            report.checkpoints_verified += 1
+        out.append(_Checkpoint(name, checkpoint))
+    # The log must never sign two different trees of the same size (a fork).
+    by_size: dict[int, _Checkpoint] = {}
+    for cp in out:
+        seen = by_size.setdefault(cp.checkpoint.size, cp)
+        if seen.checkpoint.root != cp.checkpoint.root:
+            report.add(_finding("V1.fork", cp.checkpoint.size - 1,
+                                f"检查点 {seen.name} 与 {cp.name} 规模相同但根哈希不同（分叉）",
+                                f"checkpoints {seen.name} and {cp.name} have the same size "
+                                "and different roots (a fork)"))
+    out.sort(key=lambda c: c.checkpoint.size)
+    return out
+
+
+def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[str, bytes]],
+          trust: Trust | None, *, signatures: bool = True, max_findings: int = 1000) -> Report:
+    """Replay an export: ``lines`` as read from entries.jsonl (each with its newline)."""
+    report = Report(max_findings=max_findings)
+    if trust is None:
+        report.add(_finding("TRUST", None,
+                            "未提供信任策略：签名只能对照日志自称的密钥核对，结论不可信",
+                            "no trust policy given: keys come from the log itself, so nothing "
+                            "is verified against a pinned key", UNVERIFIABLE))
+    if not signatures:
+        report.add(_finding("V1.signature", None, "未核对声明签名（--no-signatures）",
+                            "statement signatures were not checked (--no-signatures)",
+                            UNVERIFIABLE))
+    pending = _load_checkpoints(checkpoint_files, trust, report)
+    if not checkpoint_files:
+        report.add(_finding("V1.checkpoint", None, "导出中没有签名检查点，条目未被锚定",
+                            "the export holds no signed checkpoint: no entry is anchored",
+                            UNVERIFIABLE))
+    state = LogState()
+    acc = RootAccumulator()
+    prev = bytes.fromhex(GENESIS_PREV)
+    last_time = ""
+    expected = 0  # the seq the next line should carry
+    next_cp = 0  # index into pending of the next checkpoint to compare
+    verified_from = 0  # size of the last checkpoint whose root matched
+    for lineno, line in enumerate(lines, start=1):
+        report.entries += 1
+        seq = expected
+        if isinstance(line, Oversize):
+            report.add(_finding("V1.format", seq, f"第 {lineno} 行长 {line.length} 字节，超过上限",
+                                f"line {lineno} is {line.length} bytes, over the "
+                                f"{MAX_ENTRY_BYTES}-byte limit"))
+            leaf = b"\xff" * 32  # unknowable: any root over it will mismatch, as it should
+            entry: Entry | None = None
+        else:
+            raw = line[:-1] if line.endswith(b"\n") else line
+            if raw is line:
+                report.add(_finding("V1.format", seq, f"第 {lineno} 行没有换行符结尾（文件被截断？）",
+                                    f"line {lineno} is not newline-terminated (truncated file?)"))
+            leaf = entry_hash(raw)
+            try:
+                entry = parse_entry(raw)
+            except FormatError as exc:
+                report.add(_finding("V1.format", seq, f"第 {lineno} 行不是合规条目：{exc}",
+                                    f"line {lineno} is not a valid entry: {exc}"))
+                entry = None
+        if entry is not None:
+            if entry.seq != expected:
+                report.add(_finding("V1.seq", expected,
+                                    f"第 {lineno} 行应为第 {expected} 条，实为第 {entry.seq} 条"
+                                    "（条目缺失、重复或顺序被调换）",
+                                    f"line {lineno} should hold entry {expected} but holds "
+                                    f"{entry.seq} (an entry was dropped, repeated or moved)"))
+                seq = entry.seq
+            elif entry.prev != prev.hex():
+                # A broken link implicates the entry before it: its bytes no longer hash to
+                # what its successor recorded.
+                report.add(_finding("V1.chain", expected - 1,
+                                    f"第 {expected - 1} 条的哈希与第 {expected} 条记录的 prev 不符"
+                                    "（内容被改动或插入了条目）",
+                                    f"entry {expected - 1} does not hash to the prev recorded by "
+                                    f"entry {expected} (altered or inserted)"))
+            if entry.time < last_time:
+                report.add(_finding("V1.time", seq, f"第 {seq} 条的时间早于前一条",
+                                    f"entry {seq} is timed before the entry preceding it"))
+            else:
+                last_time = entry.time
+            _statement(state, entry, seq, signatures, trust, report)
+            expected = seq + 1
+        else:
+            expected += 1
+        prev = leaf
+        acc.append(leaf)
+        while next_cp < len(pending) and pending[next_cp].checkpoint.size == acc.size:
+            cp = pending[next_cp]
+            next_cp += 1
+            if acc.root() == cp.checkpoint.root:
+                verified_from = acc.size
+            else:
+                report.add(_finding("V1.checkpoint", verified_from, f"检查点 {cp.name} 的根哈希与条目 "
+                                    f"{verified_from}..{acc.size - 1} 重算结果不符",
+                                    f"checkpoint {cp.name} root differs from the root recomputed "
+                                    f"over the entries; the difference lies in entries "
+                                    f"{verified_from}..{acc.size - 1}", seq_end=acc.size - 1))
+        while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
+            next_cp += 1  # size 0 checkpoints
+    if report.entries == 0:
+        report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))
+    for cp in pending[next_cp:]:
+        report.add(_finding("V1.truncated", acc.size,
+                            f"检查点 {cp.name} 覆盖 {cp.checkpoint.size} 条，但导出只有 {acc.size} 条"
+                            "（尾部被截断）",
+                            f"checkpoint {cp.name} covers {cp.checkpoint.size} entries but the "
+                            f"export holds {acc.size} (tail truncated)", seq_end=cp.checkpoint.size - 1))
+    return report
+
+
+def _statement(state: LogState, entry: Entry, seq: int, signatures: bool, trust: Trust | None,
+               report: Report) -> None:
+    """Rule checks for one entry's statement, then advance the replay state."""
+    if seq == 0 and entry.type == "log.genesis" and trust is not None:
+        for problem in _genesis_vs_trust(entry.body, trust):
+            report.add(_finding("V1.trust", 0, f"创世条目与固定的信任策略不符：{problem}",
+                                f"the genesis entry differs from the pinned trust: {problem}"))
+    verify = None
+    if signatures:
+        signed = entry.signed_bytes()
+        signature = entry.signature()
+
+        def verify(key: NoteVerifier) -> bool:
+            report.signatures_checked += 1
+            return key.verify(signed, signature)
+
+    for finding in state.check(seq, entry.stream, entry.version, entry.type, entry.actor,
+                               entry.body, entry.sig, verify):
+        report.add(finding)
+    state.apply(seq, entry.stream, entry.version, entry.type, entry.actor, entry.body, entry.sig)
+
+
+def _genesis_vs_trust(body: dict[str, Any], trust: Trust) -> list[str]:
+    problems = []
+    if body.get("origin") != trust.origin:
+        problems.append("origin")
+    if body.get("log_key") != trust.log_key.vkey:
+        problems.append("log_key")
+    if body.get("authority_keys") != [k.vkey for k in trust.authority_keys]:
+        problems.append("authority_keys")
+    if body.get("witnesses") != [w.vkey for w in trust.witnesses]:
+        problems.append("witnesses")
+    if body.get("quorum") != trust.quorum:
+        problems.append("quorum")
+    return problems

@@ -1,0 +1,120 @@
+"""Canonical JSON (SPEC.md section 2): RFC 8785 over a restricted profile.
+
+Inside the profile (no floats, ASCII object keys, NFC strings, integers within +-2^53)
+RFC 8785 serialisation equals ``json.dumps`` with sorted keys, no whitespace and raw
+UTF-8, so the fast C encoder produces it; ``check`` enforces the profile first.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from verifier._errors import CanonicalError
+
+__all__ = ["MAX_INT", "canonical", "check", "dumps", "loads_canonical"]
+
+MAX_INT = 2**53
+_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                            allow_nan=False)
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise ``obj`` that is already known to be inside the profile (no checks)."""
+    return _encoder.encode(obj).encode()
+
+
+def check(obj: Any, path: str = "$") -> None:
+    """Raise CanonicalError naming the JSON path of the first value outside the profile."""
+    if obj is None or obj is True or obj is False:
+        return
+    if isinstance(obj, int):
+        if not -MAX_INT <= obj <= MAX_INT:
+            raise CanonicalError(f"{path}: integer {obj} outside +-2^53")
+        return
+    if isinstance(obj, str):
+        if not obj.isascii() and not unicodedata.is_normalized("NFC", obj):
+            raise CanonicalError(f"{path}: string is not in Unicode NFC")
+        return
+    if isinstance(obj, list | tuple):
+        for i, item in enumerate(obj):
+            check(item, f"{path}[{i}]")
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise CanonicalError(f"{path}: object key {key!r} is not an ASCII string")
+            check(value, f"{path}.{key}")
+        return
+    if isinstance(obj, float):
+        raise CanonicalError(f"{path}: floats are not allowed (use integer ppm)")
+    raise CanonicalError(f"{path}: {type(obj).__name__} is not a JSON value")
+
+
+def canonical(obj: Any) -> bytes:
+    """Check ``obj`` against the profile and return its canonical bytes."""
+    check(obj)
+    return dumps(obj)
+
+
+def _reject_float(text: str) -> Any:
+    raise CanonicalError(f"number {text} is not an integer (floats are not allowed)")
+
+
+def _reject_constant(text: str) -> Any:
+    raise CanonicalError(f"{text} is not JSON")
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if not -MAX_INT <= value <= MAX_INT:
+        raise CanonicalError(f"integer {text} outside +-2^53")
+    return value
+
+
+_decoder = json.JSONDecoder(parse_float=_reject_float, parse_int=_bounded_int,
+                            parse_constant=_reject_constant)
+
+
+def loads_canonical(data: bytes) -> Any:
+    """Parse ``data`` and prove it is exactly the canonical encoding of what it holds.
+
+    Re-encoding and comparing catches whitespace, key order, duplicate keys and escapes in
+    one C call; NFC is checked on the whole text, which is equivalent because the canonical
+    form escapes only ASCII characters and JSON syntax characters never compose.
+    """
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise CanonicalError(f"not UTF-8 (byte {exc.start})") from None
+    try:
+        obj = _decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise CanonicalError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise CanonicalError("JSON nested too deeply") from None
+    if _encoder.encode(obj) != text:
+        raise CanonicalError("not in canonical form (key order, whitespace, escapes or "
+                             "duplicate keys differ from RFC 8785)")
+    if not text.isascii():
+        if not unicodedata.is_normalized("NFC", text):
+            raise CanonicalError("a string is not in Unicode NFC")
+        for key in _keys(obj):
+            if not key.isascii():
+                raise CanonicalError(f"object key {key!r} is not ASCII")
+    return obj
+
+
+def _keys(obj: Any) -> list[str]:
+    """Object keys anywhere in ``obj`` (only called to check they are ASCII)."""
+    out: list[str] = []
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out

@@ -1,0 +1,139 @@
+"""``python -m verifier``: audit an export from the command line.
+
+Exit codes (SPEC.md section 9): 0 clean, 1 rule violations, 2 integrity failure (tampered or
+corrupt), 3 unverifiable (a trust input is missing), 64 usage (not an export, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from verifier._audit import EXIT_USAGE, Oversize, Report, audit
+from verifier._entry import MAX_ENTRY_BYTES
+from verifier._errors import FormatError
+from verifier._note import NoteVerifier
+from verifier._trust import Trust, load_trust
+
+__all__ = ["main", "read_lines"]
+
+MAX_CHECKPOINT_BYTES = 64 * 1024
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: 用法错误 / usage error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[bytes | Oversize]:
+    """Lines with their newline, never holding more than the size limit in memory."""
+    limit = MAX_ENTRY_BYTES + 1
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit or (len(line) == limit and not line.endswith(b"\n")):
+            length = len(line)
+            while not line.endswith(b"\n"):
+                line = stream.readline(1 << 16)
+                if not line:
+                    break
+                length += len(line)
+            yield Oversize(length)
+            continue
+        yield line
+
+
+def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
+    if args.trust:
+        return load_trust(Path(args.trust).read_bytes()), f"--trust {args.trust}"
+    if args.log_key or args.authority_key:
+        if not (args.log_key and args.authority_key and args.origin):
+            raise FormatError("--log-key, --authority-key and --origin go together")
+        witnesses = tuple(NoteVerifier.from_vkey(w) for w in args.witness)
+        return Trust(args.origin, NoteVerifier.from_vkey(args.log_key),
+                     tuple(NoteVerifier.from_vkey(k) for k in args.authority_key),
+                     witnesses, args.quorum), "command line"
+    path = export / "trust.json"
+    if path.is_file():
+        return load_trust(path.read_bytes()), "export trust.json (compare its keys with the published ones)"
+    return None, "none"
+
+
+def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
+    verdict = {0: ("通过", "clean"), 1: ("发现违规", "rule violations"),
+               2: ("完整性失败（被篡改或损坏）", "integrity failure (tampered or corrupt)"),
+               3: ("无法验证（缺少信任输入）", "unverifiable (a trust input is missing)")}
+    zh, en = verdict[report.exit_code]
+    print(f"审计结论 / verdict: {zh} / {en} (exit {report.exit_code})", file=out)
+    print(f"条目 / entries: {report.entries}; 检查点 / checkpoints: {report.checkpoints} "
+          f"({report.checkpoints_verified} verified); 签名 / signatures checked: "
+          f"{report.signatures_checked}; 信任来源 / trust: {trust_source}", file=out)
+    for name, ts in sorted(report.cosignatures.items()):
+        print(f"见证 / witness {name}: latest cosignature at unix {ts}", file=out)
+    for f in report.findings:
+        where = "-" if f.seq is None else str(f.seq)
+        if f.seq_end is not None:
+            where += f"..{f.seq_end}"
+        print(f"[{f.kind}] {f.rule} seq={where}: {f.zh} / {f.en}", file=out)
+    if report.dropped:
+        print(f"另有 {report.dropped} 条发现未列出 / {report.dropped} more findings not shown",
+              file=out)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    export = Path(args.export)
+    entries = export / "entries.jsonl"
+    if not entries.is_file():
+        print(f"用法错误 / usage error: {entries} not found: not an export directory",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        trust, source = _trust(args, export)
+    except (OSError, FormatError) as exc:
+        print(f"信任策略错误 / bad trust input: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    checkpoints: list[tuple[str, bytes]] = []
+    cp_dir = export / "checkpoints"
+    if cp_dir.is_dir():
+        for path in sorted(cp_dir.iterdir()):
+            if path.is_file():
+                with path.open("rb") as fh:
+                    checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
+    with entries.open("rb") as fh:
+        report = audit(read_lines(fh), checkpoints, trust, signatures=not args.no_signatures)
+    if args.json:
+        obj = report.to_json()
+        obj["trust_source"] = source
+        json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        _print_report(report, source, sys.stdout)
+    return report.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(prog="python -m verifier",
+                     description="drawledger standalone verifier (SPEC.md v1)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("audit", help="replay and check an export directory")
+    p.add_argument("export", help="directory with entries.jsonl, checkpoints/, trust.json")
+    p.add_argument("--trust", help="trust.json to pin (default: the export's own)")
+    p.add_argument("--origin", help="log origin (with --log-key)")
+    p.add_argument("--log-key", help="the log's vkey")
+    p.add_argument("--authority-key", action="append", default=[], help="authority vkey")
+    p.add_argument("--witness", action="append", default=[], help="witness vkey")
+    p.add_argument("--quorum", type=int, default=0, help="witness quorum")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-signatures", action="store_true",
+                   help="skip statement signature checks (integrity and rules only)")
+    args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args)
+    return EXIT_USAGE  # pragma: no cover - argparse enforces the choices

@@ -1,0 +1,175 @@
+"""Log entries and department statements (SPEC.md sections 3 and 4).
+
+An entry is the canonical JSON of nine fields. Its hash, SHA-256(0x00 || bytes), is both
+the next entry's ``prev`` and the entry's leaf in the RFC 9162 Merkle tree, so one hash
+serves the chain and the proofs. The ``sig`` field carries the submitting party's
+Ed25519 signature over its statement, which the log cannot forge or alter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from verifier._canonical import check, dumps, loads_canonical
+from verifier._errors import CanonicalError, FormatError
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "GENESIS_PREV",
+    "MAX_ENTRY_BYTES",
+    "SIG_FIELDS",
+    "STATEMENT_PREFIX",
+    "STATEMENT_STATE_FIELDS",
+    "TIME_RE",
+    "Entry",
+    "entry_hash",
+    "make_entry",
+    "parse_entry",
+    "statement_bytes",
+]
+
+ENTRY_FIELDS = ("actor", "body", "prev", "seq", "sig", "stream", "time", "type", "version")
+STATEMENT_STATE_FIELDS = ("actor", "body", "sig", "type")
+SIG_FIELDS = ("ctime", "key", "sid", "value")
+STATEMENT_PREFIX = b"drawledger/statement/v1\n"
+GENESIS_PREV = "0" * 64
+MAX_ENTRY_BYTES = 1 << 20
+# Log receive time: Asia/Shanghai, fixed width so that string order is time order.
+TIME_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+08:00\Z")
+_CTIME_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z")
+_TYPE_RE = re.compile(r"\A[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+_HEX64_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def entry_hash(entry: bytes) -> bytes:
+    """RFC 9162 leaf hash of an entry's exact bytes."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def statement_bytes(type_: str, stream: str, actor: str, body: Any, sig: dict[str, Any]) -> bytes:
+    """The bytes a party signs: the prefix, then the canonical statement.
+
+    The prefix separates these signatures from every other use of the same key; the key
+    name is inside so a signature cannot be re-attributed to another key.
+    """
+    return STATEMENT_PREFIX + dumps({
+        "actor": actor, "body": body, "ctime": sig["ctime"], "key": sig["key"],
+        "sid": sig["sid"], "stream": stream, "type": type_,
+    })
+
+
+def make_entry(seq: int, prev: bytes, time: str, stream: str, version: int,
+               state: dict[str, Any]) -> bytes:
+    """Entry bytes for a stored statement ``state`` (actor, body, sig, type) at ``seq``."""
+    obj = dict(state)
+    obj["seq"] = seq
+    obj["prev"] = prev.hex()
+    obj["time"] = time
+    obj["stream"] = stream
+    obj["version"] = version
+    return dumps(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A parsed entry; ``raw`` is the exact bytes and ``hash`` their leaf hash."""
+
+    seq: int
+    prev: str
+    time: str
+    stream: str
+    version: int
+    type: str
+    actor: str
+    body: Any
+    sig: dict[str, Any]
+    raw: bytes
+    hash: bytes
+
+    def signed_bytes(self) -> bytes:
+        """The statement bytes the ``sig.value`` signature must verify over."""
+        return statement_bytes(self.type, self.stream, self.actor, self.body, self.sig)
+
+    def signature(self) -> bytes:
+        """The 64-byte Ed25519 signature (validated by ``parse_entry``)."""
+        return base64.b64decode(self.sig["value"])
+
+
+def parse_entry(raw: bytes) -> Entry:
+    """Parse one entry's bytes, enforcing the canonical profile and every field's type.
+
+    Raises FormatError (or CanonicalError) naming the field at fault.
+    """
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise FormatError(f"entry is {len(raw)} bytes, over the {MAX_ENTRY_BYTES}-byte limit")
+    obj = loads_canonical(raw)
+    if type(obj) is not dict:
+        raise FormatError("entry is not a JSON object")
+    if len(obj) != len(ENTRY_FIELDS) or any(f not in obj for f in ENTRY_FIELDS):
+        missing = sorted(set(ENTRY_FIELDS) - set(obj))
+        extra = sorted(set(obj) - set(ENTRY_FIELDS))
+        raise FormatError(f"entry fields wrong: missing {missing}, unexpected {extra}")
+    seq, version = obj["seq"], obj["version"]
+    if type(seq) is not int or seq < 0:
+        raise FormatError("field seq: not a non-negative integer")
+    if type(version) is not int or version < 1:
+        raise FormatError("field version: not a positive integer")
+    prev = obj["prev"]
+    if type(prev) is not str or not _HEX64_RE.match(prev):
+        raise FormatError("field prev: not 64 lowercase hex digits")
+    time = obj["time"]
+    if type(time) is not str or not TIME_RE.match(time):
+        raise FormatError("field time: not YYYY-MM-DDThh:mm:ss.ffffff+08:00")
+    for name in ("stream", "actor"):
+        value = obj[name]
+        if type(value) is not str or not value or len(value) > 256:
+            raise FormatError(f"field {name}: not a non-empty string of at most 256 characters")
+    type_ = obj["type"]
+    if type(type_) is not str or not _TYPE_RE.match(type_):
+        raise FormatError("field type: not a dotted lowercase event type")
+    if type(obj["body"]) is not dict:
+        raise FormatError("field body: not a JSON object")
+    sig = parse_sig(obj["sig"])
+    return Entry(seq, prev, time, obj["stream"], version, type_, obj["actor"], obj["body"],
+                 sig, raw, hashlib.sha256(b"\x00" + raw).digest())
+
+
+def parse_sig(sig: Any) -> dict[str, Any]:
+    """Validate the ``sig`` object of an entry or submission."""
+    if type(sig) is not dict or len(sig) != len(SIG_FIELDS) or any(f not in sig for f in SIG_FIELDS):
+        raise FormatError(f"field sig: must be an object with exactly {list(SIG_FIELDS)}")
+    for name in SIG_FIELDS:
+        if type(sig[name]) is not str or not sig[name]:
+            raise FormatError(f"field sig.{name}: not a non-empty string")
+    if not _CTIME_RE.match(sig["ctime"]):
+        raise FormatError("field sig.ctime: not an RFC 3339 time with offset")
+    try:
+        raw_sig = base64.b64decode(sig["value"], validate=True)
+    except binascii.Error:
+        raise FormatError("field sig.value: not base64") from None
+    if len(raw_sig) != 64:
+        raise FormatError(f"field sig.value: {len(raw_sig)} bytes, an Ed25519 signature is 64")
+    return sig
+
+
+def check_state(state: Any) -> dict[str, Any]:
+    """Validate a statement state (what a submission carries) before it is stored."""
+    if type(state) is not dict or set(state) != set(STATEMENT_STATE_FIELDS):
+        raise FormatError(f"statement must have exactly the fields {list(STATEMENT_STATE_FIELDS)}")
+    try:
+        check(state)
+    except CanonicalError as exc:
+        raise CanonicalError(f"statement {exc}") from None
+    if type(state["type"]) is not str or not _TYPE_RE.match(state["type"]):
+        raise FormatError("field type: not a dotted lowercase event type")
+    if type(state["actor"]) is not str or not state["actor"]:
+        raise FormatError("field actor: not a non-empty string")
+    if type(state["body"]) is not dict:
+        raise FormatError("field body: not a JSON object")
+    parse_sig(state["sig"])
+    return state

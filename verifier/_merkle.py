@@ -1,0 +1,384 @@
+"""RFC 9162 Merkle trees: roots, inclusion and consistency proofs, and their verification.
+
+``MerkleTree`` keeps every aligned perfect subtree (``levels[k][i]`` covers leaves
+``i*2^k .. (i+1)*2^k - 1``). Every node of the RFC 9162 tree of any size ``n`` is either
+one of those or lies on the ragged right edge, which is the right-to-left fold of the
+perfect subtrees that the binary digits of ``n`` select. So appends cost one node hash
+amortised, and the root or a proof for any past size needs lookups plus at most
+``log2(n)`` hashes.
+
+Hashing copies a pre-fed ``0x01`` (or ``0x00``) SHA-256 state instead of concatenating and
+constructing a new one: it is the cheapest way to hash with ``hashlib``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from verifier._errors import FormatError, ProofError
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "MerkleTree",
+    "RootAccumulator",
+    "leaf_hash",
+    "node_hash",
+    "root_from_inclusion",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+_LEAF = hashlib.sha256(b"\x00").copy
+_NODE = hashlib.sha256(b"\x01").copy
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """SHA-256(0x00 || data): the prefix keeps leaves from passing for interior nodes."""
+    h = _LEAF()
+    h.update(data)
+    return h.digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right)."""
+    h = _NODE()
+    h.update(left)
+    h.update(right)
+    return h.digest()
+
+
+def _check_hash(value: bytes, what: str) -> None:
+    if len(value) != HASH_SIZE:
+        raise FormatError(f"{what}: {len(value)} bytes, a SHA-256 hash is {HASH_SIZE}")
+
+
+class MerkleTree:
+    """An append-only RFC 9162 tree over leaf hashes that serves any past size."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        self.extend(leaf_hashes)
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self._levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        """Append one leaf hash; hashes each subtree the moment it becomes complete."""
+        _check_hash(leaf, "leaf hash")
+        levels = self._levels
+        cur = levels[0]
+        cur.append(leaf)
+        k = 0
+        while not len(cur) & 1:
+            k += 1
+            if k == len(levels):
+                levels.append([])
+            h = _NODE()
+            h.update(cur[-2])
+            h.update(cur[-1])
+            cur = levels[k]
+            cur.append(h.digest())
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append many leaf hashes, hashing level by level (no per-leaf Python calls)."""
+        new = list(leaves)
+        if not new:
+            return
+        if set(map(len, new)) != {HASH_SIZE}:
+            i = next(i for i, leaf in enumerate(new) if len(leaf) != HASH_SIZE)
+            raise FormatError(f"leaf hash {self.size + i}: {len(new[i])} bytes, "
+                              f"a SHA-256 hash is {HASH_SIZE}")
+        levels = self._levels
+        levels[0].extend(new)
+        node = _NODE
+        k = 0
+        while len(levels[k]) >= 2:
+            cur = levels[k]
+            if k + 1 == len(levels):
+                levels.append([])
+            up = levels[k + 1]
+            start = 2 * len(up)
+            stop = len(cur) & ~1
+            if start == stop:
+                break
+            it = iter(cur[start:stop])
+            append = up.append
+            for left, right in zip(it, it, strict=True):
+                h = node()
+                h.update(left)
+                h.update(right)
+                append(h.digest())
+            k += 1
+
+    def leaf(self, index: int) -> bytes:
+        """The leaf hash at ``index``."""
+        self._check_index(index, self.size)
+        return self._levels[0][index]
+
+    def _check_size(self, size: int | None) -> int:
+        n = len(self._levels[0])
+        if size is None:
+            return n
+        if not 0 <= size <= n:
+            raise FormatError(f"size {size} not within the tree size {n}")
+        return size
+
+    @staticmethod
+    def _check_index(index: int, size: int) -> None:
+        if not 0 <= index < size:
+            raise FormatError(f"index {index} not below size {size}")
+
+    def _edge(self, n: int, top: int) -> bytes:
+        """Hash of the last ``n mod 2^top`` leaves of the first ``n``, a ragged edge node.
+
+        It folds right to left the perfect subtrees picked by the bits of ``n`` below
+        ``top``; the caller guarantees at least one such bit is set.
+        """
+        levels = self._levels
+        acc = b""
+        m = n
+        for k in range(top):
+            if m & 1:
+                left = levels[k][m - 1]
+                if acc:
+                    h = _NODE()
+                    h.update(left)
+                    h.update(acc)
+                    acc = h.digest()
+                else:
+                    acc = left
+            m >>= 1
+        return acc
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root of the first ``size`` leaves (default: all)."""
+        n = self._check_size(size)
+        if n == 0:
+            return EMPTY_ROOT
+        return self._edge(n, n.bit_length())
+
+    def _path(self, level: int, index: int, n: int, out: list[bytes]) -> list[bytes]:
+        """Append to ``out`` the siblings of node (``level``, ``index``) up to the root of
+        the first ``n`` leaves, lowest first, skipping levels where the node has none.
+
+        Below ``inner`` the node and the last leaf are in different subtrees, so every
+        sibling is complete except perhaps the one at ``inner - 1``, which may be the
+        ragged edge; from ``inner`` up the node is on the right edge and its siblings are
+        the perfect subtrees to its left.
+        """
+        levels = self._levels
+        last = (n - 1) >> level
+        inner = (index ^ last).bit_length() + level
+        for k in range(level, inner - 1):
+            out.append(levels[k][(index >> (k - level)) ^ 1])
+        if inner > level:
+            k = inner - 1
+            sib = (index >> (k - level)) ^ 1
+            if (sib + 1) << k <= n:
+                out.append(levels[k][sib])
+            else:
+                out.append(self._edge(n, k))
+        j = index >> (inner - level)
+        k = inner
+        while j:
+            if j & 1:
+                out.append(levels[k][j ^ 1])
+            j >>= 1
+            k += 1
+        return out
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 PATH(index, D[0:size]): sibling hashes from the leaf upwards."""
+        n = self._check_size(size)
+        self._check_index(index, n)
+        return self._path(0, index, n, [])
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """RFC 9162 PROOF(old_size, D[0:new_size]); empty when the sizes are equal or
+        ``old_size`` is 0 (every tree extends the empty tree).
+
+        The proof is the perfect subtree ending at ``old_size`` (omitted when it is the
+        whole old tree) followed by that node's path in the new tree.
+        """
+        n = self._check_size(new_size)
+        if not 0 <= old_size <= n:
+            raise FormatError(f"old size {old_size} not within new size {n}")
+        if old_size == 0 or old_size == n:
+            return []
+        shift = (old_size & -old_size).bit_length() - 1
+        index = (old_size >> shift) - 1
+        out = [] if index == 0 else [self._levels[shift][index]]
+        return self._path(shift, index, n, out)
+
+
+class RootAccumulator:
+    """Streaming root computation in O(log n) memory (a compact range from leaf 0).
+
+    For audits that replay a log and need the root at many sizes without keeping the
+    tree: ``_stack`` holds the perfect subtrees of the binary decomposition of ``size``,
+    largest first.
+    """
+
+    __slots__ = ("_size", "_stack")
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._stack: list[bytes] = []
+
+    @property
+    def size(self) -> int:
+        """Number of leaves appended."""
+        return self._size
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash, merging the equal-sized subtrees it completes."""
+        _check_hash(leaf, "leaf hash")
+        stack = self._stack
+        n = self._size
+        acc = leaf
+        while n & 1:
+            h = _NODE()
+            h.update(stack.pop())
+            h.update(acc)
+            acc = h.digest()
+            n >>= 1
+        stack.append(acc)
+        self._size += 1
+
+    def root(self) -> bytes:
+        """Root of all leaves appended so far."""
+        stack = self._stack
+        if not stack:
+            return EMPTY_ROOT
+        acc = stack[-1]
+        for i in range(len(stack) - 2, -1, -1):
+            h = _NODE()
+            h.update(stack[i])
+            h.update(acc)
+            acc = h.digest()
+        return acc
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` leads to from ``leaf`` at ``index`` (RFC 9162 2.1.3.2).
+
+    Raises ProofError when the proof has the wrong shape for ``index`` and ``size``.
+    """
+    if not 0 <= index < size:
+        raise ProofError(f"inclusion proof: index {index} not below size {size}")
+    if len(leaf) != HASH_SIZE:
+        raise ProofError(f"inclusion proof: leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
+    fn = index
+    sn = size - 1
+    r = leaf
+    node = _NODE
+    for i, p in enumerate(proof):
+        if sn == 0:
+            raise ProofError(f"inclusion proof: {len(proof)} hashes, more than index "
+                             f"{index} in size {size} needs")
+        if len(p) != HASH_SIZE:
+            raise ProofError(f"inclusion proof: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+        h = node()
+        if fn & 1 or fn == sn:
+            h.update(p)
+            h.update(r)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            h.update(r)
+            h.update(p)
+        r = h.digest()
+        fn >>= 1
+        sn >>= 1
+    if sn:
+        raise ProofError(f"inclusion proof: {len(proof)} hashes, fewer than index {index} "
+                         f"in size {size} needs")
+    return r
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
+                     root: bytes) -> None:
+    """Raise ProofError unless ``proof`` shows ``leaf`` at ``index`` under ``root``."""
+    if root_from_inclusion(index, size, leaf, proof) != root:
+        raise ProofError(f"inclusion proof for index {index} in size {size} does not lead "
+                         f"to the expected root")
+
+
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
+                       proof: Sequence[bytes]) -> None:
+    """Raise ProofError unless ``proof`` shows the ``old_size`` tree with ``old_root`` is a
+    prefix of the ``new_size`` tree with ``new_root`` (RFC 9162 2.1.4.2).
+
+    Equal sizes need an empty proof and equal roots; old size 0 an empty proof and the
+    empty root, since the empty tree is a prefix of every tree.
+    """
+    if not 0 <= old_size <= new_size:
+        raise ProofError(f"consistency proof: old size {old_size} not within new size "
+                         f"{new_size}")
+    for i, p in enumerate(proof):
+        if len(p) != HASH_SIZE:
+            raise ProofError(f"consistency proof: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+    if old_size == 0 or old_size == new_size:
+        if proof:
+            raise ProofError(f"consistency proof from size {old_size} to {new_size} must be "
+                             f"empty, has {len(proof)} hashes")
+        expected = EMPTY_ROOT if old_size == 0 else new_root
+        if old_root != expected:
+            raise ProofError(f"consistency proof: old root for size {old_size} is not "
+                             f"{'the empty root' if old_size == 0 else 'the new root'}")
+        return
+    if not proof:
+        raise ProofError(f"consistency proof from size {old_size} to {new_size} is empty")
+    fn = old_size - 1
+    sn = new_size - 1
+    if old_size & fn:
+        # not a power of two: the proof starts with the subtree ending at old_size
+        start = 1
+        seed = proof[0]
+    else:
+        start = 0
+        seed = old_root
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = seed
+    node = _NODE
+    for c in proof[start:]:
+        if sn == 0:
+            raise ProofError(f"consistency proof: {len(proof)} hashes, more than size "
+                             f"{old_size} to {new_size} needs")
+        if fn & 1 or fn == sn:
+            h = node()
+            h.update(c)
+            h.update(fr)
+            fr = h.digest()
+            h = node()
+            h.update(c)
+            h.update(sr)
+            sr = h.digest()
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            h = node()
+            h.update(sr)
+            h.update(c)
+            sr = h.digest()
+        fn >>= 1
+        sn >>= 1
+    if sn:
+        raise ProofError(f"consistency proof: {len(proof)} hashes, fewer than size "
+                         f"{old_size} to {new_size} needs")
+    if fr != old_root:
+        raise ProofError(f"consistency proof does not lead to the old root for size {old_size}")
+    if sr != new_root:
+        raise ProofError(f"consistency proof does not lead to the new root for size {new_size}")
