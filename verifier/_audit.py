@@ -237,11 +237,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             if acc.root() == cp.checkpoint.root:
                 verified_from = acc.size
             else:
-                report.add(_finding("V1.checkpoint", verified_from, f"检查点 {cp.name} 的根哈希与条目 "
-                                    f"{verified_from}..{acc.size - 1} 重算结果不符",
-                                    f"checkpoint {cp.name} root differs from the root recomputed "
-                                    f"over the entries; the difference lies in entries "
-                                    f"{verified_from}..{acc.size - 1}", seq_end=acc.size - 1))
+                report.add(_finding(
+                    "V1.checkpoint", verified_from,
+                    f"检查点 {cp.name} 的根哈希与重算结果不符；若该检查点属实，差异在第 "
+                    f"{verified_from}..{acc.size - 1} 条之间，否则是日志签发了分叉的历史",
+                    f"checkpoint {cp.name} root differs from the root recomputed over the "
+                    f"entries; if the checkpoint is genuine the difference lies in entries "
+                    f"{verified_from}..{acc.size - 1}, otherwise the log signed a fork",
+                    seq_end=acc.size - 1))
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
     if report.entries == 0:
