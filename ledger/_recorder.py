@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -68,15 +67,8 @@ _SHANGHAI = timezone(timedelta(hours=8))
 _STATEMENT_KEYS = frozenset(("actor", "body", "sig", "type"))
 _json_decoder = json.JSONDecoder()
 _encode_str = json.JSONEncoder(ensure_ascii=False).encode  # the canonical string encoding
-# The frame of a canonical statement: string actor and type, a body object, and a sig
-# object of four strings. Strings cannot hold an unescaped quote, so the greedy body
-# ends at the one '},"sig":{' that lets the sig and type parts match to the end.
-_JSON_STR = rb'"(?:[^"\\]|\\.)*"'
-_STATEMENT_FRAME = re.compile(
-    rb'\{"actor":' + _JSON_STR + rb',"body":(?P<body>\{.*\})'
-    rb'(?P<sig>,"sig":\{"ctime":' + _JSON_STR + rb',"key":' + _JSON_STR
-    + rb',"sid":' + _JSON_STR + rb',"value":' + _JSON_STR + rb'\})'
-    rb',"type":' + _JSON_STR + rb'\}\Z', re.DOTALL)
+# The quote-separated pieces of the sig member between its string values.
+_SIG_FRAME = [b"{", b":", b"key", b",", b":", b"sid", b",", b"value"]
 _OPAQUE_SIG_VALUE = base64.b64encode(bytes(64)).decode()
 
 
@@ -114,10 +106,9 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
     NotAStatementError so the write rolls back.
     """
     state = stored_event.state
-    m = _STATEMENT_FRAME.match(state)
-    if m is None:
+    body_start, body_end, sig_end = _statement_frame(state)
+    if body_start < 0:
         return _statement_entry_slow(seq, prev, time, stored_event)
-    body_end, sig_end = m.end("body"), m.end("sig")
     return b"".join((
         state[:body_end],
         b',"prev":"', prev.hex().encode(), b'","seq":', str(seq).encode(),
@@ -127,6 +118,44 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
         state[sig_end:-1],
         b',"version":', str(stored_event.originator_version).encode(), b"}",
     ))
+
+
+def _statement_frame(state: bytes) -> tuple[int, int, int]:
+    """``(body start, body end, sig end)`` of a state framed as the mapper writes it:
+    ``{"actor":"A","body":{...},"sig":{"ctime":"C","key":"K","sid":"S","value":"V"},
+    "type":"T"}`` with A, C, K, S, V and T free of quotes and backslashes, and a body
+    that is exactly one JSON object. ``(-1, -1, -1)`` for anything else.
+
+    Strings cannot hold an unescaped quote, so the last ``,"type":"`` and the last
+    ``,"sig":{`` before it are the top-level members.
+    """
+    none = (-1, -1, -1)
+    if not state.startswith(b'{"actor":"') or not state.endswith(b'"}'):
+        return none
+    type_at = state.rfind(b',"type":"')
+    sig_at = state.rfind(b',"sig":{"', 0, type_at)
+    actor_end = state.find(b'"', 10)
+    if sig_at < 0 or actor_end < 0 or not state.startswith(b'","body":{', actor_end):
+        return none
+    body_start = actor_end + 9
+    type_value = state[type_at + 9:-2]
+    if (b"\\" in state[10:actor_end] or b'"' in type_value or b"\\" in type_value
+            or b"\\" in state[sig_at:type_at]
+            or state[sig_at + 7:type_at].split(b'"')[::2] != _SIG_FRAME):
+        return none
+    # The body must be one JSON object ending where the sig member begins; the C
+    # scanner checks this (it does not check canonical form: the mapper writes that).
+    try:
+        text = state.decode()
+        _, end = _json_decoder.raw_decode(text, body_start)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return none
+    if len(text) != len(state):
+        # Non-ASCII: character offsets differ from byte offsets; compare by bytes.
+        end = len(text[:end].encode())
+    if end != sig_at or state[sig_at - 1:sig_at] != b"}":
+        return none
+    return body_start, sig_at, type_at
 
 
 def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
