@@ -20,7 +20,7 @@ demo: install
 	$(BIN)/drawledger --db $(DEMO) demo
 
 run: demo
-	$(BIN)/drawledger --db $(DEMO) serve --host 127.0.0.1 --port 8000
+	$(BIN)/python -m api --db $(DEMO) --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check verifier ledger api tests bench

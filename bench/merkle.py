@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pymerkle  # noqa: E402
+import pymerkle
 
-from verifier._merkle import MerkleTree, verify_consistency, verify_inclusion  # noqa: E402
+from verifier._merkle import MerkleTree, verify_consistency, verify_inclusion
 
 N = 100_000
 RUNS = 5
@@ -111,13 +111,17 @@ def floor_verify_consistency(m: int, n: int, old: bytes, new: bytes, path: list[
 
 # --- timing ---------------------------------------------------------------------------------
 
-def median_time(fn: Callable[[], object]) -> float:
-    times = []
+def median_times(fns: list[Callable[[], object] | None]) -> list[float | None]:
+    """Median seconds per function; runs are interleaved so load on a shared box hits
+    every implementation alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, out in zip(fns, times, strict=True):
+            if fn is not None:
+                start = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - start)
+    return [statistics.median(t) if t else None for t in times]
 
 
 def main() -> int:
@@ -188,9 +192,10 @@ def main() -> int:
     print("-" * len(header))
     ok = True
     for name, unit, scale, per, f_ours, f_pm, f_floor in rows:
-        t_ours = median_time(f_ours) / per
-        t_floor = median_time(f_floor) / per
-        t_pm = median_time(f_pm) / per if f_pm is not None else None
+        m_ours, m_pm, m_floor = median_times([f_ours, f_pm, f_floor])
+        assert m_ours is not None and m_floor is not None
+        t_ours, t_floor = m_ours / per, m_floor / per
+        t_pm = m_pm / per if m_pm is not None else None
         pm_text = f"{t_pm * scale:8.2f}{unit}" if t_pm is not None else f"{'n/a':>10}"
         speedup = f"{t_pm / t_ours:19.1f}x" if t_pm is not None else f"{'n/a':>20}"
         print(f"{name:<38} {t_ours * scale:8.2f}{unit} {pm_text} {t_floor * scale:8.2f}{unit} "

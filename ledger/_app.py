@@ -22,6 +22,10 @@ from urllib.parse import unquote, urlparse
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 
+from ledger._errors import InputError, RejectedError, StorageError
+from ledger._model import Record, Stated, StatementMapper
+from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
+from ledger._statements import Submission
 from verifier import (
     Checkpoint,
     LogState,
@@ -34,10 +38,6 @@ from verifier import (
     sign_note,
     statement_bytes,
 )
-from ledger._errors import InputError, RejectedError, StorageError
-from ledger._model import Record, Stated, StatementMapper
-from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
-from ledger._statements import Submission
 
 __all__ = ["Ledger", "db_env"]
 
@@ -92,7 +92,7 @@ class Ledger(Application[str]):
         self._refresh()
 
     # -- eventsourcing hooks ------------------------------------------------------------
-    def construct_mapper(self) -> StatementMapper:  # type: ignore[override]
+    def construct_mapper(self) -> StatementMapper:
         return StatementMapper()
 
     @property
@@ -174,9 +174,8 @@ class Ledger(Application[str]):
                     version = self.state.next_version(s.stream)
                     signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
                     signature = base64.b64decode(s.sig["value"])
-                    findings = self.state.check(
-                        seq, s.stream, version, s.type, s.actor, s.body, s.sig,
-                        lambda key, m=signed, g=signature: key.verify(m, g))
+                    findings = self.state.check(seq, s.stream, version, s.type, s.actor,
+                                                s.body, s.sig, _verifier(signed, signature))
                     if findings:
                         raise RejectedError(i, findings)
                     self.state.apply(seq, s.stream, version, s.type, s.actor, s.body, s.sig,
@@ -253,3 +252,8 @@ class Ledger(Application[str]):
 def _ctime(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
+
+
+def _verifier(message: bytes, signature: bytes) -> Callable[[NoteVerifier], bool]:
+    """The signature check ``LogState.check`` calls with the key it resolved."""
+    return lambda key: key.verify(message, signature)

@@ -1,7 +1,8 @@
 """``drawledger [--db PATH] COMMAND ...``: the operator's command line.
 
 Commands: ``init`` (keys and genesis), ``demo`` (a small district log), ``checkpoint``
-(sign the current tree), ``export OUT_DIR`` (entries, checkpoints, trust), ``serve``.
+(sign the current tree), ``export OUT_DIR`` (entries, checkpoints, trust). The API is
+served by ``python -m api`` (ledger never imports api).
 Exit status: 0 done, 1 refused (bad input, the message says which field), 2 storage error,
 64 usage.
 """
@@ -40,13 +41,6 @@ def _keys(args: argparse.Namespace) -> LogKeys:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "serve":
-        import uvicorn
-
-        from api import create_app
-
-        uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="info")
-        return 0
     ledger = Ledger(args.db)
     try:
         keys = _keys(args)
@@ -88,9 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("checkpoint", help="sign a checkpoint of the current log")
     p = sub.add_parser("export", help="write entries.jsonl, checkpoints/ and trust.json")
     p.add_argument("out_dir")
-    p = sub.add_parser("serve", help="serve the read-only API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     try:
         return _run(args)

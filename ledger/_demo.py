@@ -14,15 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from verifier import NoteSigner
-from verifier._uscc import USCC_CHARSET, uscc_check_char
-
 from ledger._app import Ledger
 from ledger._errors import InputError
 from ledger._statements import Submission, load_key, save_key, sign_statement
+from verifier import NoteSigner
+from verifier._uscc import USCC_CHARSET, uscc_check_char
 
-__all__ = ["DEPARTMENTS", "DEFAULT_ORIGIN", "DEFAULT_POLICY", "build_demo", "init_log",
-           "LogKeys"]
+__all__ = [
+    "DEFAULT_ORIGIN",
+    "DEFAULT_POLICY",
+    "DEPARTMENTS",
+    "LogKeys",
+    "build_demo",
+    "init_log",
+]
 
 DEFAULT_ORIGIN = "zichuan.drawledger.example/ssj"
 # Policy defaults from the district notice (川政发〔2019〕7号) and RULES-RESEARCH R1-R9.
@@ -151,8 +156,9 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
         dept = rng.choices(codes, weights)[0]
         uscc = _uscc(rng)
         industry, trade = rng.choice(_TRADES)
-        body = {"uscc": uscc, "dept": dept, "registry": f"{dept}/{industry[0]}",
-                "name": f"淄博{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}{trade}{rng.choice(_FORMS)}",
+        body: dict[str, Any] = {"uscc": uscc, "dept": dept, "registry": f"{dept}/{industry[0]}",
+                "name": (f"淄博{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}{trade}"
+                         f"{rng.choice(_FORMS)}"),
                 "industry": industry, "region": "370302", "risk": rng.choice("AABBBCCD"),
                 "status": "存续", "unit": rng.choice(_TOWNS) + "市场监管所"}
         batch.append(sign_statement(dept_keys[dept], "target.added", f"target/{uscc}", dept,

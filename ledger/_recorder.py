@@ -68,7 +68,16 @@ _STATEMENT_KEYS = frozenset(("actor", "body", "sig", "type"))
 _json_decoder = json.JSONDecoder()
 _encode_str = json.JSONEncoder(ensure_ascii=False).encode  # the canonical string encoding
 # The quote-separated pieces of the sig member between its string values.
-_SIG_FRAME = [b"{", b":", b"key", b",", b":", b"sid", b",", b"value"]
+_SIG_FRAME = [b"{", b"ctime", b":", b"", b",", b"key", b":", b"", b",", b"sid", b":", b"",
+              b",", b"value", b":", b"", b"}"]
+
+
+def _not_canonical(text: str) -> Any:
+    raise ValueError(f"{text} is outside the canonical profile")
+
+
+# Rejects floats and NaN/Infinity, whose text the slow path would re-encode.
+_body_decoder = json.JSONDecoder(parse_float=_not_canonical, parse_constant=_not_canonical)
 _OPAQUE_SIG_VALUE = base64.b64encode(bytes(64)).decode()
 
 
@@ -139,21 +148,29 @@ def _statement_frame(state: bytes) -> tuple[int, int, int]:
         return none
     body_start = actor_end + 9
     type_value = state[type_at + 9:-2]
-    if (b"\\" in state[10:actor_end] or b'"' in type_value or b"\\" in type_value
-            or b"\\" in state[sig_at:type_at]
-            or state[sig_at + 7:type_at].split(b'"')[::2] != _SIG_FRAME):
+    if b"\\" in state[10:actor_end] or b'"' in type_value or b"\\" in type_value:
+        return none
+    sig = state[sig_at + 7:type_at]
+    if b"\\" in sig:
+        return none
+    pieces = sig.split(b'"')
+    if len(pieces) != len(_SIG_FRAME):
+        return none
+    pieces[3] = pieces[7] = pieces[11] = pieces[15] = b""  # the four string values
+    if pieces != _SIG_FRAME:
         return none
     # The body must be one JSON object ending where the sig member begins; the C
     # scanner checks this (it does not check canonical form: the mapper writes that).
     try:
         text = state.decode()
-        _, end = _json_decoder.raw_decode(text, body_start)
+        if len(text) == len(state):
+            end = _body_decoder.raw_decode(text, body_start)[1]
+        else:  # non-ASCII: character and byte offsets differ
+            end = _body_decoder.raw_decode(text, len(state[:body_start].decode()))[1]
+            end = len(text[:end].encode())
     except (UnicodeDecodeError, ValueError, RecursionError):
         return none
-    if len(text) != len(state):
-        # Non-ASCII: character offsets differ from byte offsets; compare by bytes.
-        end = len(text[:end].encode())
-    if end != sig_at or state[sig_at - 1:sig_at] != b"}":
+    if end != sig_at:
         return none
     return body_start, sig_at, type_at
 

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from verifier import FormatError, NoteSigner, check_state, statement_bytes
-
 from ledger._errors import InputError, KeyFileError
+from verifier import FormatError, NoteSigner, check_state, statement_bytes
 
 __all__ = ["Submission", "load_key", "save_key", "sign_statement"]
 

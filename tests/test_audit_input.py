@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger import LogKeys
+from tests.helpers import build_export, copy_export, read_entries, run_audit, write_entries
 from verifier import (
     EXIT_CLEAN,
     EXIT_INTEGRITY,
@@ -17,8 +18,6 @@ from verifier import (
     EXIT_USAGE,
     MAX_ENTRY_BYTES,
 )
-
-from tests.helpers import build_export, copy_export, read_entries, run_audit, write_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 

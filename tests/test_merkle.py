@@ -219,10 +219,16 @@ def test_consistency_edge_cases() -> None:
         verify_consistency(10, 10, tree.root(), tree.root(), [tree.root()])
     with pytest.raises(ProofError):
         verify_consistency(3, 10, tree.root(3), tree.root(), [])
+    with pytest.raises(ProofError, match="1 hashes, the tree shape needs 5"):
+        verify_consistency(3, 10, tree.root(3), tree.root(), [b"x" * 32])
+    proof = tree.consistency_proof(3)
     with pytest.raises(ProofError, match="hash 0 is 31 bytes"):
-        verify_consistency(3, 10, tree.root(3), tree.root(), [b"x" * 31])
+        verify_consistency(3, 10, tree.root(3), tree.root(), [b"x" * 31, *proof[1:]])
+    proof = tree.inclusion_proof(0)
     with pytest.raises(ProofError, match="hash 1 is 33 bytes"):
-        verify_inclusion(0, 10, LEAVES[0], [LEAVES[1], b"x" * 33], tree.root())
+        verify_inclusion(0, 10, LEAVES[0], [proof[0], b"x" * 33, *proof[2:]], tree.root())
+    with pytest.raises(ProofError, match="leaf hash is 31 bytes"):
+        verify_inclusion(0, 10, LEAVES[0][:31], proof, tree.root())
 
 
 def test_out_of_range_arguments() -> None:

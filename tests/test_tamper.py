@@ -14,6 +14,15 @@ from pathlib import Path
 import pytest
 
 from ledger import Ledger, LogKeys, sign_statement
+from tests.helpers import (
+    build_export,
+    copy_export,
+    entry_obj,
+    read_entries,
+    resign_checkpoint,
+    run_audit,
+    write_entries,
+)
 from verifier import (
     EXIT_CLEAN,
     EXIT_INTEGRITY,
@@ -25,16 +34,6 @@ from verifier import (
     entry_hash,
     make_entry,
     sign_note,
-)
-
-from tests.helpers import (
-    build_export,
-    copy_export,
-    entry_obj,
-    read_entries,
-    resign_checkpoint,
-    run_audit,
-    write_entries,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -125,9 +125,10 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
             try:
                 verify_note(note, [trust.log_key])
             except VerifierError as exc:
-                report.add(_finding("V1.checkpoint", checkpoint.size - 1 if checkpoint.size else None,
-                                    f"检查点 {name} 的日志签名无效：{exc}",
-                                    f"checkpoint {name} is not signed by the pinned log key: {exc}"))
+                last = checkpoint.size - 1 if checkpoint.size else None
+                report.add(_finding("V1.checkpoint", last, f"检查点 {name} 的日志签名无效：{exc}",
+                                    f"checkpoint {name} is not signed by the pinned log key: "
+                                    f"{exc}"))
                 continue
             if checkpoint.origin != trust.origin:
                 report.add(_finding("V1.checkpoint", None,
@@ -195,7 +196,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         else:
             raw = line[:-1] if line.endswith(b"\n") else line
             if raw is line:
-                report.add(_finding("V1.format", seq, f"第 {lineno} 行没有换行符结尾（文件被截断？）",
+                report.add(_finding("V1.format", seq,
+                                    f"第 {lineno} 行没有换行符结尾（文件被截断？）",
                                     f"line {lineno} is not newline-terminated (truncated file?)"))
             leaf = entry_hash(raw)
             try:
@@ -251,10 +253,11 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))
     for cp in pending[next_cp:]:
         report.add(_finding("V1.truncated", acc.size,
-                            f"检查点 {cp.name} 覆盖 {cp.checkpoint.size} 条，但导出只有 {acc.size} 条"
-                            "（尾部被截断）",
+                            f"检查点 {cp.name} 覆盖 {cp.checkpoint.size} 条，但导出只有 "
+                            f"{acc.size} 条（尾部被截断）",
                             f"checkpoint {cp.name} covers {cp.checkpoint.size} entries but the "
-                            f"export holds {acc.size} (tail truncated)", seq_end=cp.checkpoint.size - 1))
+                            f"export holds {acc.size} (tail truncated)",
+                            seq_end=cp.checkpoint.size - 1))
     return report
 
 

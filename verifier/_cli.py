@@ -62,7 +62,8 @@ def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
                      witnesses, args.quorum), "command line"
     path = export / "trust.json"
     if path.is_file():
-        return load_trust(path.read_bytes()), "export trust.json (compare its keys with the published ones)"
+        return (load_trust(path.read_bytes()),
+                "export trust.json (compare its keys with the published ones)")
     return None, "none"
 
 

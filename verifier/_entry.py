@@ -141,7 +141,8 @@ def parse_entry(raw: bytes) -> Entry:
 
 def parse_sig(sig: Any) -> dict[str, Any]:
     """Validate the ``sig`` object of an entry or submission."""
-    if type(sig) is not dict or len(sig) != len(SIG_FIELDS) or any(f not in sig for f in SIG_FIELDS):
+    if (type(sig) is not dict or len(sig) != len(SIG_FIELDS)
+            or any(f not in sig for f in SIG_FIELDS)):
         raise FormatError(f"field sig: must be an object with exactly {list(SIG_FIELDS)}")
     for name in SIG_FIELDS:
         if type(sig[name]) is not str or not sig[name]:

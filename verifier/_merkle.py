@@ -34,6 +34,7 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _LEAF = hashlib.sha256(b"\x00").copy
 _NODE = hashlib.sha256(b"\x01").copy
+_EDGE_CACHE_SIZE = 64
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -59,10 +60,11 @@ def _check_hash(value: bytes, what: str) -> None:
 class MerkleTree:
     """An append-only RFC 9162 tree over leaf hashes that serves any past size."""
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_edge_cache", "_levels")
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         self._levels: list[list[bytes]] = [[]]
+        self._edge_cache: dict[int, list[bytes]] = {}
         self.extend(leaf_hashes)
 
     @property
@@ -136,18 +138,26 @@ class MerkleTree:
         if not 0 <= index < size:
             raise FormatError(f"index {index} not below size {size}")
 
-    def _edge(self, n: int, top: int) -> bytes:
-        """Hash of the last ``n mod 2^top`` leaves of the first ``n``, a ragged edge node.
+    def _edges(self, n: int) -> list[bytes]:
+        """Ragged-edge hashes of the first ``n`` leaves: entry ``k`` is the hash of the last
+        ``n mod 2^k`` of them (the right-to-left fold of the perfect subtrees that the bits
+        of ``n`` below ``k`` pick; ``b""`` if there are none), so the root is entry
+        ``n.bit_length()``.
 
-        It folds right to left the perfect subtrees picked by the bits of ``n`` below
-        ``top``; the caller guarantees at least one such bit is set.
+        A fold costs one hash per set bit of ``n``; it never changes once the first ``n``
+        leaves exist, so recent sizes are cached (proofs are mostly asked at a few
+        checkpoint sizes).
         """
+        edges = self._edge_cache.get(n)
+        if edges is not None:
+            return edges
         levels = self._levels
         acc = b""
+        edges = [acc]
         m = n
-        for k in range(top):
+        for nodes in levels[:n.bit_length()]:
             if m & 1:
-                left = levels[k][m - 1]
+                left = nodes[m - 1]
                 if acc:
                     h = _NODE()
                     h.update(left)
@@ -155,15 +165,19 @@ class MerkleTree:
                     acc = h.digest()
                 else:
                     acc = left
+            edges.append(acc)
             m >>= 1
-        return acc
+        if len(self._edge_cache) >= _EDGE_CACHE_SIZE:
+            self._edge_cache.clear()
+        self._edge_cache[n] = edges
+        return edges
 
     def root(self, size: int | None = None) -> bytes:
         """Root of the first ``size`` leaves (default: all)."""
         n = self._check_size(size)
         if n == 0:
             return EMPTY_ROOT
-        return self._edge(n, n.bit_length())
+        return self._edges(n)[n.bit_length()]
 
     def _path(self, level: int, index: int, n: int, out: list[bytes]) -> list[bytes]:
         """Append to ``out`` the siblings of node (``level``, ``index``) up to the root of
@@ -175,17 +189,16 @@ class MerkleTree:
         the perfect subtrees to its left.
         """
         levels = self._levels
-        last = (n - 1) >> level
-        inner = (index ^ last).bit_length() + level
-        for k in range(level, inner - 1):
-            out.append(levels[k][(index >> (k - level)) ^ 1])
+        inner = (index ^ ((n - 1) >> level)).bit_length() + level
         if inner > level:
+            out += [nodes[(index >> k) ^ 1]
+                    for k, nodes in enumerate(levels[level:inner - 1])]
             k = inner - 1
             sib = (index >> (k - level)) ^ 1
             if (sib + 1) << k <= n:
                 out.append(levels[k][sib])
             else:
-                out.append(self._edge(n, k))
+                out.append(self._edges(n)[k])
         j = index >> (inner - level)
         k = inner
         while j:
@@ -267,41 +280,48 @@ class RootAccumulator:
         return acc
 
 
+def _check_proof(proof: Sequence[bytes], expected: int, what: str) -> None:
+    if len(proof) != expected:
+        raise ProofError(f"{what}: {len(proof)} hashes, the tree shape needs {expected}")
+    for i, p in enumerate(proof):
+        if len(p) != HASH_SIZE:
+            raise ProofError(f"{what}: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+
+
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root that ``proof`` leads to from ``leaf`` at ``index`` (RFC 9162 2.1.3.2).
 
-    Raises ProofError when the proof has the wrong shape for ``index`` and ``size``.
+    The RFC's loop shifts ``fn``/``sn`` past levels where the node has no sibling; the
+    same walk is done here with those shifts precomputed: the ``inner`` lowest hashes
+    sit left or right by the bits of ``index``, every later one is a left sibling on the
+    right edge. The proof length is therefore fixed by ``index`` and ``size``, and any
+    other length raises ProofError.
     """
     if not 0 <= index < size:
         raise ProofError(f"inclusion proof: index {index} not below size {size}")
     if len(leaf) != HASH_SIZE:
         raise ProofError(f"inclusion proof: leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
-    fn = index
-    sn = size - 1
-    r = leaf
+    inner = (index ^ (size - 1)).bit_length()
+    _check_proof(proof, inner + (index >> inner).bit_count(),
+                 f"inclusion proof for index {index} in size {size}")
     node = _NODE
-    for i, p in enumerate(proof):
-        if sn == 0:
-            raise ProofError(f"inclusion proof: {len(proof)} hashes, more than index "
-                             f"{index} in size {size} needs")
-        if len(p) != HASH_SIZE:
-            raise ProofError(f"inclusion proof: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+    r = leaf
+    i = index
+    for p in proof[:inner]:
         h = node()
-        if fn & 1 or fn == sn:
+        if i & 1:
             h.update(p)
             h.update(r)
-            while fn and not fn & 1:
-                fn >>= 1
-                sn >>= 1
         else:
             h.update(r)
             h.update(p)
         r = h.digest()
-        fn >>= 1
-        sn >>= 1
-    if sn:
-        raise ProofError(f"inclusion proof: {len(proof)} hashes, fewer than index {index} "
-                         f"in size {size} needs")
+        i >>= 1
+    for p in proof[inner:]:
+        h = node()
+        h.update(p)
+        h.update(r)
+        r = h.digest()
     return r
 
 
@@ -319,66 +339,53 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     prefix of the ``new_size`` tree with ``new_root`` (RFC 9162 2.1.4.2).
 
     Equal sizes need an empty proof and equal roots; old size 0 an empty proof and the
-    empty root, since the empty tree is a prefix of every tree.
+    empty root, since the empty tree is a prefix of every tree. As in
+    ``root_from_inclusion`` the RFC's shifts are precomputed: after the seed (the
+    subtree ending at ``old_size``, or ``old_root`` itself when ``old_size`` is a power of
+    two) come one hash per level up to ``inner``, then left siblings only.
     """
+    what = f"consistency proof from size {old_size} to {new_size}"
     if not 0 <= old_size <= new_size:
-        raise ProofError(f"consistency proof: old size {old_size} not within new size "
-                         f"{new_size}")
-    for i, p in enumerate(proof):
-        if len(p) != HASH_SIZE:
-            raise ProofError(f"consistency proof: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+        raise ProofError(f"{what}: old size not within new size")
     if old_size == 0 or old_size == new_size:
-        if proof:
-            raise ProofError(f"consistency proof from size {old_size} to {new_size} must be "
-                             f"empty, has {len(proof)} hashes")
+        _check_proof(proof, 0, what)
         expected = EMPTY_ROOT if old_size == 0 else new_root
         if old_root != expected:
-            raise ProofError(f"consistency proof: old root for size {old_size} is not "
+            raise ProofError(f"{what}: the old root is not "
                              f"{'the empty root' if old_size == 0 else 'the new root'}")
         return
-    if not proof:
-        raise ProofError(f"consistency proof from size {old_size} to {new_size} is empty")
-    fn = old_size - 1
-    sn = new_size - 1
-    if old_size & fn:
-        # not a power of two: the proof starts with the subtree ending at old_size
-        start = 1
-        seed = proof[0]
-    else:
-        start = 0
-        seed = old_root
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = seed
+    shift = (old_size & -old_size).bit_length() - 1
+    i = (old_size - 1) >> shift
+    inner = (i ^ ((new_size - 1) >> shift)).bit_length()
+    seeded = i != 0  # old_size is not a power of two
+    _check_proof(proof, seeded + inner + (i >> inner).bit_count(), what)
+    fr = sr = proof[0] if seeded else old_root
     node = _NODE
-    for c in proof[start:]:
-        if sn == 0:
-            raise ProofError(f"consistency proof: {len(proof)} hashes, more than size "
-                             f"{old_size} to {new_size} needs")
-        if fn & 1 or fn == sn:
+    for p in proof[seeded:seeded + inner]:
+        if i & 1:
             h = node()
-            h.update(c)
+            h.update(p)
             h.update(fr)
             fr = h.digest()
             h = node()
-            h.update(c)
+            h.update(p)
             h.update(sr)
-            sr = h.digest()
-            while fn and not fn & 1:
-                fn >>= 1
-                sn >>= 1
         else:
             h = node()
             h.update(sr)
-            h.update(c)
-            sr = h.digest()
-        fn >>= 1
-        sn >>= 1
-    if sn:
-        raise ProofError(f"consistency proof: {len(proof)} hashes, fewer than size "
-                         f"{old_size} to {new_size} needs")
+            h.update(p)
+        sr = h.digest()
+        i >>= 1
+    for p in proof[seeded + inner:]:
+        h = node()
+        h.update(p)
+        h.update(fr)
+        fr = h.digest()
+        h = node()
+        h.update(p)
+        h.update(sr)
+        sr = h.digest()
     if fr != old_root:
-        raise ProofError(f"consistency proof does not lead to the old root for size {old_size}")
+        raise ProofError(f"{what} does not lead to the old root")
     if sr != new_root:
-        raise ProofError(f"consistency proof does not lead to the new root for size {new_size}")
+        raise ProofError(f"{what} does not lead to the new root")

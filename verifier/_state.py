@@ -17,12 +17,12 @@ from verifier._note import NoteVerifier
 
 __all__ = [
     "INTEGRITY",
+    "TYPE_RULES",
     "UNVERIFIABLE",
     "VIOLATION",
     "Finding",
     "KeyInfo",
     "LogState",
-    "TYPE_RULES",
 ]
 
 INTEGRITY = "integrity"

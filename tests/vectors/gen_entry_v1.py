@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from verifier import (  # noqa: E402
+from verifier import (
     Checkpoint,
     MerkleTree,
     NoteSigner,

@@ -1,0 +1,38 @@
+"""The README quickstart runs as written; each `# exit N` comment is asserted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def quickstart() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- quickstart -->\n```sh\n(.*?)```\n<!-- /quickstart -->", text, re.S)
+    assert block, "README has no quickstart block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_quickstart_is_short() -> None:
+    assert 5 <= len(quickstart()) <= 10
+
+
+def test_quickstart_runs(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(ROOT))
+    outputs = []
+    for line in quickstart():
+        expected = re.search(r"# exit (\d+)", line)
+        proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, check=False)
+        want = int(expected.group(1)) if expected else 0
+        assert proc.returncode == want, f"{line}\n{proc.stdout}\n{proc.stderr}"
+        assert "Traceback" not in proc.stderr
+        outputs.append(proc.stdout)
+    assert "seq=99" in outputs[4]
+    assert '"seq": 99' in (tmp_path / "report.json").read_text(encoding="utf-8")
