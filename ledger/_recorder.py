@@ -24,6 +24,7 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from json.encoder import encode_basestring
 from typing import Any
 
 import psycopg
@@ -35,6 +36,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger._errors import StorageError
+from verifier._canonical import check
 from verifier._entry import entry_hash, make_entry
 
 __all__ = [
@@ -66,7 +68,8 @@ DEFAULT_PG_LOCK_TIMEOUT = 10.0
 _SHANGHAI = timezone(timedelta(hours=8))
 _STATEMENT_KEYS = frozenset(("actor", "body", "sig", "type"))
 _json_decoder = json.JSONDecoder()
-_encode_str = json.JSONEncoder(ensure_ascii=False).encode  # the canonical string encoding
+_encode_str = encode_basestring  # how the canonical encoder writes a string
+_CONTROL_BYTES = bytes(range(0x20))
 # The quote-separated pieces of the sig member between its string values.
 _SIG_FRAME = [b"{", b"ctime", b":", b"", b",", b"key", b":", b"", b",", b"sid", b":", b"",
               b",", b"value", b":", b"", b"}"]
@@ -111,68 +114,64 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
 
     Equal to ``make_entry(seq, prev, time, stream, version, json.loads(state))``. A state
     framed as the mapper writes it is spliced without re-encoding (the hot path); any
-    other state is decoded and re-encoded, and one that is not a statement object raises
-    NotAStatementError so the write rolls back.
+    other state is decoded, checked against the canonical profile and re-encoded. A state
+    that is not a statement object (or holds floats, NaN, ...) raises NotAStatementError
+    so that the write rolls back.
     """
     state = stored_event.state
-    body_start, body_end, sig_end = _statement_frame(state)
-    if body_start < 0:
+    frame = _statement_frame(state)
+    if frame is None:
         return _statement_entry_slow(seq, prev, time, stored_event)
+    sig_at, type_at = frame
     return b"".join((
-        state[:body_end],
+        state[:sig_at],
         b',"prev":"', prev.hex().encode(), b'","seq":', str(seq).encode(),
-        state[body_end:sig_end],
+        state[sig_at:type_at],
         b',"stream":', _encode_str(str(stored_event.originator_id)).encode(),
         b',"time":', _encode_str(time).encode(),
-        state[sig_end:-1],
+        state[type_at:-1],
         b',"version":', str(stored_event.originator_version).encode(), b"}",
     ))
 
 
-def _statement_frame(state: bytes) -> tuple[int, int, int]:
-    """``(body start, body end, sig end)`` of a state framed as the mapper writes it:
+def _statement_frame(state: bytes) -> tuple[int, int] | None:
+    """Where the ``,"sig":`` and ``,"type":`` members start in a state framed as the
+    mapper writes it, else None. The frame is
     ``{"actor":"A","body":{...},"sig":{"ctime":"C","key":"K","sid":"S","value":"V"},
-    "type":"T"}`` with A, C, K, S, V and T free of quotes and backslashes, and a body
-    that is exactly one JSON object. ``(-1, -1, -1)`` for anything else.
+    "type":"T"}``: A, C, K, S, V and T hold no quote or backslash, no byte is a control
+    character, the whole is UTF-8 and the body is exactly one JSON object without
+    floats. Its canonical form is not checked: the mapper writes canonical JSON.
 
     Strings cannot hold an unescaped quote, so the last ``,"type":"`` and the last
-    ``,"sig":{`` before it are the top-level members.
+    ``,"sig":{"`` before it are the top-level members.
     """
-    none = (-1, -1, -1)
     if not state.startswith(b'{"actor":"') or not state.endswith(b'"}'):
-        return none
+        return None
+    actor_end = state.find(b'"', 10)
     type_at = state.rfind(b',"type":"')
     sig_at = state.rfind(b',"sig":{"', 0, type_at)
-    actor_end = state.find(b'"', 10)
-    if sig_at < 0 or actor_end < 0 or not state.startswith(b'","body":{', actor_end):
-        return none
-    body_start = actor_end + 9
-    type_value = state[type_at + 9:-2]
-    if b"\\" in state[10:actor_end] or b'"' in type_value or b"\\" in type_value:
-        return none
-    sig = state[sig_at + 7:type_at]
-    if b"\\" in sig:
-        return none
-    pieces = sig.split(b'"')
+    if (sig_at < 0 or not state.startswith(b'","body":{', actor_end)
+            or state.find(b"\\", 10, actor_end) >= 0
+            or state.find(b"\\", sig_at, len(state)) >= 0
+            or state.find(b'"', type_at + 9, len(state) - 2) >= 0):
+        return None
+    pieces = state[sig_at + 7:type_at].split(b'"')
     if len(pieces) != len(_SIG_FRAME):
-        return none
+        return None
     pieces[3] = pieces[7] = pieces[11] = pieces[15] = b""  # the four string values
     if pieces != _SIG_FRAME:
-        return none
-    # The body must be one JSON object ending where the sig member begins; the C
-    # scanner checks this (it does not check canonical form: the mapper writes that).
+        return None
+    if len(state.translate(None, _CONTROL_BYTES)) != len(state):  # raw control characters
+        return None
     try:
-        text = state.decode()
-        if len(text) == len(state):
-            end = _body_decoder.raw_decode(text, body_start)[1]
-        else:  # non-ASCII: character and byte offsets differ
-            end = _body_decoder.raw_decode(text, len(state[:body_start].decode()))[1]
-            end = len(text[:end].encode())
+        state[10:actor_end].decode()
+        state[sig_at:].decode()
+        body = state[actor_end + 9:sig_at].decode()
+        if _body_decoder.raw_decode(body)[1] != len(body):
+            return None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return none
-    if end != sig_at:
-        return none
-    return body_start, sig_at, type_at
+        return None
+    return sig_at, type_at
 
 
 def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
@@ -185,6 +184,7 @@ def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: Stored
         raise NotAStatementError(f"{where}: state is not a statement object with exactly "
                                  f"the fields {sorted(_STATEMENT_KEYS)}")
     try:
+        check(state)  # never write an entry the verifier would reject as non-canonical
         return make_entry(seq, prev, time, str(stored_event.originator_id),
                           stored_event.originator_version, state)
     except (TypeError, ValueError) as exc:

@@ -199,10 +199,11 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                 report.add(_finding("V1.format", seq,
                                     f"第 {lineno} 行没有换行符结尾（文件被截断？）",
                                     f"line {lineno} is not newline-terminated (truncated file?)"))
-            leaf = entry_hash(raw)
             try:
                 entry = parse_entry(raw)
+                leaf = entry.hash
             except FormatError as exc:
+                leaf = entry_hash(raw)
                 report.add(_finding("V1.format", seq, f"第 {lineno} 行不是合规条目：{exc}",
                                     f"line {lineno} is not a valid entry: {exc}"))
                 entry = None

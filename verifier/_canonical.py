@@ -100,21 +100,28 @@ def loads_canonical(data: bytes) -> Any:
     if not text.isascii():
         if not unicodedata.is_normalized("NFC", text):
             raise CanonicalError("a string is not in Unicode NFC")
-        for key in _keys(obj):
-            if not key.isascii():
-                raise CanonicalError(f"object key {key!r} is not ASCII")
+        bad = _non_ascii_key(obj)
+        if bad is not None:
+            raise CanonicalError(f"object key {bad!r} is not ASCII")
     return obj
 
 
-def _keys(obj: Any) -> list[str]:
-    """Object keys anywhere in ``obj`` (only called to check they are ASCII)."""
-    out: list[str] = []
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            out.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return out
+def _non_ascii_key(obj: Any) -> str | None:
+    """The first object key anywhere in ``obj`` that is not ASCII, if any."""
+    if type(obj) is list:
+        for item in obj:
+            if type(item) in (dict, list):
+                found = _non_ascii_key(item)
+                if found is not None:
+                    return found
+        return None
+    if type(obj) is not dict:
+        return None
+    for key, value in obj.items():
+        if not key.isascii():
+            return str(key)
+        if type(value) in (dict, list):
+            found = _non_ascii_key(value)
+            if found is not None:
+                return found
+    return None

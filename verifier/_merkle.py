@@ -190,28 +190,29 @@ class MerkleTree:
         """
         levels = self._levels
         inner = (index ^ ((n - 1) >> level)).bit_length() + level
+        append = out.append
+        i = index
         if inner > level:
-            out += [nodes[(index >> k) ^ 1]
-                    for k, nodes in enumerate(levels[level:inner - 1])]
+            for nodes in levels[level:inner - 1]:
+                append(nodes[i ^ 1])
+                i >>= 1
             k = inner - 1
-            sib = (index >> (k - level)) ^ 1
-            if (sib + 1) << k <= n:
-                out.append(levels[k][sib])
-            else:
-                out.append(self._edges(n)[k])
-        j = index >> (inner - level)
+            i ^= 1
+            append(levels[k][i] if (i + 1) << k <= n else self._edges(n)[k])
+            i >>= 1
         k = inner
-        while j:
-            if j & 1:
-                out.append(levels[k][j ^ 1])
-            j >>= 1
+        while i:
+            if i & 1:
+                append(levels[k][i ^ 1])
+            i >>= 1
             k += 1
         return out
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """RFC 9162 PATH(index, D[0:size]): sibling hashes from the leaf upwards."""
-        n = self._check_size(size)
-        self._check_index(index, n)
+        n = len(self._levels[0]) if size is None else self._check_size(size)
+        if not 0 <= index < n:
+            raise FormatError(f"index {index} not below size {n}")
         return self._path(0, index, n, [])
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
@@ -280,30 +281,34 @@ class RootAccumulator:
         return acc
 
 
-def _check_proof(proof: Sequence[bytes], expected: int, what: str) -> None:
-    if len(proof) != expected:
-        raise ProofError(f"{what}: {len(proof)} hashes, the tree shape needs {expected}")
+def _bad_sizes(proof: Sequence[bytes]) -> str:
+    """Name the first hash of the wrong length, to explain a failed proof."""
     for i, p in enumerate(proof):
         if len(p) != HASH_SIZE:
-            raise ProofError(f"{what}: hash {i} is {len(p)} bytes, not {HASH_SIZE}")
+            return f": hash {i} is {len(p)} bytes, not {HASH_SIZE}"
+    return ""
 
 
-def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
-    """The root that ``proof`` leads to from ``leaf`` at ``index`` (RFC 9162 2.1.3.2).
+def _inclusion_root(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The RFC 9162 2.1.3.2 walk with its shifts precomputed.
 
-    The RFC's loop shifts ``fn``/``sn`` past levels where the node has no sibling; the
-    same walk is done here with those shifts precomputed: the ``inner`` lowest hashes
-    sit left or right by the bits of ``index``, every later one is a left sibling on the
-    right edge. The proof length is therefore fixed by ``index`` and ``size``, and any
-    other length raises ProofError.
+    The RFC's loop shifts ``fn``/``sn`` past levels where the node has no sibling. Here the
+    ``inner`` lowest hashes sit left or right by the bits of ``index`` and every later
+    one is a left sibling on the right edge, so the proof length is fixed by ``index``
+    and ``size``. Hash lengths are not checked: a wrong-length hash cannot reach a valid
+    root without a SHA-256 collision, so they are only looked at to explain a failure.
     """
+    what = "inclusion proof for index {} in size {}"
     if not 0 <= index < size:
-        raise ProofError(f"inclusion proof: index {index} not below size {size}")
+        raise ProofError(what.format(index, size) + ": index not below size")
     if len(leaf) != HASH_SIZE:
-        raise ProofError(f"inclusion proof: leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
+        raise ProofError(what.format(index, size) + f": leaf hash is {len(leaf)} bytes, "
+                         f"not {HASH_SIZE}")
     inner = (index ^ (size - 1)).bit_length()
-    _check_proof(proof, inner + (index >> inner).bit_count(),
-                 f"inclusion proof for index {index} in size {size}")
+    expected = inner + (index >> inner).bit_count()
+    if len(proof) != expected:
+        raise ProofError(what.format(index, size) + f": {len(proof)} hashes, the tree "
+                         f"shape needs {expected}")
     node = _NODE
     r = leaf
     i = index
@@ -325,12 +330,23 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
     return r
 
 
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` leads to from ``leaf`` at ``index`` (RFC 9162 2.1.3.2).
+
+    Raises ProofError when the proof has the wrong shape for ``index`` and ``size``.
+    """
+    bad = _bad_sizes(proof)
+    if bad:
+        raise ProofError(f"inclusion proof for index {index} in size {size}{bad}")
+    return _inclusion_root(index, size, leaf, proof)
+
+
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
                      root: bytes) -> None:
     """Raise ProofError unless ``proof`` shows ``leaf`` at ``index`` under ``root``."""
-    if root_from_inclusion(index, size, leaf, proof) != root:
-        raise ProofError(f"inclusion proof for index {index} in size {size} does not lead "
-                         f"to the expected root")
+    if _inclusion_root(index, size, leaf, proof) != root:
+        raise ProofError(f"inclusion proof for index {index} in size {size}"
+                         f"{_bad_sizes(proof) or ' does not lead to the expected root'}")
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
@@ -344,21 +360,25 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     subtree ending at ``old_size``, or ``old_root`` itself when ``old_size`` is a power of
     two) come one hash per level up to ``inner``, then left siblings only.
     """
-    what = f"consistency proof from size {old_size} to {new_size}"
+    what = "consistency proof from size {} to {}"
     if not 0 <= old_size <= new_size:
-        raise ProofError(f"{what}: old size not within new size")
+        raise ProofError(what.format(old_size, new_size) + ": old size not within new size")
     if old_size == 0 or old_size == new_size:
-        _check_proof(proof, 0, what)
-        expected = EMPTY_ROOT if old_size == 0 else new_root
-        if old_root != expected:
-            raise ProofError(f"{what}: the old root is not "
-                             f"{'the empty root' if old_size == 0 else 'the new root'}")
+        if proof:
+            raise ProofError(what.format(old_size, new_size) + f": {len(proof)} hashes, "
+                             "must be empty")
+        if old_root != (EMPTY_ROOT if old_size == 0 else new_root):
+            raise ProofError(what.format(old_size, new_size) + ": the old root is not " +
+                             ("the empty root" if old_size == 0 else "the new root"))
         return
     shift = (old_size & -old_size).bit_length() - 1
     i = (old_size - 1) >> shift
     inner = (i ^ ((new_size - 1) >> shift)).bit_length()
     seeded = i != 0  # old_size is not a power of two
-    _check_proof(proof, seeded + inner + (i >> inner).bit_count(), what)
+    expected = seeded + inner + (i >> inner).bit_count()
+    if len(proof) != expected:
+        raise ProofError(what.format(old_size, new_size) + f": {len(proof)} hashes, the "
+                         f"tree shape needs {expected}")
     fr = sr = proof[0] if seeded else old_root
     node = _NODE
     for p in proof[seeded:seeded + inner]:
@@ -385,7 +405,7 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         h.update(p)
         h.update(sr)
         sr = h.digest()
-    if fr != old_root:
-        raise ProofError(f"{what} does not lead to the old root")
-    if sr != new_root:
-        raise ProofError(f"{what} does not lead to the new root")
+    if fr != old_root or sr != new_root:
+        which = "old" if fr != old_root else "new"
+        raise ProofError(what.format(old_size, new_size) +
+                         (_bad_sizes(proof) or f" does not lead to the {which} root"))

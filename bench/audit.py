@@ -1,0 +1,119 @@
+"""Verifier audit throughput against a floor measured in the same run.
+
+    python bench/audit.py [--entries N] [--runs R]
+
+Builds (once, cached under var/bench/) a demo district log of about N entries through the
+ledger, exports it, then times over R runs (medians):
+
+- floor: per entry, json.loads + canonical re-encode + SHA-256 (the least any verifier of
+  canonical entries must do);
+- integrity audit: ``verifier.audit`` with statement signatures off (chain, hashes, Merkle
+  roots against every checkpoint, checkpoint signatures, keys, roles, canonical form);
+- signatures alone: Ed25519 verification of every statement (what the full audit adds);
+- full audit: everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ledger import Ledger, LogKeys, build_demo  # noqa: E402
+from verifier import NoteVerifier, audit, load_trust, parse_entry  # noqa: E402
+from verifier._cli import read_lines  # noqa: E402
+
+
+def build(entries: int) -> Path:
+    root = ROOT / "var" / "bench" / f"audit-{entries}"
+    export = root / "export"
+    if (export / "entries.jsonl").exists():
+        return export
+    ledger = Ledger(str(root / "db.sqlite"))
+    try:
+        if not ledger.refresh():
+            build_demo(ledger, LogKeys(root / "keys"), targets=entries - 400, inspectors=300)
+        ledger.export(export)
+    finally:
+        ledger.close()
+    return export
+
+
+def median_rate(fn, count: int, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return count / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    export = build(args.entries)
+    data = (export / "entries.jsonl").read_bytes()
+    raw = data.splitlines()
+    lines = [line + b"\n" for line in raw]
+    trust = load_trust((export / "trust.json").read_bytes())
+    cps = [(p.name, p.read_bytes()) for p in sorted((export / "checkpoints").iterdir())]
+    n = len(lines)
+    encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    sha = hashlib.sha256
+
+    def floor() -> None:
+        for line in raw:
+            sha(b"\x00" + encoder.encode(json.loads(line)).encode()).digest()
+
+    def integrity() -> None:
+        report = audit(lines, cps, trust, signatures=False)
+        assert report.checkpoints_verified == len(cps) and report.count("integrity") == 0
+
+    entries = [parse_entry(line) for line in raw]
+    keys = {}
+    for e in entries:
+        if e.type == "log.genesis":
+            for v in trust.authority_keys:
+                keys[v.name] = v
+        elif e.type == "key.registered":
+            keys[e.body["name"]] = NoteVerifier.from_vkey(e.body["vkey"])
+
+    def signatures() -> None:
+        for e in entries:
+            assert keys[e.sig["key"]].verify(e.signed_bytes(), e.signature())
+
+    def full() -> None:
+        report = audit(lines, cps, trust, signatures=True)
+        assert report.exit_code == 0, report.findings[:3]
+
+    def streamed() -> None:
+        with (export / "entries.jsonl").open("rb") as fh:
+            audit(read_lines(fh), cps, trust, signatures=False)
+
+    print(f"export: {n} entries, {len(data) / n:.0f} bytes/entry on average, "
+          f"{len(cps)} checkpoints; medians of {args.runs} runs")
+    rates = {}
+    for name, fn in (("floor: json.loads + canonical dumps + SHA-256", floor),
+                     ("integrity audit (no statement signatures)", integrity),
+                     ("integrity audit streamed from the file", streamed),
+                     ("statement signatures alone (Ed25519 verify)", signatures),
+                     ("full audit (integrity + signatures)", full)):
+        rates[name] = median_rate(fn, n, args.runs)
+        print(f"  {name:<48} {rates[name]:>10,.0f} entries/s")
+    f = rates["floor: json.loads + canonical dumps + SHA-256"]
+    i = rates["integrity audit (no statement signatures)"]
+    print(f"ratio integrity audit / floor: {i / f:.2f}x (target >= 0.5x); "
+          f"absolute target 150,000 entries/s: {'met' if i >= 150_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
