@@ -18,6 +18,7 @@ timing, for every implementation alike.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 import statistics
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymerkle
 
-from verifier._merkle import MerkleTree, verify_consistency, verify_inclusion
+from verifier._merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 
 N = 100_000
 RUNS = 5
@@ -112,15 +113,21 @@ def floor_verify_consistency(m: int, n: int, old: bytes, new: bytes, path: list[
 # --- timing ---------------------------------------------------------------------------------
 
 def median_times(fns: list[Callable[[], object] | None]) -> list[float | None]:
-    """Median seconds per function; runs are interleaved so load on a shared box hits
-    every implementation alike."""
+    """Median seconds per function. Runs are interleaved so load on a shared box hits
+    every implementation alike, and the garbage collector is off while timing (as in
+    ``timeit``) so one implementation's objects do not slow another's runs."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(RUNS):
         for fn, out in zip(fns, times, strict=True):
             if fn is not None:
-                start = time.perf_counter()
-                fn()
-                out.append(time.perf_counter() - start)
+                gc.collect()
+                gc.disable()
+                try:
+                    start = time.perf_counter()
+                    fn()
+                    out.append(time.perf_counter() - start)
+                finally:
+                    gc.enable()
     return [statistics.median(t) if t else None for t in times]
 
 
@@ -146,7 +153,7 @@ def main() -> int:
     old_pm = {m: pm.get_root(m) for m in olds}
 
     def ours_entries() -> None:
-        MerkleTree([sha256(b"\x00" + e).digest() for e in entries])
+        MerkleTree(map(leaf_hash, entries))
 
     def pm_entries() -> None:
         pymerkle.InmemoryTree().append_entries(entries)

@@ -49,6 +49,7 @@ __all__ = [
     "RecorderConfigError",
     "format_log_time",
     "opaque_codec",
+    "pg_function_names",
     "side_table_names",
     "statement_codec",
     "utc_now",
@@ -67,6 +68,7 @@ DEFAULT_PG_LOCK_TIMEOUT = 10.0
 # exact for log times and needs no tz database.
 _SHANGHAI = timezone(timedelta(hours=8))
 _STATEMENT_KEYS = frozenset(("actor", "body", "sig", "type"))
+_SIG_KEYS = frozenset(("ctime", "key", "sid", "value"))
 _json_decoder = json.JSONDecoder()
 _encode_str = encode_basestring  # how the canonical encoder writes a string
 _CONTROL_BYTES = bytes(range(0x20))
@@ -115,8 +117,10 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
     Equal to ``make_entry(seq, prev, time, stream, version, json.loads(state))``. A state
     framed as the mapper writes it is spliced without re-encoding (the hot path); any
     other state is decoded, checked against the canonical profile and re-encoded. A state
-    that is not a statement object (or holds floats, NaN, ...) raises NotAStatementError
-    so that the write rolls back.
+    that is not a statement object ``{actor: string, body: object, sig: {ctime, key,
+    sid, value: strings}, type: string}`` (or holds floats, NaN, ...) raises
+    NotAStatementError so that the write rolls back. The content (type names, signature
+    format and validity) is the ledger's to check before it writes.
     """
     state = stored_event.state
     frame = _statement_frame(state)
@@ -174,15 +178,26 @@ def _statement_frame(state: bytes) -> tuple[int, int] | None:
     return sig_at, type_at
 
 
+def _is_statement(state: Any) -> bool:
+    """The structure the fast path's frame implies (the ledger checks the content)."""
+    if type(state) is not dict or state.keys() != _STATEMENT_KEYS:
+        return False
+    sig = state["sig"]
+    return (type(state["actor"]) is str and type(state["body"]) is dict
+            and type(state["type"]) is str and type(sig) is dict
+            and sig.keys() == _SIG_KEYS and all(type(v) is str for v in sig.values()))
+
+
 def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
     where = f"stored event {stored_event.originator_id!s} v{stored_event.originator_version}"
     try:
         state = _json_decoder.decode(stored_event.state.decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise NotAStatementError(f"{where}: state is not JSON ({exc})") from None
-    if type(state) is not dict or state.keys() != _STATEMENT_KEYS:
-        raise NotAStatementError(f"{where}: state is not a statement object with exactly "
-                                 f"the fields {sorted(_STATEMENT_KEYS)}")
+    if not _is_statement(state):
+        raise NotAStatementError(
+            f"{where}: state is not a statement object {{actor: string, body: object, "
+            "sig: {ctime, key, sid, value: strings}, type: string}")
     try:
         check(state)  # never write an entry the verifier would reject as non-canonical
         return make_entry(seq, prev, time, str(stored_event.originator_id),
@@ -220,6 +235,13 @@ def side_table_names(events_table_name: str) -> tuple[str, str]:
     """
     prefix = "" if events_table_name == "stored_events" else f"{events_table_name}_"
     return f"{prefix}dl_entries", f"{prefix}dl_checkpoints"
+
+
+def pg_function_names(events_table_name: str) -> tuple[str, str, str]:
+    """PostgreSQL trigger functions for an events table: forbid change, keep ``seq``
+    gapless, let checkpoints only grow."""
+    entries, checkpoints = side_table_names(events_table_name)
+    return f"{entries}_forbid_change", f"{entries}_gapless", f"{checkpoints}_grow_only"
 
 
 def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
@@ -390,9 +412,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.clock = clock
         self.entries_table_name, self.checkpoints_table_name = side_table_names(
             events_table_name)
-        self.forbid_function_name = f"{self.entries_table_name}_forbid_change"
-        self.gapless_function_name = f"{self.entries_table_name}_gapless"
-        self.grow_function_name = f"{self.checkpoints_table_name}_grow_only"
+        (self.forbid_function_name, self.gapless_function_name,
+         self.grow_function_name) = pg_function_names(events_table_name)
         for name in (self.entries_table_name, self.checkpoints_table_name,
                      self.forbid_function_name, self.gapless_function_name,
                      self.grow_function_name):

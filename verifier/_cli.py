@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -22,6 +24,7 @@ from verifier._trust import Trust, load_trust
 __all__ = ["main", "read_lines"]
 
 MAX_CHECKPOINT_BYTES = 64 * 1024
+_SHANGHAI = timezone(timedelta(hours=8))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +80,8 @@ def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
           f"({report.checkpoints_verified} verified); 签名 / signatures checked: "
           f"{report.signatures_checked}; 信任来源 / trust: {trust_source}", file=out)
     for name, ts in sorted(report.cosignatures.items()):
-        print(f"见证 / witness {name}: latest cosignature at unix {ts}", file=out)
+        when = datetime.fromtimestamp(ts, _SHANGHAI).isoformat()
+        print(f"见证 / witness {name}: 最近联署 / latest cosignature {when}", file=out)
     for f in report.findings:
         where = "-" if f.seq is None else str(f.seq)
         if f.seq_end is not None:
@@ -109,13 +113,18 @@ def _audit(args: argparse.Namespace) -> int:
                     checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
     with entries.open("rb") as fh:
         report = audit(read_lines(fh), checkpoints, trust, signatures=not args.no_signatures)
-    if args.json:
-        obj = report.to_json()
-        obj["trust_source"] = source
-        json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
-        print()
-    else:
-        _print_report(report, source, sys.stdout)
+    try:
+        if args.json:
+            obj = report.to_json()
+            obj["trust_source"] = source
+            json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
+            print()
+        else:
+            _print_report(report, source, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) stopped early; the verdict is still the exit status.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return report.exit_code
 
 
@@ -138,3 +147,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "audit":
         return _audit(args)
     return EXIT_USAGE  # pragma: no cover - argparse enforces the choices
+

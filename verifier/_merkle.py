@@ -222,7 +222,7 @@ class MerkleTree:
         The proof is the perfect subtree ending at ``old_size`` (omitted when it is the
         whole old tree) followed by that node's path in the new tree.
         """
-        n = self._check_size(new_size)
+        n = len(self._levels[0]) if new_size is None else self._check_size(new_size)
         if not 0 <= old_size <= n:
             raise FormatError(f"old size {old_size} not within new size {n}")
         if old_size == 0 or old_size == n:
@@ -385,10 +385,9 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         if i & 1:
             h = node()
             h.update(p)
-            h.update(fr)
-            fr = h.digest()
-            h = node()
-            h.update(p)
+            g = h.copy()  # both roots hash 0x01 || p || ...: absorb p once
+            g.update(fr)
+            fr = g.digest()
             h.update(sr)
         else:
             h = node()
@@ -399,10 +398,9 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     for p in proof[seeded + inner:]:
         h = node()
         h.update(p)
-        h.update(fr)
-        fr = h.digest()
-        h = node()
-        h.update(p)
+        g = h.copy()
+        g.update(fr)
+        fr = g.digest()
         h.update(sr)
         sr = h.digest()
     if fr != old_root or sr != new_root:
