@@ -1,19 +1,23 @@
 """Merkle tree benchmark: verifier._merkle against pymerkle 7.0.0 and a plain-hashlib floor.
 
-Run ``python bench/merkle.py``. At 100,000 leaves it times, as the median of 5 runs:
+Run ``python bench/merkle.py``. At 100,000 leaves it times, as the median of 9 runs:
 
-* build from entries: leaf hashing plus tree building (pymerkle can only hash entries);
+* build from entries: leaf hashing plus tree building (pymerkle only takes entries);
 * build from leaf hashes: ``MerkleTree.extend`` (ours) against the floor's level build;
 * inclusion: generate and verify a proof, averaged over 1,000 random leaves;
 * consistency: generate and verify a proof, averaged over 1,000 random old sizes.
 
-The floor is the least work a correct RFC 9162 implementation can do with ``hashlib``:
-it builds the tree level by level (an odd last node is promoted, which gives the RFC
-tree), reads proofs straight off those stored levels, and verifies with the shortest
-loops. It only serves proofs against the full tree it built, which is all the benchmark
-asks; ours serves any past size, which is the cost of being a real implementation.
-Verification inputs the verifier already knows (roots, leaf hashes) are computed before
-timing, for every implementation alike.
+The floor is the straightforward minimum with ``hashlib``, ``sha256(prefix + data)`` per
+node: it builds the tree level by level (promoting an odd last node, which yields the
+RFC 9162 tree), reads proofs straight off those stored levels and verifies with the
+shortest loops. It only serves proofs against the full tree it built, which is all the
+benchmark asks; ours serves any past size. Ours can beat it because it copies a pre-fed
+SHA-256 state rather than building a new hash object per node, and caches the ragged
+right edge of a size.
+
+Runs interleave the three implementations so load on a shared machine hits all alike,
+and the garbage collector is off while timing (as ``timeit`` does). What a verifier
+already knows (roots, leaf hashes) is computed before timing, for all alike.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import pymerkle
 from verifier._merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 
 N = 100_000
-RUNS = 5
+RUNS = 9
 SAMPLES = 1_000
 sha256 = hashlib.sha256
 
@@ -197,7 +201,7 @@ def main() -> int:
              f"{'speedup vs pymerkle':>20} {'ours/floor':>11}"
     print(header)
     print("-" * len(header))
-    ok = True
+    missed = []
     for name, unit, scale, per, f_ours, f_pm, f_floor in rows:
         m_ours, m_pm, m_floor = median_times([f_ours, f_pm, f_floor])
         assert m_ours is not None and m_floor is not None
@@ -207,8 +211,12 @@ def main() -> int:
         speedup = f"{t_pm / t_ours:19.1f}x" if t_pm is not None else f"{'n/a':>20}"
         print(f"{name:<38} {t_ours * scale:8.2f}{unit} {pm_text} {t_floor * scale:8.2f}{unit} "
               f"{speedup} {t_ours / t_floor:10.2f}x")
-        ok = ok and t_ours <= 2 * t_floor and (t_pm is None or t_pm >= 8 * t_ours)
-    print("targets (>= 8x pymerkle, <= 2x floor):", "met" if ok else "NOT met")
+        if t_pm is not None and t_pm < 8 * t_ours:
+            missed.append(f"{name.split(',')[0]}: {t_pm / t_ours:.1f}x pymerkle")
+        if t_ours > 2 * t_floor:
+            missed.append(f"{name.split(',')[0]}: {t_ours / t_floor:.2f}x floor")
+    print("targets (>= 8x pymerkle, <= 2x floor):",
+          "all met" if not missed else "missed by " + "; ".join(missed))
     return 0
 
 

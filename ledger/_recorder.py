@@ -1,7 +1,10 @@
 """Application recorders that extend eventsourcing's with drawledger's hash chain.
 
-Each stored event gets one chain row ``(seq, notification_id, hash, time, entry)`` in
-the same database transaction that stores the event. The row is built after the
+Each stored event gets one chain row ``(seq, notification_id, hash, time)`` in the same
+database transaction that stores the event. The entry bytes are not stored a second time:
+they are a pure function of the stored event and the row (``codec``), so reads rebuild
+them and check each against its recorded hash, which also exposes a stored event edited
+behind the recorder's back. The row is built after the
 library's serialisation point, so concurrent writers in any number of threads and
 processes produce one linear chain:
 
@@ -26,6 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
@@ -98,6 +102,12 @@ class RecorderConfigError(StorageError):
     """The recorder was configured in a way that would break the chain."""
 
 
+def _stream(originator_id: Any) -> str:
+    """The entry's ``stream``: text ids as they are; UUIDs as 32 hex digits, the form
+    SQLite stores, so an entry rebuilt from either database is the same bytes."""
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+
+
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
@@ -131,7 +141,7 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
         state[:sig_at],
         b',"prev":"', prev.hex().encode(), b'","seq":', str(seq).encode(),
         state[sig_at:type_at],
-        b',"stream":', _encode_str(str(stored_event.originator_id)).encode(),
+        b',"stream":', _encode_str(_stream(stored_event.originator_id)).encode(),
         b',"time":', _encode_str(time).encode(),
         state[type_at:-1],
         b',"version":', str(stored_event.originator_version).encode(), b"}",
@@ -200,7 +210,7 @@ def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: Stored
             "sig: {ctime, key, sid, value: strings}, type: string}")
     try:
         check(state)  # never write an entry the verifier would reject as non-canonical
-        return make_entry(seq, prev, time, str(stored_event.originator_id),
+        return make_entry(seq, prev, time, _stream(stored_event.originator_id),
                           stored_event.originator_version, state)
     except (TypeError, ValueError) as exc:
         raise NotAStatementError(f"{where}: statement cannot be encoded ({exc})") from None
@@ -208,7 +218,7 @@ def _statement_entry_slow(seq: int, prev: bytes, time: str, stored_event: Stored
 
 def opaque_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent) -> bytes:
     """Entry wrapping an arbitrary state (only for eventsourcing's conformance suite)."""
-    stream = str(stored_event.originator_id)
+    stream = _stream(stored_event.originator_id)
     version = stored_event.originator_version
     state = {
         "actor": "test",
@@ -246,7 +256,7 @@ def pg_function_names(events_table_name: str) -> tuple[str, str, str]:
 
 def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
                 notification_ids: Sequence[int], seq: int, prev: bytes,
-                time: str) -> list[tuple[int, int, bytes, str, bytes]]:
+                time: str) -> list[tuple[int, int, bytes, str]]:
     if len(notification_ids) != len(stored_events):
         raise RuntimeError(f"got {len(notification_ids)} notification ids for "
                            f"{len(stored_events)} stored events")
@@ -254,9 +264,24 @@ def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
     for notification_id, stored_event in zip(notification_ids, stored_events, strict=True):
         entry = codec(seq, prev, time, stored_event)
         prev = entry_hash(entry)
-        rows.append((seq, notification_id, prev, time, entry))
+        rows.append((seq, notification_id, prev, time))
         seq += 1
     return rows
+
+
+def _rebuild(codec: EntryCodec, prev: bytes,
+             rows: Sequence[tuple[int, bytes, str, StoredEvent]]) -> list[tuple[int, bytes]]:
+    """Entry bytes from chain rows ``(seq, hash, time, stored event)`` following ``prev``,
+    each checked against its recorded hash."""
+    out = []
+    for seq, recorded, time, stored_event in rows:
+        entry = codec(seq, prev, time, stored_event)
+        prev = entry_hash(entry)
+        if prev != recorded:
+            raise StorageError(f"entry {seq} rebuilt from the stored event does not match its "
+                               "chain hash: the events table was altered")
+        out.append((seq, entry))
+    return out
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -278,10 +303,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         entries, checkpoints = self.entries_table_name, self.checkpoints_table_name
         self._select_head = f"SELECT seq, hash, time FROM {entries} ORDER BY seq DESC LIMIT 1"
         self._insert_entry = (
-            f"INSERT INTO {entries} (seq, notification_id, hash, time, entry) "
-            "VALUES (?, ?, ?, ?, ?)")
+            f"INSERT INTO {entries} (seq, notification_id, hash, time) VALUES (?, ?, ?, ?)")
         self._select_entries = (
-            f"SELECT seq, entry FROM {entries} WHERE seq >= ? AND seq < ? ORDER BY seq")
+            f"SELECT e.seq, e.hash, e.time, s.originator_id, s.originator_version, s.topic, "
+            f"s.state FROM {entries} e JOIN {self.events_table_name} s "
+            "ON s.rowid = e.notification_id WHERE e.seq >= ? AND e.seq < ? ORDER BY e.seq")
+        self._select_hash = f"SELECT hash FROM {entries} WHERE seq = ?"
         self._select_hashes = (
             f"SELECT hash FROM {entries} WHERE seq >= ? AND seq < ? ORDER BY seq")
         self._insert_checkpoint = (
@@ -299,8 +326,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "seq INTEGER PRIMARY KEY CHECK (seq >= 0), "
             "notification_id INTEGER NOT NULL UNIQUE, "
             "hash BLOB NOT NULL CHECK (length(hash) = 32), "
-            "time TEXT NOT NULL, "
-            "entry BLOB NOT NULL)")
+            "time TEXT NOT NULL)")
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
             "size INTEGER PRIMARY KEY CHECK (size >= 0), "
@@ -363,9 +389,19 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
+        start = max(start, 0)
         with self.datastore.transaction(commit=False) as c:
+            prev = ZERO_HASH
+            if start > 0:
+                c.execute(self._select_hash, (start - 1,))
+                row = c.fetchone()
+                if row is None:
+                    return []
+                prev = bytes(row[0])
             c.execute(self._select_entries, (start, stop))
-            return [(row[0], bytes(row[1])) for row in c.fetchall()]
+            rows = [(r[0], bytes(r[1]), r[2], StoredEvent(r[3], r[4], r[5], bytes(r[6])))
+                    for r in c.fetchall()]
+        return _rebuild(self.codec, prev, rows)
 
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""
@@ -439,12 +475,15 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT seq, hash, time FROM {0}.{1} ORDER BY seq DESC LIMIT 1"
         ).format(schema, entries)
         self._insert_entry = SQL(
-            "INSERT INTO {0}.{1} (seq, notification_id, hash, time, entry) "
-            "VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO {0}.{1} (seq, notification_id, hash, time) VALUES (%s, %s, %s, %s)"
         ).format(schema, entries)
         self._select_entries = SQL(
-            "SELECT seq, entry FROM {0}.{1} WHERE seq >= %s AND seq < %s ORDER BY seq"
-        ).format(schema, entries)
+            "SELECT e.seq, e.hash, e.time, s.originator_id, s.originator_version, s.topic, "
+            "s.state FROM {0}.{1} e JOIN {0}.{2} s ON s.notification_id = e.notification_id "
+            "WHERE e.seq >= %s AND e.seq < %s ORDER BY e.seq"
+        ).format(schema, entries, Identifier(self.events_table_name))
+        self._select_hash = SQL("SELECT hash FROM {0}.{1} WHERE seq = %s").format(
+            schema, entries)
         self._select_hashes = SQL(
             "SELECT hash FROM {0}.{1} WHERE seq >= %s AND seq < %s ORDER BY seq"
         ).format(schema, entries)
@@ -474,8 +513,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "seq bigint PRIMARY KEY CHECK (seq >= 0), "
                 "notification_id bigint NOT NULL UNIQUE, "
                 "hash bytea NOT NULL CHECK (octet_length(hash) = 32), "
-                "time text NOT NULL, "
-                "entry bytea NOT NULL)").format(schema, entries),
+                "time text NOT NULL)").format(schema, entries),
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} ("
                 "size bigint PRIMARY KEY CHECK (size >= 0), "
                 "root bytea NOT NULL CHECK (octet_length(root) = 32), "
@@ -579,9 +617,21 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
+        start = max(start, 0)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            prev = ZERO_HASH
+            if start > 0:
+                curs.execute(self._select_hash, (start - 1,), prepare=True)
+                row = curs.fetchone()
+                if row is None:
+                    return []
+                prev = bytes(row["hash"])
             curs.execute(self._select_entries, (start, stop), prepare=True)
-            return [(row["seq"], bytes(row["entry"])) for row in curs.fetchall()]
+            rows = [(r["seq"], bytes(r["hash"]), r["time"],
+                     StoredEvent(r["originator_id"], r["originator_version"], r["topic"],
+                                 bytes(r["state"])))
+                    for r in curs.fetchall()]
+        return _rebuild(self.codec, prev, rows)
 
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,10 @@ def test_no_trusted_signature_fails() -> None:
         verify_note(note, [LOG.verifier])
 
 
+def _other_line(text: str) -> str:
+    return sign_note(text, [OTHER]).split("\n\n", 1)[1]
+
+
 def test_bad_signature_by_known_key_fails() -> None:
     note = parse_note(sign_note("hello\n", [LOG]))
     sig = note.signatures[0]
@@ -129,10 +134,6 @@ def test_bad_signature_by_known_key_fails() -> None:
     short = NoteSignature(sig.name, sig.key_id, sig.signature[:10])
     with pytest.raises(SignatureError):
         verify_note(parse_note("hello\n\n" + short.line), [LOG.verifier])
-
-
-def _other_line(text: str) -> str:
-    return sign_note(text, [OTHER]).split("\n\n", 1)[1]
 
 
 def test_duplicate_signature_by_known_key_is_malformed() -> None:
@@ -369,3 +370,53 @@ def test_errors_are_verifier_errors() -> None:
     for data in ["", "\n", "\n\n", "\u2014\n\n\u2014\n", b"\x80"]:
         with pytest.raises(VerifierError):
             parse_note(data)
+
+
+def _mutations(data: str, seed: int, count: int) -> list[str]:
+    """Random byte-level damage: flips, deletions, insertions, truncations."""
+    rng = random.Random(seed)
+    alphabet = "\n \u2014+=/Aa0\x00\x7f\u00e9-"
+    out = []
+    for _ in range(count):
+        chars = list(data)
+        for _ in range(rng.randint(1, 3)):
+            op = rng.randrange(4)
+            pos = rng.randrange(len(chars)) if chars else 0
+            if op == 0 and chars:
+                chars[pos] = rng.choice(alphabet)
+            elif op == 1 and chars:
+                del chars[pos]
+            elif op == 2:
+                chars.insert(pos, rng.choice(alphabet))
+            else:
+                chars = chars[:pos]
+        out.append("".join(chars))
+    return out
+
+
+def test_damaged_input_raises_only_format_errors() -> None:
+    """Whatever the damage, parsing either succeeds or raises FormatError (no tracebacks)."""
+    note = _cosigned()
+    parsed = 0
+    for data in _mutations(note, 1, 1500):
+        try:
+            n = parse_note(data)
+            parse_checkpoint(n.text)
+            parsed += 1
+        except FormatError:
+            continue
+        # a note that still parses must verify or fail with a verifier error
+        try:
+            verify_note(n, [LOG.verifier])
+            verify_cosignatures(n, [WITNESS.verifier, WITNESS2.verifier])
+        except VerifierError:
+            pass
+    for data in _mutations(EX1["vkey"], 2, 500) + _mutations(EX2["skey"], 3, 500):
+        try:
+            if data.startswith("PRIVATE"):
+                NoteSigner.from_skey(data)
+            else:
+                NoteVerifier.from_vkey(data)
+        except FormatError:
+            pass
+    assert parsed < 1500  # the damage is real: most mutants must be rejected

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 
 import pytest
 
-from verifier._errors import FormatError, IntegrityError, ProofError, SignatureError
+from verifier._errors import (
+    FormatError,
+    IntegrityError,
+    ProofError,
+    SignatureError,
+    VerifierError,
+)
 from verifier._merkle import MerkleTree, leaf_hash
 from verifier._note import Checkpoint, NoteSigner, cosign, sign_note
 from verifier._proof import TlogProof, format_proof, parse_proof, verify_proof
@@ -150,3 +157,33 @@ def test_constructor_validates() -> None:
             TlogProof(*args)  # type: ignore[arg-type]
     with pytest.raises(FormatError, match="leaf hash is 3 bytes"):
         verify_proof(_proof(), b"abc", LOG.verifier, ORIGIN)
+
+
+def test_damaged_proofs_raise_only_verifier_errors() -> None:
+    """Random damage to a proof either parses (and then verifies or fails cleanly) or
+    raises FormatError; nothing else escapes."""
+    rng = random.Random(7)
+    good = format_proof(_proof(extra=b"x"))
+    alphabet = "\n =+/Aa09\u2014\x00-"
+    rejected = 0
+    for _ in range(1500):
+        chars = list(good)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(chars))
+            op = rng.randrange(3)
+            if op == 0:
+                chars[pos] = rng.choice(alphabet)
+            elif op == 1:
+                del chars[pos]
+            else:
+                chars.insert(pos, rng.choice(alphabet))
+        try:
+            proof = parse_proof("".join(chars))
+        except FormatError:
+            rejected += 1
+            continue
+        try:
+            verify_proof(proof, LEAVES[7], LOG.verifier, ORIGIN, [WITNESS.verifier])
+        except VerifierError:
+            rejected += 1
+    assert rejected > 1400  # almost every change breaks the proof or its signatures

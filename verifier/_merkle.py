@@ -58,7 +58,10 @@ def _check_hash(value: bytes, what: str) -> None:
 
 
 class MerkleTree:
-    """An append-only RFC 9162 tree over leaf hashes that serves any past size."""
+    """An append-only RFC 9162 tree over leaf hashes that serves any past size.
+
+    Not safe for concurrent appends: callers that share one tree serialise writes.
+    """
 
     __slots__ = ("_edge_cache", "_levels")
 
@@ -90,7 +93,8 @@ class MerkleTree:
             cur.append(h.digest())
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        """Append many leaf hashes, hashing level by level (no per-leaf Python calls)."""
+        """Append many leaf hashes, then hash each level's new pairs in one tight loop
+        (no walk up from every leaf); all-or-nothing if a hash has the wrong length."""
         new = list(leaves)
         if not new:
             return

@@ -134,6 +134,10 @@ class NoteVerifier:
         if self.key_id != key_id(self.name, self.sigtype, self.public_key):
             raise FormatError(f"verifier key {self.name}: key id {self.key_id.hex()} does "
                               "not match the key")
+        try:
+            _ = self._key  # load now, so a bad key fails here and not inside verify()
+        except ValueError:
+            raise FormatError(f"verifier key {self.name}: not an Ed25519 public key") from None
 
     @cached_property
     def _key(self) -> Ed25519PublicKey:
