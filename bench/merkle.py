@@ -15,9 +15,11 @@ benchmark asks; ours serves any past size. Ours can beat it because it copies a 
 SHA-256 state rather than building a new hash object per node, and caches the ragged
 right edge of a size.
 
-Runs interleave the three implementations so load on a shared machine hits all alike,
-and the garbage collector is off while timing (as ``timeit`` does). What a verifier
-already knows (roots, leaf hashes) is computed before timing, for all alike.
+Times are this process's CPU time (``time.process_time``), so other processes on a shared
+machine do not inflate a run; runs interleave the three implementations so the rest of
+the machine's noise hits all alike; the garbage collector is off while timing (as
+``timeit`` does). What a verifier already knows (roots, leaf hashes) is computed before
+timing, for all alike.
 """
 
 from __future__ import annotations
@@ -117,9 +119,7 @@ def floor_verify_consistency(m: int, n: int, old: bytes, new: bytes, path: list[
 # --- timing ---------------------------------------------------------------------------------
 
 def median_times(fns: list[Callable[[], object] | None]) -> list[float | None]:
-    """Median seconds per function. Runs are interleaved so load on a shared box hits
-    every implementation alike, and the garbage collector is off while timing (as in
-    ``timeit``) so one implementation's objects do not slow another's runs."""
+    """Median CPU seconds per function (see the module docstring)."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(RUNS):
         for fn, out in zip(fns, times, strict=True):
@@ -127,9 +127,9 @@ def median_times(fns: list[Callable[[], object] | None]) -> list[float | None]:
                 gc.collect()
                 gc.disable()
                 try:
-                    start = time.perf_counter()
+                    start = time.process_time()
                     fn()
-                    out.append(time.perf_counter() - start)
+                    out.append(time.process_time() - start)
                 finally:
                     gc.enable()
     return [statistics.median(t) if t else None for t in times]

@@ -269,6 +269,11 @@ def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
     return rows
 
 
+def _blob(value: bytes | str) -> bytes:
+    """A state column as bytes (SQLite hands back TEXT if someone wrote text into it)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
 def _rebuild(codec: EntryCodec, prev: bytes,
              rows: Sequence[tuple[int, bytes, str, StoredEvent]]) -> list[tuple[int, bytes]]:
     """Entry bytes from chain rows ``(seq, hash, time, stored event)`` following ``prev``,
@@ -399,7 +404,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     return []
                 prev = bytes(row[0])
             c.execute(self._select_entries, (start, stop))
-            rows = [(r[0], bytes(r[1]), r[2], StoredEvent(r[3], r[4], r[5], bytes(r[6])))
+            rows = [(r[0], bytes(r[1]), r[2], StoredEvent(r[3], r[4], r[5], _blob(r[6])))
                     for r in c.fetchall()]
         return _rebuild(self.codec, prev, rows)
 

@@ -162,3 +162,22 @@ def test_cli_init_demo_checkpoint_export(tmp_path: Path, capsys: pytest.CaptureF
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
     assert cli_main(["--db", db, "init"]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_an_event_edited_behind_the_recorder_is_caught_on_read(
+        log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+    import sqlite3
+
+    from ledger import StorageError
+
+    ledger, _ = log
+    db = sqlite3.connect(tmp_path / "db.sqlite")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE stored_events SET state = state || ' ' WHERE rowid = 4")
+    # Someone with file access drops the guard and rewrites an event in place.
+    db.execute("DROP TRIGGER stored_events_dl_no_update")
+    db.execute("UPDATE stored_events SET state = replace(state, '区', '县') WHERE rowid = 4")
+    db.commit()
+    db.close()
+    with pytest.raises(StorageError, match="entry 3 .* altered"):
+        list(ledger.entries(0, 10))

@@ -13,9 +13,7 @@ import base64
 import importlib
 import importlib.util
 import json
-import sys
 import tempfile
-import types
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,23 +52,9 @@ from verifier._entry import TIME_RE, entry_hash, make_entry
 ChainedRecorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
 
 
-def _import_eventsourcing_test_cases() -> types.ModuleType:
-    """eventsourcing.tests.persistence, which imports eventsourcing.cipher for cipher tests
-    we do not run; that needs pycryptodome (eventsourcing's "crypto" extra). Without it,
-    a stand-in that refuses to be used lets the recorder test cases import."""
-    if importlib.util.find_spec("Crypto") is None and "eventsourcing.cipher" not in sys.modules:
-        stand_in = types.ModuleType("eventsourcing.cipher")
-
-        class AESCipher:
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                raise RuntimeError("pycryptodome is not installed")
-
-        stand_in.AESCipher = AESCipher  # type: ignore[attr-defined]
-        sys.modules["eventsourcing.cipher"] = stand_in
-    return importlib.import_module("eventsourcing.tests.persistence")
-
-
-es_tests = _import_eventsourcing_test_cases()
+# eventsourcing's own recorder conformance suites (they import eventsourcing.cipher, which
+# needs pycryptodome: a dev dependency).
+es_tests = importlib.import_module("eventsourcing.tests.persistence")
 
 
 # ---------------------------------------------------------------------------------------
