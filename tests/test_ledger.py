@@ -179,5 +179,5 @@ def test_an_event_edited_behind_the_recorder_is_caught_on_read(
     db.execute("UPDATE stored_events SET state = replace(state, '区', '县') WHERE rowid = 4")
     db.commit()
     db.close()
-    with pytest.raises(StorageError, match="entry 3 .* altered"):
+    with pytest.raises(StorageError, match=r"entry 3 .* altered"):
         list(ledger.entries(0, 10))
