@@ -163,3 +163,33 @@ def test_empty_export(export: Path) -> None:
     (export / "entries.jsonl").write_bytes(b"")
     report = run_audit(export)
     assert report.exit_code == EXIT_INTEGRITY
+
+
+def test_chunked_reader_agrees_with_a_plain_split() -> None:
+    """read_lines splits like bytes.split, flags lines over the limit, and keeps a last line
+    without its newline, whatever the chunk boundaries."""
+    import io
+    import random
+
+    from verifier._audit import Oversize
+    from verifier._cli import read_lines
+
+    def reference(data: bytes) -> list[object]:
+        out: list[object] = []
+        pieces = data.split(b"\n")
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            if last and not piece:
+                break
+            line = piece if last else piece + b"\n"
+            out.append(Oversize(len(line)) if len(line) > MAX_ENTRY_BYTES + 1 else line)
+        return out
+
+    rng = random.Random(7)
+    sizes = [0, 1, 5, MAX_ENTRY_BYTES - 1, MAX_ENTRY_BYTES, MAX_ENTRY_BYTES + 1,
+             MAX_ENTRY_BYTES + 2, 3 * MAX_ENTRY_BYTES]
+    for _ in range(25):
+        data = b"\n".join(b"x" * rng.choice(sizes) for _ in range(rng.randrange(6)))
+        data += rng.choice([b"", b"\n"])
+        for chunk in (4096, MAX_ENTRY_BYTES // 3, 1 << 20):
+            assert list(read_lines(io.BytesIO(data), chunk)) == reference(data)

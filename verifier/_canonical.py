@@ -13,7 +13,8 @@ from typing import Any
 
 from verifier._errors import CanonicalError
 
-__all__ = ["MAX_INT", "canonical", "check", "dumps", "loads_canonical"]
+__all__ = ["MAX_INT", "NOT_CANONICAL", "canonical", "check", "check_unicode", "decode_json",
+           "decode_text", "dumps", "encode_text", "loads_canonical"]
 
 MAX_INT = 2**53
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
@@ -77,50 +78,73 @@ _decoder = json.JSONDecoder(parse_float=_reject_float, parse_int=_bounded_int,
                             parse_constant=_reject_constant)
 
 
-def loads_canonical(data: bytes) -> Any:
-    """Parse ``data`` and prove it is exactly the canonical encoding of what it holds.
+NOT_CANONICAL = ("not in canonical form (key order, whitespace, escapes or duplicate keys "
+                 "differ from RFC 8785)")
 
-    Re-encoding and comparing catches whitespace, key order, duplicate keys and escapes in
-    one C call; NFC is checked on the whole text, which is equivalent because the canonical
-    form escapes only ASCII characters and JSON syntax characters never compose.
-    """
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 text of ``data`` or CanonicalError naming the first bad byte."""
     try:
-        text = data.decode()
+        return data.decode()
     except UnicodeDecodeError as exc:
         raise CanonicalError(f"not UTF-8 (byte {exc.start})") from None
+
+
+def decode_json(text: str) -> Any:
+    """Parse JSON text, rejecting floats, NaN/Infinity and integers beyond +-2^53."""
     try:
-        obj = _decoder.decode(text)
+        return _decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise CanonicalError(f"not JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise CanonicalError("JSON nested too deeply") from None
+
+
+def encode_text(obj: Any) -> str:
+    """The canonical text of a parsed value (no profile checks: it came from JSON)."""
+    return _encoder.encode(obj)
+
+
+def check_unicode(text: str, obj: Any) -> None:
+    """For non-ASCII text: strings in NFC and every object key in ``obj`` ASCII.
+
+    Checking NFC on the whole canonical text is equivalent to checking each string: the
+    canonical form escapes only ASCII characters and JSON syntax characters never compose.
+    """
+    if not unicodedata.is_normalized("NFC", text):
+        raise CanonicalError("a string is not in Unicode NFC")
+    bad = _non_ascii_key(obj)
+    if bad is not None:
+        raise CanonicalError(f"object key {bad!r} is not ASCII")
+
+
+def loads_canonical(data: bytes) -> Any:
+    """Parse ``data`` and prove it is exactly the canonical encoding of what it holds.
+
+    Re-encoding and comparing catches whitespace, key order, duplicate keys and escapes in
+    one C call.
+    """
+    text = decode_text(data)
+    obj = decode_json(text)
     if _encoder.encode(obj) != text:
-        raise CanonicalError("not in canonical form (key order, whitespace, escapes or "
-                             "duplicate keys differ from RFC 8785)")
+        raise CanonicalError(NOT_CANONICAL)
     if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):
-            raise CanonicalError("a string is not in Unicode NFC")
-        bad = _non_ascii_key(obj)
-        if bad is not None:
-            raise CanonicalError(f"object key {bad!r} is not ASCII")
+        check_unicode(text, obj)
     return obj
 
 
 def _non_ascii_key(obj: Any) -> str | None:
     """The first object key anywhere in ``obj`` that is not ASCII, if any."""
-    if type(obj) is list:
-        for item in obj:
-            if type(item) in (dict, list):
-                found = _non_ascii_key(item)
-                if found is not None:
-                    return found
+    if type(obj) is dict:
+        if not "".join(obj).isascii():
+            return next(k for k in obj if not k.isascii())
+        values: Any = obj.values()
+    elif type(obj) is list:
+        values = obj
+    else:
         return None
-    if type(obj) is not dict:
-        return None
-    for key, value in obj.items():
-        if not key.isascii():
-            return str(key)
-        if type(value) in (dict, list):
+    for value in values:
+        if type(value) is dict or type(value) is list:
             found = _non_ascii_key(value)
             if found is not None:
                 return found

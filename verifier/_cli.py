@@ -34,23 +34,41 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def read_lines(stream: IO[bytes]) -> Iterator[bytes | Oversize]:
-    """Lines with their newline, never holding more than the size limit in memory."""
-    limit = MAX_ENTRY_BYTES + 1
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        if len(line) > limit or (len(line) == limit and not line.endswith(b"\n")):
-            length = len(line)
-            while not line.endswith(b"\n"):
-                line = stream.readline(1 << 16)
-                if not line:
-                    break
-                length += len(line)
-            yield Oversize(length)
-            continue
-        yield line
+def read_lines(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes | Oversize]:
+    """Lines with their newline (the last may lack it), reading in chunks.
+
+    A line longer than the entry size limit is never held whole: it is skipped and
+    reported as ``Oversize``, so memory stays bounded by the limit plus one chunk.
+    """
+    limit = MAX_ENTRY_BYTES + 1  # the longest acceptable line, newline included
+    pending: list[bytes] = []  # pieces of the line being read, across chunks
+    pending_len = 0
+    skipped = 0  # length so far of an oversize line being skipped, else 0
+    while chunk := stream.read(chunk_size):
+        parts = chunk.split(b"\n")
+        for part in parts[:-1]:
+            if skipped:
+                yield Oversize(skipped + len(part) + 1)
+                skipped = 0
+            elif pending:
+                pending.append(part)
+                line = b"".join(pending) + b"\n"
+                pending, pending_len = [], 0
+                yield line if len(line) <= limit else Oversize(len(line))
+            else:
+                yield part + b"\n" if len(part) < limit else Oversize(len(part) + 1)
+        tail = parts[-1]
+        if skipped:
+            skipped += len(tail)
+        elif pending_len + len(tail) > limit:
+            skipped, pending, pending_len = pending_len + len(tail), [], 0
+        elif tail:
+            pending.append(tail)
+            pending_len += len(tail)
+    if skipped:
+        yield Oversize(skipped)
+    elif pending:
+        yield b"".join(pending)
 
 
 def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:

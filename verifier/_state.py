@@ -71,6 +71,10 @@ class TypeRule:
     lifecycle: str  # "create", "change" or "end"
     required: tuple[str, ...]
 
+    @property
+    def required_set(self) -> frozenset[str]:
+        return _REQUIRED[self.required]
+
 
 TYPE_RULES: dict[str, TypeRule] = {
     "log.genesis": TypeRule("genesis", "log", None, "create",
@@ -93,6 +97,7 @@ TYPE_RULES: dict[str, TypeRule] = {
                                   ("cert_no", "dept", "reason")),
 }
 
+_REQUIRED = {rule.required: frozenset(rule.required) for rule in TYPE_RULES.values()}
 _MISSING = object()
 Journal = list[tuple[dict[Any, Any], Any, Any]]
 
@@ -134,8 +139,8 @@ class LogState:
         if (seq == 0) != (rule.role == "genesis"):
             return [Finding("V1.genesis", INTEGRITY, seq, "创世条目必须且只能位于第 0 条",
                             "the genesis entry must be entry 0 and only entry 0")]
-        missing = [f for f in rule.required if f not in body]
-        if missing:
+        if not body.keys() >= rule.required_set:
+            missing = [f for f in rule.required if f not in body]
             out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容缺少字段 {missing}",
                                f"body lacks the fields {missing}"))
             return out
@@ -228,12 +233,7 @@ class LogState:
     def apply(self, seq: int, stream: str, version: int, type_: str, actor: str,
               body: dict[str, Any], sig: dict[str, Any], journal: Journal | None = None) -> None:
         """Advance the state past one entry (whatever ``check`` said about it)."""
-
-        def put(d: dict[Any, Any], k: Any, v: Any) -> None:
-            if journal is not None:
-                journal.append((d, k, d.get(k, _MISSING)))
-            d[k] = v
-
+        put = _put if journal is None else _journaled(journal)
         rule = TYPE_RULES.get(type_)
         info = self.streams.get(stream)
         ended = info.ended if info else False
@@ -276,6 +276,17 @@ class LogState:
             else:
                 d[k] = old
         journal.clear()
+
+
+def _put(d: dict[Any, Any], k: Any, v: Any) -> None:
+    d[k] = v
+
+
+def _journaled(journal: Journal) -> Callable[[dict[Any, Any], Any, Any], None]:
+    def put(d: dict[Any, Any], k: Any, v: Any) -> None:
+        journal.append((d, k, d.get(k, _MISSING)))
+        d[k] = v
+    return put
 
 
 def _genesis_key(body: dict[str, Any], key_name: str) -> KeyInfo | None:
