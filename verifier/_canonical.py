@@ -137,7 +137,7 @@ def _non_ascii_key(obj: Any) -> str | None:
     """The first object key anywhere in ``obj`` that is not ASCII, if any."""
     if type(obj) is dict:
         if not "".join(obj).isascii():
-            return next(k for k in obj if not k.isascii())
+            return str(next(k for k in obj if not k.isascii()))
         values: Any = obj.values()
     elif type(obj) is list:
         values = obj
