@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
@@ -46,10 +46,13 @@ Recorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
 
 
 def db_env(db: str) -> dict[str, str]:
-    """The ``eventsourcing`` environment for a SQLite path or a postgresql:// URL."""
+    """The ``eventsourcing`` environment for a SQLite path or a postgresql:// URL
+    (``postgresql://user:password@host:port/dbname?schema=name``)."""
     if db.startswith(("postgres://", "postgresql://")):
         url = urlparse(db)
+        schema = parse_qs(url.query).get("schema", [""])[0]
         return {
+            **({"POSTGRES_SCHEMA": schema} if schema else {}),
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC":
                 "ledger._recorder:ChainedPostgresApplicationRecorder",
