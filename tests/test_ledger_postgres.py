@@ -10,10 +10,9 @@ import psycopg
 import pytest
 
 from ledger import Ledger, LogKeys, build_demo
-from verifier import EXIT_CLEAN, EXIT_INTEGRITY
-
 from tests.conftest import PG_DBNAME, PG_HOST, PG_PORT, PG_USER
 from tests.helpers import read_entries, run_audit, write_entries
+from verifier import EXIT_CLEAN, EXIT_INTEGRITY
 
 pytestmark = pytest.mark.postgres
 
