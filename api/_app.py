@@ -59,6 +59,8 @@ def create_app(db: str) -> FastAPI:
                 ) -> StreamingResponse:
         with lock:
             size = ledger().refresh()
+        if start > size:
+            raise HTTPException(400, f"start ({start}) is past the log size ({size})")
         stop = min(size, start + MAX_PAGE) if end is None else end
         if stop < start:
             raise HTTPException(400, f"end ({stop}) is before start ({start})")
