@@ -178,7 +178,7 @@ class Ledger(Application[str]):
                     signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
                     signature = base64.b64decode(s.sig["value"])
                     findings = self.state.check(seq, s.stream, version, s.type, s.actor,
-                                                s.body, s.sig, _verifier(signed, signature))
+                                                s.body, s.sig, signed, signature)
                     if findings:
                         raise RejectedError(i, findings)
                     self.state.apply(seq, s.stream, version, s.type, s.actor, s.body, s.sig,
@@ -256,7 +256,3 @@ def _ctime(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-
-def _verifier(message: bytes, signature: bytes) -> Callable[[NoteVerifier], bool]:
-    """The signature check ``LogState.check`` calls with the key it resolved."""
-    return lambda key: key.verify(message, signature)

@@ -27,7 +27,6 @@ from verifier._errors import FormatError, VerifierError
 from verifier._merkle import RootAccumulator
 from verifier._note import (
     Checkpoint,
-    NoteVerifier,
     parse_checkpoint,
     parse_note,
     verify_cosignatures,
@@ -250,6 +249,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     seq_end=acc.size - 1))
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
+    for finding in state.finish():
+        report.add(finding)
+    report.signatures_checked = state.signatures_checked
     if report.entries == 0:
         report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))
     for cp in pending[next_cp:]:
@@ -269,17 +271,10 @@ def _statement(state: LogState, entry: Entry, seq: int, signatures: bool, trust:
         for problem in _genesis_vs_trust(entry.body, trust):
             report.add(_finding("V1.trust", 0, f"创世条目与固定的信任策略不符：{problem}",
                                 f"the genesis entry differs from the pinned trust: {problem}"))
-    verify = None
-    if signatures:
-        signed = entry.signed_bytes()
-        signature = entry.signature()
-
-        def verify(key: NoteVerifier) -> bool:
-            report.signatures_checked += 1
-            return key.verify(signed, signature)
-
+    signed = entry.signed_bytes() if signatures else None
+    signature = entry.signature() if signatures else None
     for finding in state.check(seq, entry.stream, entry.version, entry.type, entry.actor,
-                               entry.body, entry.sig, verify):
+                               entry.body, entry.sig, signed, signature):
         report.add(finding)
     state.apply(seq, entry.stream, entry.version, entry.type, entry.actor, entry.body, entry.sig)
 

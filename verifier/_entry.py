@@ -26,6 +26,7 @@ from verifier._canonical import (
 from verifier._errors import CanonicalError, FormatError
 
 __all__ = [
+    "BATCH_PREFIX",
     "ENTRY_FIELDS",
     "GENESIS_PREV",
     "MAX_ENTRY_BYTES",
@@ -34,6 +35,7 @@ __all__ = [
     "STATEMENT_STATE_FIELDS",
     "TIME_RE",
     "Entry",
+    "batch_message",
     "entry_hash",
     "make_entry",
     "parse_entry",
@@ -44,6 +46,7 @@ ENTRY_FIELDS = ("actor", "body", "prev", "seq", "sig", "stream", "time", "type",
 STATEMENT_STATE_FIELDS = ("actor", "body", "sig", "type")
 SIG_FIELDS = ("ctime", "key", "sid", "value")
 STATEMENT_PREFIX = b"drawledger/statement/v1\n"
+BATCH_PREFIX = b"drawledger/batch/v1\n"
 GENESIS_PREV = "0" * 64
 MAX_ENTRY_BYTES = 1 << 20
 # Log receive time: Asia/Shanghai, fixed width so that string order is time order.
@@ -81,6 +84,13 @@ def statement_bytes(type_: str, stream: str, actor: str, body: Any, sig: dict[st
         "actor": actor, "body": body, "ctime": sig["ctime"], "key": sig["key"],
         "sid": sig["sid"], "stream": stream, "type": type_,
     })
+
+
+def batch_message(key: str, batch_id: str, ctime: str, count: int, digest: bytes) -> bytes:
+    """What a batch signature signs (SPEC.md section 4.2): one signature for ``count``
+    member statements, through the SHA-256 of their statement digests in order."""
+    return BATCH_PREFIX + dumps({"count": count, "ctime": ctime, "digest": digest.hex(),
+                                 "key": key, "sid": batch_id})
 
 
 def make_entry(seq: int, prev: bytes, time: str, stream: str, version: int,

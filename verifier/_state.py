@@ -8,10 +8,13 @@ journal so a rejected batch can be rolled back without a full replay.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier._entry import batch_message
 from verifier._errors import FormatError
 from verifier._note import NoteVerifier
 
@@ -66,8 +69,8 @@ class TypeRule:
     """Who may write an event type, on which stream, and how it moves the stream."""
 
     role: str  # "genesis", "authority" or "department"
-    prefix: str  # stream prefix; the id field's value follows it
-    id_field: str | None
+    prefix: str  # stream prefix; the id fields' values follow it, joined by "/"
+    id_fields: tuple[str, ...]
     lifecycle: str  # "create", "change" or "end"
     required: tuple[str, ...]
 
@@ -75,27 +78,49 @@ class TypeRule:
     def required_set(self) -> frozenset[str]:
         return _REQUIRED[self.required]
 
+    def stream(self, body: dict[str, Any]) -> str:
+        return self.prefix + "/".join(str(body[f]) for f in self.id_fields)
+
+
+def _rule(role: str, prefix: str, id_fields: str, lifecycle: str, required: str) -> TypeRule:
+    return TypeRule(role, prefix, tuple(id_fields.split()), lifecycle, tuple(required.split()))
+
 
 TYPE_RULES: dict[str, TypeRule] = {
-    "log.genesis": TypeRule("genesis", "log", None, "create",
-                            ("origin", "log_key", "authority_keys", "witnesses", "quorum",
-                             "policy")),
-    "department.registered": TypeRule("authority", "dept/", "code", "create", ("code", "name")),
-    "key.registered": TypeRule("authority", "key/", "name", "create",
-                               ("name", "vkey", "dept", "role")),
-    "key.revoked": TypeRule("authority", "key/", "name", "end", ("name", "reason")),
-    "target.added": TypeRule("department", "target/", "uscc", "create",
-                             ("uscc", "name", "dept")),
-    "target.updated": TypeRule("department", "target/", "uscc", "change", ("uscc", "dept")),
-    "target.removed": TypeRule("department", "target/", "uscc", "end",
-                               ("uscc", "dept", "reason")),
-    "inspector.added": TypeRule("department", "inspector/", "cert_no", "create",
-                                ("cert_no", "name", "dept", "unit")),
-    "inspector.updated": TypeRule("department", "inspector/", "cert_no", "change",
-                                  ("cert_no", "dept")),
-    "inspector.removed": TypeRule("department", "inspector/", "cert_no", "end",
-                                  ("cert_no", "dept", "reason")),
+    "log.genesis": _rule("genesis", "log", "", "create",
+                         "origin log_key authority_keys witnesses quorum policy"),
+    "policy.amended": _rule("authority", "log", "", "change", "policy"),
+    "department.registered": _rule("authority", "dept/", "code", "create", "code name"),
+    "key.registered": _rule("authority", "key/", "name", "create", "name vkey dept role"),
+    "key.revoked": _rule("authority", "key/", "name", "end", "name reason"),
+    "matter.published": _rule("authority", "matter/", "id", "create",
+                              "id name dept kind basis ratio_ppm"),
+    "matter.amended": _rule("authority", "matter/", "id", "change", "id"),
+    "matter.withdrawn": _rule("authority", "matter/", "id", "end", "id reason"),
+    "calendar.published": _rule("authority", "calendar/", "year", "create",
+                                "year weekday_days_off weekend_makeup_workdays source"),
+    "import.recorded": _rule("department", "import/", "dept file_sha256", "create",
+                             "kind dept file_sha256 file_name rows batch"),
+    "target.added": _rule("department", "target/", "uscc", "create", "uscc name dept"),
+    "target.updated": _rule("department", "target/", "uscc", "change", "uscc dept"),
+    "target.removed": _rule("department", "target/", "uscc", "end", "uscc dept reason"),
+    "inspector.added": _rule("department", "inspector/", "cert_no", "create",
+                             "cert_no name dept unit"),
+    "inspector.updated": _rule("department", "inspector/", "cert_no", "change", "cert_no dept"),
+    "inspector.removed": _rule("department", "inspector/", "cert_no", "end",
+                               "cert_no dept reason"),
+    "conflict.declared": _rule("department", "conflict/", "cert_no uscc", "create",
+                               "cert_no uscc dept relation declared_on"),
+    "conflict.withdrawn": _rule("department", "conflict/", "cert_no uscc", "end",
+                                "cert_no uscc dept reason"),
+    "plan.filed": _rule("department", "plan/", "plan_id", "create", "plan_id year dept tasks"),
+    "plan.amended": _rule("department", "plan/", "plan_id", "change", "plan_id year dept tasks"),
+    "plan.received": _rule("authority", "plan/", "plan_id", "change", "plan_id received_on"),
+    "plan.published": _rule("department", "plan/", "plan_id", "change", "plan_id dept url"),
 }
+
+BodyCheck = Callable[[str, dict[str, Any], "LogState"], list[str]]
+
 
 _REQUIRED = {rule.required: frozenset(rule.required) for rule in TYPE_RULES.values()}
 _MISSING = object()
@@ -109,43 +134,77 @@ class StreamInfo:
     ended: bool = False
 
 
+@dataclass(slots=True)
+class OpenBatch:
+    """A batch statement being read: its members so far and the digest of their statements."""
+
+    batch_id: str
+    count: int
+    key: str
+    ctime: str
+    value: str
+    start: int  # seq of member 0
+    next_index: int = 0
+    digest: Any = None  # hashlib object over member statement digests, or None
+
+
 @dataclass
 class LogState:
-    """What the log says so far: keys, departments, streams and statement ids."""
+    """What the log says so far: keys, departments, streams, statement ids and the
+    published matters and calendars.
+
+    ``body_check`` validates a body against the type's field rules (registries, plans,
+    calendars); it returns messages naming the field.
+    """
 
     origin: str | None = None
     keys: dict[str, KeyInfo] = field(default_factory=dict)
     departments: dict[str, str] = field(default_factory=dict)
     streams: dict[str, StreamInfo] = field(default_factory=dict)
     statements: dict[tuple[str, str], int] = field(default_factory=dict)
+    matters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calendars: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # batch id -> (seq of its import record, announced rows, signing key)
+    imports: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     genesis: dict[str, Any] | None = None
+    batch: OpenBatch | None = None
+    body_check: BodyCheck | None = None
+    signatures_checked: int = 0
 
     def next_version(self, stream: str) -> int:
         info = self.streams.get(stream)
         return 1 if info is None else info.version + 1
 
     def check(self, seq: int, stream: str, version: int, type_: str, actor: str,
-              body: dict[str, Any], sig: dict[str, Any],
-              verify: Callable[[NoteVerifier], bool] | None) -> list[Finding]:
-        """Findings for one statement at ``seq``; ``verify`` checks its signature.
+              body: dict[str, Any], sig: dict[str, Any], signed: bytes | None,
+              signature: bytes | None) -> list[Finding]:
+        """Findings for one statement at ``seq``.
 
-        ``verify`` is None when signatures are checked elsewhere (or skipped on purpose).
+        ``signed`` and ``signature`` are the statement bytes and the raw signature; pass
+        None to skip signature checks. Besides reading, this advances the tracker of the
+        batch statement the entry belongs to (SPEC.md section 4.2), so call it once per
+        entry, in log order.
         """
         out: list[Finding] = []
         rule = TYPE_RULES.get(type_)
+        key_name = sig["key"]
+        batch = _batch_sid(sig["sid"])
+        out.extend(self._batch_step(seq, batch, sig, signed))
         if rule is None:
-            return [Finding("AUTH.type", VIOLATION, seq, f"未知的事件类型 {type_}",
-                            f"unknown event type {type_}")]
+            out.append(Finding("AUTH.type", VIOLATION, seq, f"未知的事件类型 {type_}",
+                               f"unknown event type {type_}"))
+            return out
         if (seq == 0) != (rule.role == "genesis"):
-            return [Finding("V1.genesis", INTEGRITY, seq, "创世条目必须且只能位于第 0 条",
-                            "the genesis entry must be entry 0 and only entry 0")]
+            out.append(Finding("V1.genesis", INTEGRITY, seq, "创世条目必须且只能位于第 0 条",
+                               "the genesis entry must be entry 0 and only entry 0"))
+            return out
         if not body.keys() >= rule.required_set:
             missing = [f for f in rule.required if f not in body]
             out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容缺少字段 {missing}",
                                f"body lacks the fields {missing}"))
             return out
         # Stream naming and version discipline.
-        expected_stream = rule.prefix + (str(body[rule.id_field]) if rule.id_field else "")
+        expected_stream = rule.stream(body)
         if stream != expected_stream:
             out.append(Finding("AUTH.stream", VIOLATION, seq,
                                f"流 {stream} 与事件内容不符，应为 {expected_stream}",
@@ -165,7 +224,6 @@ class LogState:
             out.append(Finding("AUTH.lifecycle", VIOLATION, seq,
                                f"{stream} 不存在或已移除", f"{stream} does not exist or has ended"))
         # The key: registered, valid at this entry, and allowed to speak for the actor.
-        key_name = sig["key"]
         key = self.keys.get(key_name)
         if rule.role == "genesis":
             key = _genesis_key(body, key_name)
@@ -177,9 +235,12 @@ class LogState:
             out.append(Finding("V1.key", INTEGRITY, seq,
                                f"签名密钥 {key_name} 已于第 {key.revoked} 条吊销",
                                f"signing key {key_name} was revoked at entry {key.revoked}"))
-        if verify is not None and not verify(key.verifier):
-            out.append(Finding("V1.signature", INTEGRITY, seq, f"声明签名无效（密钥 {key_name}）",
-                               f"statement signature does not verify under key {key_name}"))
+        if batch is None and signed is not None and signature is not None:
+            self.signatures_checked += 1
+            if not key.verifier.verify(signed, signature):
+                out.append(Finding("V1.signature", INTEGRITY, seq,
+                                   f"声明签名无效（密钥 {key_name}）",
+                                   f"statement signature does not verify under key {key_name}"))
         prior = self.statements.get((key_name, sig["sid"]))
         if prior is not None:
             out.append(Finding("V1.replay", INTEGRITY, seq,
@@ -187,7 +248,81 @@ class LogState:
                                f"statement id {sig['sid']} was already used at entry {prior} "
                                "(replay)"))
         out.extend(self._role(seq, rule, type_, actor, body, key, info))
+        if self.body_check is not None:
+            for problem in self.body_check(type_, body, self):
+                out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容不合规：{problem}",
+                                   f"invalid body: {problem}"))
         return out
+
+    def _batch_step(self, seq: int, batch: tuple[str, int, int] | None, sig: dict[str, Any],
+                    signed: bytes | None) -> list[Finding]:
+        """Track batch members: consecutive, announced, one key, one signature."""
+        out: list[Finding] = []
+        open_ = self.batch
+        if open_ is not None and (batch is None or batch[0] != open_.batch_id
+                                  or batch[1] == 0):
+            out.append(Finding("V1.batch", INTEGRITY, seq,
+                               f"批量声明 {open_.batch_id} 在第 {seq} 条被打断"
+                               f"（只有 {open_.next_index}/{open_.count} 条）",
+                               f"batch {open_.batch_id} is interrupted at entry {seq} "
+                               f"({open_.next_index} of {open_.count} members)",
+                               seq_end=None))
+            self.batch = open_ = None
+        if batch is None:
+            if sig["sid"].startswith("batch/"):
+                out.append(Finding("V1.batch", INTEGRITY, seq,
+                                   f"声明编号 {sig['sid']} 不是合规的批量编号",
+                                   f"statement id {sig['sid']} is not a valid batch member id "
+                                   "(batch/<id>/<index>/<count>)"))
+            return out
+        batch_id, index, count = batch
+        if open_ is None:
+            announced = self.imports.get(batch_id)
+            if index != 0 or announced is None or announced[0] != seq - 1 \
+                    or announced[1] != count or announced[2] != sig["key"]:
+                out.append(Finding("V1.batch", INTEGRITY, seq,
+                                   f"批量声明 {batch_id} 的第 {index} 条没有紧随其导入记录",
+                                   f"batch member {index} of {batch_id} does not follow its "
+                                   "import record"))
+                return out
+            digest = hashlib.sha256() if signed is not None else None
+            open_ = self.batch = OpenBatch(batch_id, count, sig["key"], sig["ctime"],
+                                           sig["value"], seq, 0, digest)
+        if (index != open_.next_index or count != open_.count or sig["key"] != open_.key
+                or sig["ctime"] != open_.ctime or sig["value"] != open_.value):
+            out.append(Finding("V1.batch", INTEGRITY, seq,
+                               f"批量声明 {batch_id} 的第 {index} 条顺序或签名字段不符",
+                               f"batch {batch_id} member {index} is out of order or its "
+                               "key, time or signature differs from the batch's"))
+            self.batch = None
+            return out
+        open_.next_index = index + 1
+        if open_.digest is not None and signed is not None:
+            open_.digest.update(hashlib.sha256(signed).digest())
+        if index == count - 1:
+            self.batch = None
+            key = self.keys.get(open_.key)
+            if open_.digest is not None and key is not None:
+                self.signatures_checked += 1
+                message = batch_message(open_.key, open_.batch_id, open_.ctime, count,
+                                        open_.digest.digest())
+                if not key.verifier.verify(message, base64.b64decode(open_.value)):
+                    out.append(Finding("V1.signature", INTEGRITY, open_.start,
+                                       f"批量签名无效（密钥 {open_.key}，"
+                                       f"第 {open_.start}..{seq} 条）",
+                                       f"batch signature does not verify under key {open_.key} "
+                                       f"(entries {open_.start}..{seq})", seq_end=seq))
+        return out
+
+    def finish(self) -> list[Finding]:
+        """Findings that only the end of the log reveals (an unfinished batch)."""
+        if self.batch is None:
+            return []
+        b = self.batch
+        return [Finding("V1.batch", INTEGRITY, b.start,
+                        f"批量声明 {b.batch_id} 未完整（只有 {b.next_index}/{b.count} 条）",
+                        f"batch {b.batch_id} is incomplete ({b.next_index} of {b.count} "
+                        "members)")]
 
     def _role(self, seq: int, rule: TypeRule, type_: str, actor: str, body: dict[str, Any],
               key: KeyInfo, info: StreamInfo | None) -> list[Finding]:
@@ -206,10 +341,12 @@ class LogState:
         if actor not in self.departments:
             return [Finding("AUTH.role", VIOLATION, seq, f"部门 {actor} 未登记",
                             f"department {actor} is not registered")]
-        if body.get("dept") != actor or (info is not None and info.owner != actor):
+        registry = body.get("registry")
+        if (body.get("dept") != actor or (info is not None and info.owner != actor)
+                or (isinstance(registry, str) and not registry.startswith(actor + "/"))):
             return [Finding("AUTH.owner", VIOLATION, seq,
-                            f"{actor} 只能维护本部门的名录",
-                            f"{actor} may only change its own registries")]
+                            f"{actor} 只能维护本部门的名录和计划",
+                            f"{actor} may only change its own registries and plans")]
         return []
 
     def _key_registration(self, seq: int, body: dict[str, Any]) -> list[Finding]:
@@ -253,6 +390,18 @@ class LogState:
                 put(self.keys, v.name, KeyInfo(v.name, v, "authority", None, seq))
         elif type_ == "department.registered":
             put(self.departments, str(body.get("code")), str(body.get("name")))
+        elif type_ in ("matter.published", "matter.amended"):
+            put(self.matters, str(body.get("id")), {**self.matters.get(str(body.get("id")), {}),
+                                                  **body})
+        elif type_ == "matter.withdrawn":
+            put(self.matters, str(body.get("id")), {**self.matters.get(str(body.get("id")), {}),
+                                                  "withdrawn": True})
+        elif type_ == "calendar.published" and type(body.get("year")) is int:
+            put(self.calendars, body["year"], body)
+        elif type_ == "import.recorded":
+            rows = body.get("rows")
+            put(self.imports, str(body.get("batch")),
+                (seq, rows if type(rows) is int else -1, sig["key"]))
         elif type_ == "key.registered":
             try:
                 v = NoteVerifier.from_vkey(str(body.get("vkey")))
@@ -287,6 +436,18 @@ def _journaled(journal: Journal) -> Callable[[dict[Any, Any], Any, Any], None]:
         journal.append((d, k, d.get(k, _MISSING)))
         d[k] = v
     return put
+
+
+def _batch_sid(sid: str) -> tuple[str, int, int] | None:
+    """(batch id, index, count) of a batch member's statement id, else None."""
+    if not sid.startswith("batch/"):
+        return None
+    parts = sid.split("/")
+    if (len(parts) != 4 or not parts[1] or not parts[2].isdigit() or not parts[3].isdigit()
+            or not parts[2].isascii() or not parts[3].isascii()):
+        return None
+    index, count = int(parts[2]), int(parts[3])
+    return (parts[1], index, count) if index < count else None
 
 
 def _genesis_key(body: dict[str, Any], key_name: str) -> KeyInfo | None:
