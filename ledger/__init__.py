@@ -1,6 +1,6 @@
 """drawledger's write side: the event-sourced, hash-chained log (uses ``verifier``)."""
 
-from ledger._app import Ledger, db_env
+from ledger._app import ImportResult, Ledger, db_env
 from ledger._demo import DEFAULT_ORIGIN, DEFAULT_POLICY, DEPARTMENTS, LogKeys, build_demo, init_log
 from ledger._errors import InputError, KeyFileError, LedgerError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_ORIGIN",
     "DEFAULT_POLICY",
     "DEPARTMENTS",
+    "ImportResult",
     "InputError",
     "KeyFileError",
     "Ledger",

@@ -10,11 +10,14 @@ construction what the verifier recomputes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -25,7 +28,7 @@ from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from ledger._errors import InputError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
-from ledger._statements import Submission
+from ledger._statements import Submission, sign_statement
 from verifier import (
     Checkpoint,
     LogState,
@@ -33,13 +36,14 @@ from verifier import (
     NoteSigner,
     NoteVerifier,
     Trust,
+    batch_message,
     cosign,
     parse_entry,
     sign_note,
     statement_bytes,
 )
 
-__all__ = ["Ledger", "db_env"]
+__all__ = ["ImportResult", "Ledger", "db_env"]
 
 _PAGE = 10_000
 Recorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
@@ -72,6 +76,15 @@ def db_env(db: str) -> dict[str, str]:
         "SQLITE_LOCK_TIMEOUT": "10",
         "ORIGINATOR_ID_TYPE": "text",
     }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Where an import landed: the seq of its record and how many rows followed it."""
+
+    seq: int
+    rows: int
+    already: bool  # the same file was imported before; nothing was written now
 
 
 class Ledger(Application[str]):
@@ -188,10 +201,12 @@ class Ledger(Application[str]):
                 self.save(*events)
             except ESIntegrityError as exc:
                 LogState.undo(journal)
+                self.state.batch = None
                 self._refresh()
                 raise InputError(f"a stream changed concurrently, retry: {exc}") from None
             except BaseException:
                 LogState.undo(journal)
+                self.state.batch = None
                 raise
             head = self.chain.head()[0]
             if head == base + len(events):
@@ -202,6 +217,48 @@ class Ledger(Application[str]):
             LogState.undo(journal)
             self._refresh()
             return [self.state.statements[(s.sig["key"], s.sig["sid"])] for s in submissions]
+
+    def submit_import(self, signer: NoteSigner, dept: str, record: dict[str, Any],
+                      items: Sequence[tuple[str, str, dict[str, Any]]], *,
+                      now: datetime | None = None) -> ImportResult:
+        """Append an import: its record, then every row as one batch statement.
+
+        ``record`` holds ``kind``, ``file_sha256`` and ``file_name``; ``items`` are
+        ``(type, stream, body)`` in file order. One transaction, all or nothing; the rows
+        share one signature over their statements (SPEC.md section 4.2). Importing the
+        same file again for the same department writes nothing and says so.
+        """
+        if not items:
+            raise InputError("the file has no data rows: nothing to import")
+        stream = f"import/{dept}/{record['file_sha256']}"
+        with self._lock:
+            self._refresh()
+            previous = self.state.import_streams.get(stream)
+            if previous is not None:
+                return ImportResult(previous[0], previous[1], already=True)
+            batch_id = uuid.uuid4().hex
+            ctime = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+            ctime = ctime.replace("+00:00", "Z")
+            count = len(items)
+            digest = hashlib.sha256()
+            members = []
+            for i, (type_, item_stream, body) in enumerate(items):
+                sig = {"ctime": ctime, "key": signer.name, "sid": f"batch/{batch_id}/{i}/{count}",
+                       "value": ""}
+                digest.update(hashlib.sha256(
+                    statement_bytes(type_, item_stream, dept, body, sig)).digest())
+                members.append((type_, item_stream, body, sig))
+            value = base64.b64encode(signer.sign(batch_message(
+                signer.name, batch_id, ctime, count, digest.digest()))).decode()
+            head = sign_statement(signer, "import.recorded", stream, dept,
+                                  {**record, "dept": dept, "rows": count, "batch": batch_id},
+                                  now=now)
+            batch = [head]
+            for type_, item_stream, body, sig in members:
+                sig["value"] = value
+                batch.append(Submission(item_stream, type_, dept, body, sig))
+            seqs = self.submit(batch)
+            return ImportResult(seqs[0], count, already=False)
 
     def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:

@@ -14,10 +14,12 @@ from verifier._audit import (
 )
 from verifier._canonical import canonical, check, dumps, loads_canonical
 from verifier._entry import (
+    BATCH_PREFIX,
     GENESIS_PREV,
     MAX_ENTRY_BYTES,
     STATEMENT_PREFIX,
     Entry,
+    batch_message,
     check_state,
     entry_hash,
     make_entry,
@@ -60,6 +62,7 @@ from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogStat
 from verifier._trust import Trust, load_trust, parse_trust
 
 __all__ = [
+    "BATCH_PREFIX",
     "EMPTY_ROOT",
     "EXIT_CLEAN",
     "EXIT_INTEGRITY",
@@ -92,6 +95,7 @@ __all__ = [
     "TrustError",
     "VerifierError",
     "audit",
+    "batch_message",
     "canonical",
     "check",
     "check_state",

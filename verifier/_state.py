@@ -166,6 +166,8 @@ class LogState:
     calendars: dict[int, dict[str, Any]] = field(default_factory=dict)
     # batch id -> (seq of its import record, announced rows, signing key)
     imports: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    # import stream -> (seq of its record, rows), for idempotent re-imports
+    import_streams: dict[str, tuple[int, int]] = field(default_factory=dict)
     genesis: dict[str, Any] | None = None
     batch: OpenBatch | None = None
     body_check: BodyCheck | None = None
@@ -400,8 +402,9 @@ class LogState:
             put(self.calendars, body["year"], body)
         elif type_ == "import.recorded":
             rows = body.get("rows")
-            put(self.imports, str(body.get("batch")),
-                (seq, rows if type(rows) is int else -1, sig["key"]))
+            rows = rows if type(rows) is int else -1
+            put(self.imports, str(body.get("batch")), (seq, rows, sig["key"]))
+            put(self.import_streams, stream, (seq, rows))
         elif type_ == "key.registered":
             try:
                 v = NoteVerifier.from_vkey(str(body.get("vkey")))
