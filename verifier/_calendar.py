@@ -79,7 +79,7 @@ def _date_list_errors(name: str, value: object, year: int | None, weekend: bool)
         if prev is not None and d == prev:
             errors.append(f"{where}: {item} repeats {name}[{i - 1}]")
         elif prev is not None and d < prev:
-            errors.append(f"{where}: {item} comes after {prev.isoformat()}: the list must be "
+            errors.append(f"{where}: {item} is listed after {prev.isoformat()}: the list must be "
                           "sorted")
         prev = d
     return errors

@@ -99,6 +99,10 @@ TYPE_RULES: dict[str, TypeRule] = {
     "matter.withdrawn": _rule("authority", "matter/", "id", "end", "id reason"),
     "calendar.published": _rule("authority", "calendar/", "year", "create",
                                 "year weekday_days_off weekend_makeup_workdays source"),
+    # A later State Council notice can change a published year (make-up days of 12-31 are
+    # set by the next year's notice): the amendment replaces the year's calendar.
+    "calendar.amended": _rule("authority", "calendar/", "year", "change",
+                              "year weekday_days_off weekend_makeup_workdays source"),
     "import.recorded": _rule("department", "import/", "dept file_sha256", "create",
                              "kind dept file_sha256 file_name rows batch"),
     "target.added": _rule("department", "target/", "uscc", "create", "uscc name dept"),
@@ -120,6 +124,12 @@ TYPE_RULES: dict[str, TypeRule] = {
 }
 
 BodyCheck = Callable[[str, dict[str, Any], "LogState"], list[str]]
+
+
+def _default_body_check() -> BodyCheck:
+    from verifier._bodies import body_errors
+
+    return body_errors
 
 
 _REQUIRED = {rule.required: frozenset(rule.required) for rule in TYPE_RULES.values()}
@@ -169,9 +179,14 @@ class LogState:
     # import stream -> (seq of its record, rows), for idempotent re-imports
     import_streams: dict[str, tuple[int, int]] = field(default_factory=dict)
     genesis: dict[str, Any] | None = None
+    policy: dict[str, Any] = field(default_factory=dict)
     batch: OpenBatch | None = None
-    body_check: BodyCheck | None = None
+    body_check: BodyCheck | None = field(default_factory=_default_body_check)
     signatures_checked: int = 0
+
+    def min_team_size(self) -> int:
+        size = self.policy.get("min_team_size", 2)
+        return size if type(size) is int else 2
 
     def next_version(self, stream: str) -> int:
         info = self.streams.get(stream)
@@ -381,6 +396,8 @@ class LogState:
             ended = True
         put(self.streams, stream, StreamInfo(version, owner, ended))
         put(self.statements, (sig["key"], sig["sid"]), seq)
+        if type_ in ("log.genesis", "policy.amended") and type(body.get("policy")) is dict:
+            self.policy = body["policy"]  # not journaled: the authority's, never batched
         if type_ == "log.genesis":
             self.genesis = body
             self.origin = str(body.get("origin"))
@@ -398,7 +415,8 @@ class LogState:
         elif type_ == "matter.withdrawn":
             put(self.matters, str(body.get("id")), {**self.matters.get(str(body.get("id")), {}),
                                                   "withdrawn": True})
-        elif type_ == "calendar.published" and type(body.get("year")) is int:
+        elif type_ in ("calendar.published", "calendar.amended") \
+                and type(body.get("year")) is int:
             put(self.calendars, body["year"], body)
         elif type_ == "import.recorded":
             rows = body.get("rows")
