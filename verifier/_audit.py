@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier._deadlines import PlanTracker
 from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
 from verifier._errors import FormatError, VerifierError
 from verifier._merkle import RootAccumulator
@@ -177,6 +178,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             "the export holds no signed checkpoint: no entry is anchored",
                             UNVERIFIABLE))
     state = LogState()
+    plans = PlanTracker()
     acc = RootAccumulator()
     prev = bytes.fromhex(GENESIS_PREV)
     last_time = ""
@@ -228,6 +230,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             else:
                 last_time = entry.time
             _statement(state, entry, seq, signatures, trust, report)
+            if entry.type.startswith("plan."):
+                for finding in plans.feed(seq, entry.type, entry.body, entry.time, state):
+                    report.add(finding)
             expected = seq + 1
         else:
             expected += 1
@@ -250,6 +255,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
     for finding in state.finish():
+        report.add(finding)
+    for finding in plans.finish(state, last_time):
         report.add(finding)
     report.signatures_checked = state.signatures_checked
     if report.entries == 0:

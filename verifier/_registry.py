@@ -192,10 +192,14 @@ TARGET_STATUSES: Mapping[str, str] = {
     "注销": "deregistered",
     "撤销": "registration annulled",
 }
-# Long forms the GSXT shows, after NFKC (full-width punctuation becomes ASCII). Used by the
-# importer only; a body must hold the canonical word.
+# Long forms and synonyms the GSXT shows ("存续（在营、开业、在册）" lists 在营, 开业 and 在册
+# as 存续), after NFKC (full-width punctuation becomes ASCII). Used by the importer only; a
+# body must hold the canonical word.
 TARGET_STATUS_ALIASES: Mapping[str, str] = {
     "存续(在营、开业、在册)": "存续",
+    "在营": "存续",
+    "开业": "存续",
+    "在册": "存续",
     "吊销,未注销": "吊销",
     "吊销未注销": "吊销",
     "吊销,已注销": "注销",

@@ -1,0 +1,121 @@
+"""Plan timeliness (RULES-RESEARCH R7, check V2; SPEC.md section 6.5).
+
+A plan is due with the joint-conference office by the policy's filing date of its year
+(default 31 January). When that date is not a working day the time limit runs to the next
+working day (民法典 art. 203: a period whose last day is a statutory holiday ends on the day
+after the holiday), which needs the year's published calendar: without it a late-looking
+filing is *unverifiable*, never judged on a Monday-to-Friday guess. Filing, the office's
+receipt and publication are each compared with the deadline by the log time of their
+entries (the log's claim; witnessed bounds come with cosigned checkpoints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from verifier._calendar import CalendarMissing, WorkingCalendar
+from verifier._errors import VerifierError
+from verifier._state import UNVERIFIABLE, VIOLATION, Finding, LogState
+
+__all__ = ["PlanTracker", "filing_deadline"]
+
+
+@dataclass
+class _Plan:
+    plan_id: str
+    year: int
+    dept: str
+    filed: int
+    filed_on: date
+    late: bool = False
+    received: int | None = None
+    published: int | None = None
+
+
+def filing_deadline(year: int, policy: dict[str, Any], calendars: dict[int, dict[str, Any]]
+                    ) -> tuple[date, date | None]:
+    """(nominal deadline, deadline moved past non-working days or None if unknowable)."""
+    month, day = (int(x) for x in str(policy.get("plan_filing_deadline", "01-31")).split("-"))
+    nominal = date(year, month, day)
+    try:
+        calendar = WorkingCalendar.from_bodies({y: b for y, b in calendars.items()
+                                                if y in (year, year + 1)})
+        due = nominal
+        while not calendar.is_working_day(due):
+            due = date.fromordinal(due.toordinal() + 1)
+    except (CalendarMissing, VerifierError):
+        return nominal, None
+    return nominal, due
+
+
+class PlanTracker:
+    """Follows plan entries through the audit and reports late or missing steps."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, _Plan] = {}
+
+    def feed(self, seq: int, type_: str, body: dict[str, Any], time: str,
+             state: LogState) -> list[Finding]:
+        """Call after the entry was checked and applied; ``time`` is its log time."""
+        day = date.fromisoformat(time[:10])  # log times are already Asia/Shanghai
+        plan_id = str(body.get("plan_id"))
+        if type_ == "plan.filed" and type(body.get("year")) is int:
+            new = self.plans[plan_id] = _Plan(plan_id, body["year"], str(body.get("dept")),
+                                              seq, day)
+            return self._late(new, seq, day, state, "filed")
+        plan = self.plans.get(plan_id)
+        if plan is None:
+            return []
+        if type_ == "plan.received" and plan.received is None:
+            plan.received = seq
+            return [] if plan.late else self._late(plan, seq, day, state, "received")
+        if type_ == "plan.published" and plan.published is None:
+            plan.published = seq
+            return [] if plan.late else self._late(plan, seq, day, state, "published")
+        return []
+
+    def _late(self, plan: _Plan, seq: int, day: date, state: LogState,
+              step: str) -> list[Finding]:
+        nominal, due = filing_deadline(plan.year, state.policy, state.calendars)
+        if day <= nominal:
+            return []
+        words = {"filed": ("报备", "filed"), "received": ("备案回执", "received by the office"),
+                 "published": ("公开", "published")}[step]
+        if due is None:
+            return [Finding("V2.calendar", UNVERIFIABLE, seq,
+                            f"{plan.year} 年没有已发布的工作日历，无法判断计划 {plan.plan_id} "
+                            f"于 {day} {words[0]}是否逾期",
+                            f"no published calendar for {plan.year}: cannot tell whether plan "
+                            f"{plan.plan_id} {words[1]} on {day} was on time")]
+        if day <= due:
+            return []
+        if step == "filed":
+            plan.late = True
+        return [Finding(f"V2.plan_{step}_late", VIOLATION, seq,
+                        f"{plan.dept} 的 {plan.year} 年度计划 {plan.plan_id} 于 {day} "
+                        f"{words[0]}，晚于期限 {due}",
+                        f"{plan.dept}'s {plan.year} plan {plan.plan_id} was {words[1]} on "
+                        f"{day}, after the deadline {due}")]
+
+    def finish(self, state: LogState, last_time: str) -> list[Finding]:
+        """Plans whose deadline has passed by the last entry's time without a receipt or
+        publication."""
+        out: list[Finding] = []
+        if not last_time:
+            return out
+        last_day = date.fromisoformat(last_time[:10])
+        for plan in self.plans.values():
+            nominal, due = filing_deadline(plan.year, state.policy, state.calendars)
+            if last_day <= (due or nominal):
+                continue
+            for step, seen, zh in (("received", plan.received, "未取得备案回执"),
+                                   ("published", plan.published, "未公开")):
+                if seen is None:
+                    out.append(Finding(f"V2.plan_not_{step}", VIOLATION, plan.filed,
+                                       f"{plan.dept} 的 {plan.year} 年度计划 {plan.plan_id} "
+                                       f"期限已过仍{zh}",
+                                       f"{plan.dept}'s {plan.year} plan {plan.plan_id} was "
+                                       f"never {step} although its deadline has passed"))
+        return out
