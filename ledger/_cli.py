@@ -14,11 +14,21 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from ledger._admin import (
+    calendar_from_file,
+    file_plan,
+    import_file,
+    publish_calendar,
+    publish_matters,
+    publish_plan,
+    receive_plan,
+)
 from ledger._app import Ledger
 from ledger._demo import DEFAULT_ORIGIN, LogKeys, build_demo, init_log
 from ledger._errors import InputError, KeyFileError, LedgerError, StorageError
+from ledger._import import format_errors
 
 __all__ = ["main"]
 
@@ -52,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"日志已有 {ledger.size} 条，不再生成演示数据 / log already has "
                       f"{ledger.size} entries; demo not rebuilt")
                 return 0
-            stats = build_demo(ledger, keys, targets=args.targets, inspectors=args.inspectors)
+            stats = build_demo(ledger, keys, targets=args.targets, inspectors=args.inspectors,
+                               year=args.year, violations=args.violations)
             print(f"演示日志 / demo log: {stats['entries']} entries, "
                   f"{stats['checkpoints']} checkpoints in {args.db}")
         elif args.command == "checkpoint":
@@ -63,9 +74,55 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "export":
             stats = ledger.export(Path(args.out_dir))
             print(json.dumps(stats))
+        elif args.command == "import":
+            result, warnings = import_file(ledger, keys.load(f"dept-{args.department}"),
+                                           args.department, args.kind, Path(args.file))
+            if warnings:
+                print(format_errors(warnings), file=sys.stderr)
+            if result.already:
+                print(f"该文件已导入（第 {result.seq} 条），未重复写入 / already imported at "
+                      f"entry {result.seq}; nothing written")
+            else:
+                print(f"已导入 {result.rows} 行（导入记录为第 {result.seq} 条） / imported "
+                      f"{result.rows} rows (import record at entry {result.seq})")
+        elif args.command == "calendar":
+            seq = publish_calendar(ledger, keys.load("authority"),
+                                   calendar_from_file(Path(args.file)), amend=args.amend)
+            print(f"日历已发布于第 {seq} 条 / calendar published at entry {seq}")
+        elif args.command == "matters":
+            matters = _json_file(Path(args.file))
+            if not isinstance(matters, list):
+                raise InputError(f"{args.file}: expected a JSON list of matters")
+            seqs = publish_matters(ledger, keys.load("authority"), matters)
+            print(f"已发布 {len(seqs)} 项抽查事项 / published {len(seqs)} matters")
+        elif args.command == "plan":
+            _plan(args, ledger, keys)
         return 0
     finally:
         ledger.close()
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON file ({exc})") from None
+
+
+def _plan(args: argparse.Namespace, ledger: Ledger, keys: LogKeys) -> None:
+    if args.action == "file":
+        plan = _json_file(Path(args.target))
+        if not isinstance(plan, dict) or plan.get("dept") != args.department:
+            raise InputError(f"{args.target}: a plan object whose dept is {args.department}")
+        seq = file_plan(ledger, keys.load(f"dept-{args.department}"), plan)
+    elif args.action == "receive":
+        seq = receive_plan(ledger, keys.load("authority"), args.target)
+    else:
+        if not args.url:
+            raise InputError("plan publish needs --url (where the plan is public)")
+        seq = publish_plan(ledger, keys.load(f"dept-{args.department}"), args.department,
+                           args.target, args.url)
+    print(f"plan {args.action}: entry {seq}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,12 +133,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init", help="create the log keys and the genesis entry")
     p.add_argument("--origin", default=DEFAULT_ORIGIN)
-    p = sub.add_parser("demo", help="build a small demo district log")
-    p.add_argument("--targets", type=int, default=240)
-    p.add_argument("--inspectors", type=int, default=48)
+    p = sub.add_parser("demo", help="build a demo district year")
+    p.add_argument("--targets", type=int, default=20_000)
+    p.add_argument("--inspectors", type=int, default=300)
+    p.add_argument("--year", type=int, help="plan year (default: next year)")
+    p.add_argument("--violations", action="store_true",
+                   help="plant one problem: a plan filed after its deadline")
     sub.add_parser("checkpoint", help="sign a checkpoint of the current log")
     p = sub.add_parser("export", help="write entries.jsonl, checkpoints/ and trust.json")
     p.add_argument("out_dir")
+    p = sub.add_parser("import", help="import a registry file (.xlsx or .csv), all or nothing")
+    p.add_argument("kind", choices=["targets", "inspectors"])
+    p.add_argument("file")
+    p.add_argument("--department", required=True, help="importing department code")
+    p = sub.add_parser("calendar", help="publish an official working-day calendar")
+    p.add_argument("action", choices=["publish"])
+    p.add_argument("file", help="cn-YYYY.json in the bundled format")
+    p.add_argument("--amend", action="store_true", help="replace a published year")
+    p = sub.add_parser("matters", help="publish the random-inspection matter list")
+    p.add_argument("action", choices=["publish"])
+    p.add_argument("file", help="JSON list of matters")
+    p = sub.add_parser("plan", help="file, receive or publish an annual plan")
+    p.add_argument("action", choices=["file", "receive", "publish"])
+    p.add_argument("target", help="plan JSON file (file) or plan id (receive, publish)")
+    p.add_argument("--department", help="the plan's department (file, publish)")
+    p.add_argument("--url", help="where the plan is published (publish)")
     args = parser.parse_args(argv)
     try:
         return _run(args)

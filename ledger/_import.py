@@ -24,8 +24,9 @@ header              body field    required  cell
 风险等级            ``risk``      yes       ``A``, ``B``, ``C`` or ``D``
 登记状态            ``status``    yes       存续 在业 迁入 迁出 停业 清算 吊销 注销 撤销; the
                                             公示系统 long forms (``存续（在营、开业、在册）``,
-                                            ``吊销，未注销`` -> 吊销, ``吊销，已注销`` -> 注销)
-                                            are accepted with a warning
+                                            在营/开业/在册 -> 存续, ``吊销，未注销`` -> 吊销,
+                                            ``吊销，已注销`` -> 注销) are accepted with a
+                                            warning
 监管单位            ``unit``      yes       supervising unit
 注册号(可选)        ``reg_no``    no        legacy 15-digit 注册号; text, not number
 ==================  ============  ========  ==============================================
@@ -51,10 +52,11 @@ All inspector columns are required (the 执法资质 cell may be empty). Every b
 ``"dept": dept``.
 
 Headers match after NFKC normalisation (full-width letters and brackets become ASCII),
-with whitespace and ``*`` marks removed and a trailing parenthesised remark ignored: ``
-统一社会信用代码 ``, ``*名称`` and ``注册号（可选）`` all match. An unknown column is an error
-naming it (a column that holds personal data, such as 身份证号 or 联系电话, says so); all
-missing required columns are one error. With header errors the rows are not read.
+with whitespace and ``*`` marks removed and a trailing parenthesised remark ignored:
+``统一社会信用代码`` with spaces around it, ``*名称`` and ``注册号（可选）`` all match.
+An unknown column is an error naming it (a column that holds personal data, such as
+身份证号 or 联系电话, says so); all missing required columns are one error. With header
+errors the rows are not read.
 
 Cells: every text cell is NFKC-normalised (``Ａ１`` -> ``A1``) and stripped of surrounding
 whitespace (and zero-width spaces). The USCC and 执法证号 are then upper-cased, with a

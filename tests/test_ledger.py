@@ -173,11 +173,14 @@ def test_an_event_edited_behind_the_recorder_is_caught_on_read(
     ledger, _ = log
     db = sqlite3.connect(tmp_path / "db.sqlite")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        db.execute("UPDATE stored_events SET state = state || ' ' WHERE rowid = 4")
+        db.execute("UPDATE stored_events SET state = state || ' ' WHERE rowid = 1")
     # Someone with file access drops the guard and rewrites an event in place.
     db.execute("DROP TRIGGER stored_events_dl_no_update")
-    db.execute("UPDATE stored_events SET state = replace(state, '区', '县') WHERE rowid = 4")
+    rowid = db.execute("SELECT min(rowid) FROM stored_events "
+                       "WHERE topic = 'department.registered'").fetchone()[0]
+    db.execute(f"UPDATE stored_events SET state = replace(state, '区', '县') WHERE rowid = {rowid}")
     db.commit()
     db.close()
-    with pytest.raises(StorageError, match=r"entry 3 .* altered"):
-        list(ledger.entries(0, 10))
+    seq = rowid - 1  # one chain row per event, in insertion order, from 0
+    with pytest.raises(StorageError, match=rf"entry {seq} .* altered"):
+        list(ledger.entries(0, seq + 5))

@@ -78,6 +78,7 @@ entity's registered address (``address``) is public business data and allowed.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -437,6 +438,7 @@ def uscc_problems(code: str) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------------------- fields
 
 
+@functools.lru_cache(maxsize=4096)
 def is_personal_key(key: str) -> bool:
     """True when a body key (or an import column header) names a person's ID, phone or
     home address."""
@@ -450,6 +452,8 @@ def is_personal_key(key: str) -> bool:
 
 
 def _personal(r: _Report, value: object, path: str) -> None:
+    if isinstance(value, str | int | float | None):
+        return
     if isinstance(value, Mapping):
         for key, inner in value.items():
             name = f"{path}.{key}" if path else str(key)
@@ -476,7 +480,7 @@ def _text(r: _Report, field: str, value: object, *, min_len: int = 1,
     if value != value.strip():
         r.err(field, "has leading or trailing whitespace", "首尾含空白字符")
         ok = False
-    if any(unicodedata.category(c) in _INVISIBLE for c in value):
+    if not value.isprintable() and any(unicodedata.category(c) in _INVISIBLE for c in value):
         r.err(field, "contains control or invisible characters", "含控制字符或不可见字符")
         ok = False
     if len(value) < min_len:

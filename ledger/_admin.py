@@ -1,0 +1,101 @@
+"""The authority's and departments' routine statements: calendars, matters, plans.
+
+Each function signs with the key it is given and submits through ``Ledger.submit``, so the
+same rules as everywhere apply and a refused statement writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ledger._app import ImportResult, Ledger
+from ledger._errors import InputError
+from ledger._import import RowError, format_errors, parse_file
+from ledger._statements import sign_statement
+from verifier import NoteSigner
+from verifier._calendar import body_from_file
+
+__all__ = ["bundled_calendars", "calendar_from_file", "file_plan", "import_file",
+           "publish_calendar", "publish_matters", "publish_plan", "receive_plan"]
+
+
+def bundled_calendars() -> list[dict[str, Any]]:
+    """The official calendars shipped in ``ledger/data/calendar`` (2019-2026), as bodies."""
+    folder = resources.files("ledger") / "data" / "calendar"
+    bodies = []
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.startswith("cn-") and item.name.endswith(".json"):
+            bodies.append(body_from_file(json.loads(item.read_text(encoding="utf-8"))))
+    return bodies
+
+
+def publish_calendar(ledger: Ledger, authority: NoteSigner, body: dict[str, Any],
+                     *, amend: bool = False) -> int:
+    """``calendar.published`` (or ``calendar.amended``) for one year."""
+    type_ = "calendar.amended" if amend else "calendar.published"
+    return ledger.submit([sign_statement(authority, type_, f"calendar/{body['year']}",
+                                         "authority", body)])[0]
+
+
+def calendar_from_file(path: Path) -> dict[str, Any]:
+    """A calendar body from a ``cn-YYYY.json`` file (the shipped format)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON calendar ({exc})") from None
+    try:
+        return body_from_file(data)
+    except Exception as exc:  # the verifier names the field
+        raise InputError(f"{path}: {exc}") from None
+
+
+def publish_matters(ledger: Ledger, authority: NoteSigner, matters: list[dict[str, Any]]
+                    ) -> list[int]:
+    """The 随机抽查事项清单: one ``matter.published`` per line, in one transaction."""
+    return ledger.submit([sign_statement(authority, "matter.published", f"matter/{m['id']}",
+                                         "authority", m) for m in matters])
+
+
+def file_plan(ledger: Ledger, signer: NoteSigner, plan: dict[str, Any]) -> int:
+    """``plan.filed`` by the plan's lead department."""
+    return ledger.submit([sign_statement(signer, "plan.filed", f"plan/{plan['plan_id']}",
+                                         str(plan["dept"]), plan)])[0]
+
+
+def receive_plan(ledger: Ledger, authority: NoteSigner, plan_id: str,
+                 on: date | None = None) -> int:
+    """The office's filing receipt (``plan.received``)."""
+    day = (on or datetime.now(UTC).date()).isoformat()
+    return ledger.submit([sign_statement(authority, "plan.received", f"plan/{plan_id}",
+                                         "authority",
+                                         {"plan_id": plan_id, "received_on": day})])[0]
+
+
+def publish_plan(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str,
+                 url: str) -> int:
+    """``plan.published``: where the department made the plan public."""
+    return ledger.submit([sign_statement(signer, "plan.published", f"plan/{plan_id}", dept,
+                                         {"plan_id": plan_id, "dept": dept, "url": url})])[0]
+
+
+def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: Path
+                ) -> tuple[ImportResult, list[RowError]]:
+    """Parse ``path`` and append it as one import, all or nothing.
+
+    Raises InputError listing every bad row (row, column, reason) and writes nothing when
+    any row is bad; returns the result and the warnings otherwise.
+    """
+    parsed = parse_file(path, kind, dept)
+    if parsed.errors:
+        raise InputError(f"{path.name}: {len(parsed.errors)} problem(s), nothing imported:\n"
+                         + format_errors(parsed.errors))
+    prefix = "target" if kind == "targets" else "inspector"
+    key = "uscc" if kind == "targets" else "cert_no"
+    items = [(parsed.event_type or f"{prefix}.added", f"{prefix}/{body[key]}", body)
+             for body in parsed.rows]
+    record = {"kind": kind, "file_sha256": parsed.file_sha256, "file_name": parsed.file_name}
+    return ledger.submit_import(signer, dept, record, items), parsed.warnings
