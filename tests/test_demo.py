@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger import DEPARTMENTS, Ledger, LogKeys, build_demo
-from verifier import EXIT_CLEAN, EXIT_VIOLATION
-
 from tests.helpers import entry_obj, read_entries, run_audit
+from verifier import EXIT_CLEAN, EXIT_VIOLATION
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
