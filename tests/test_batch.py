@@ -21,7 +21,8 @@ def rows(n: int, dept: str = "ZC-SCJGJ", first: int = 0
         uscc = body17 + uscc_check_char(body17)
         out.append(("target.added", f"target/{uscc}",
                     {"uscc": uscc, "dept": dept, "name": f"淄博批量{i}有限公司",
-                     "registry": f"{dept}/F", "risk": "B"}))
+                     "registry": f"{dept}/F", "risk": "B", "industry": "F5299",
+                     "region": "370302", "status": "存续", "unit": "昆仑镇市场监管所"}))
     return out
 
 

@@ -32,7 +32,10 @@ def log(tmp_path: Path) -> tuple[Ledger, LogKeys]:
 
 def target(signer: NoteSigner, dept: str, uscc: str = "91370321MAU34K4U1H",
            type_: str = "target.added", **extra: object) -> Submission:
-    body = {"uscc": uscc, "dept": dept, "name": "淄博测试商贸有限公司", **extra}
+    body: dict[str, object] = {"uscc": uscc, "dept": dept, **extra}
+    if type_ == "target.added":
+        body.update({"name": "淄博测试商贸有限公司", "registry": f"{dept}/F", "industry": "F5299",
+                     "region": "370302", "risk": "B", "status": "存续", "unit": "昆仑镇市场监管所"})
     return sign_statement(signer, type_, f"target/{uscc}", dept, body)
 
 
@@ -74,7 +77,7 @@ def test_a_department_cannot_change_anothers_registry(log: tuple[Ledger, LogKeys
     ledger.submit([target(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ")])
     with pytest.raises(RejectedError) as err:
         ledger.submit([target(keys.load("dept-ZC-SWJ"), "ZC-SWJ", type_="target.removed",
-                              reason="x")])
+                              reason="deregistered")])
     assert [f.rule for f in err.value.findings] == ["AUTH.owner"]
 
 

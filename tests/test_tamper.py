@@ -35,6 +35,7 @@ from verifier import (
     make_entry,
     sign_note,
 )
+from verifier._uscc import uscc_check_char
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,8 +137,9 @@ def test_entry_inserted(export: Path, tmp_path: Path) -> None:
     k = target_line(lines, len(lines) // 2)
     victim = entry_obj(lines[k])
     rogue = NoteSigner.generate(victim["sig"]["key"])  # same name, not the registered key
-    body = dict(victim["body"], uscc="91370302MA3C00000X", name="插入的企业")
-    s = sign_statement(rogue, "target.added", "target/91370302MA3C00000X", victim["actor"], body)
+    uscc = "91370302MA3C00000" + uscc_check_char("91370302MA3C00000")
+    body = dict(victim["body"], uscc=uscc, name="插入的企业")
+    s = sign_statement(rogue, "target.added", f"target/{uscc}", victim["actor"], body)
     state = {"actor": s.actor, "body": s.body, "sig": s.sig, "type": s.type}
     forged = make_entry(k, entry_hash(lines[k - 1]), victim["time"], s.stream, 1, state)
     lines.insert(k, forged)
@@ -203,9 +205,11 @@ def _append_forged(export: Path, keys: LogKeys, signer: NoteSigner, dept: str) -
     """Append a chained entry signed by ``signer`` and re-sign a checkpoint over it."""
     lines = read_entries(export)
     last = entry_obj(lines[-1])
-    uscc = "91370302MA3C00001Y"
+    uscc = "91370302MA3C00001" + uscc_check_char("91370302MA3C00001")
     s = sign_statement(signer, "target.added", f"target/{uscc}", dept,
-                       {"uscc": uscc, "dept": dept, "name": "某某公司"})
+                       {"uscc": uscc, "dept": dept, "name": "淄博某某有限公司",
+                        "registry": f"{dept}/F", "industry": "F5299", "region": "370302",
+                        "risk": "B", "status": "存续", "unit": "昆仑镇市场监管所"})
     state = {"actor": s.actor, "body": s.body, "sig": s.sig, "type": s.type}
     seq = len(lines)
     lines.append(make_entry(seq, entry_hash(lines[-1]), last["time"], s.stream, 1, state))

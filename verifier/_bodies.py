@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from verifier._calendar import calendar_body_errors
 from verifier._plan import matter_errors, plan_errors, policy_errors
+from verifier._registry import body_errors as registry_body_errors
 
 if TYPE_CHECKING:
     from verifier._state import LogState
@@ -75,7 +76,7 @@ def _import_errors(body: dict[str, Any]) -> list[str]:
 
 
 def _registry_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
-    out: list[str] = []
+    out = registry_body_errors(type_, body)
     if type_.startswith("conflict."):
         inspector = state.streams.get(f"inspector/{body.get('cert_no')}")
         if inspector is None or inspector.owner != body.get("dept"):

@@ -52,7 +52,8 @@ def main() -> None:
           "role": "department"}),
         ("target.added", "target/91370321MAU34K4U1H", "ZC-SCJGJ", dept,
          {"uscc": "91370321MAU34K4U1H", "dept": "ZC-SCJGJ", "name": "淄博某某商贸有限公司",
-          "risk": "B"}),
+          "registry": "ZC-SCJGJ/F", "industry": "F5299", "region": "370321", "risk": "B",
+          "status": "存续", "unit": "昆仑镇市场监管所"}),
     ]
     prev = bytes(32)
     entries = []
