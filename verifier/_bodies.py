@@ -1,4 +1,4 @@
-"""Which body rules apply to which event type (SPEC.md sections 6.1 and 6.4).
+"""Which body rules apply to which event type (SPEC.md sections 6.1 and 6.3).
 
 ``body_errors`` is the ``LogState.body_check`` used by both the ledger (before it writes)
 and the auditor: registries, matters, plans, calendars, imports and policy.

@@ -1,4 +1,4 @@
-"""Plan timeliness (RULES-RESEARCH R7, check V2; SPEC.md section 6.5).
+"""Plan timeliness (RULES-RESEARCH R7, check V2; SPEC.md section 6.4).
 
 A plan is due with the joint-conference office by the policy's filing date of its year
 (default 31 January). When that date is not a working day the time limit runs to the next

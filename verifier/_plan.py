@@ -1,4 +1,4 @@
-"""Annual plans, matters and policy: body rules (SPEC.md section 6.4).
+"""Annual plans, matters and policy: body rules (SPEC.md section 6.3).
 
 A plan fixes, before any draw, what each batch may draw: the matter, the pool rule, the
 strata and their ratios, exclusions, team composition, conflict rules, load cap, draw date
