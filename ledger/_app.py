@@ -198,7 +198,9 @@ class Ledger(Application[str]):
                                      journal)
                     events.append(Stated(s.stream, version, _ctime(s.sig["ctime"]), s.type,
                                          s.actor, s.body, s.sig))
-                self.save(*events)
+                # EventStore.put, not Application.save: save() tests every event against a
+                # runtime Protocol (slow) and serves snapshots and notifications we do not use.
+                self.events.put(events)
             except ESIntegrityError as exc:
                 LogState.undo(journal)
                 self.state.batch = None

@@ -1,0 +1,105 @@
+"""End-to-end registry import into the chained log, against the raw parse of the same file.
+
+    python bench/import.py [--rows N] [--runs R]
+
+Uses the files of ``bench/import_parse.py`` (N valid targets as .csv and .xlsx, generated
+once under var/bench/import/). Each run imports one file into a fresh SQLite log that
+already holds a genesis, the department and its key: ``ledger.import_file`` parses,
+validates every row, signs the rows as one batch statement and appends the import record
+and the rows in one transaction (entries built, hashed and chained). Medians of R runs,
+rows/s, next to the raw floor (csv.reader / openpyxl read-only iteration of the same file,
+nothing else), and the peak RSS of a child process doing one whole import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ledger import Ledger, LogKeys, init_log, sign_statement  # noqa: E402
+from ledger._admin import import_file  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("import_parse", ROOT / "bench" / "import_parse.py")
+assert _spec is not None and _spec.loader is not None
+parse_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(parse_bench)
+DEPT = parse_bench.DEPT
+
+
+def fresh_log(tmp: Path) -> tuple[Ledger, LogKeys]:
+    keys = LogKeys(tmp / "keys")
+    ledger = Ledger(str(tmp / "db.sqlite"))
+    init_log(ledger, keys)
+    auth = keys.load("authority")
+    signer = keys.create(f"dept-{DEPT}", f"{DEPT}-bench")
+    ledger.submit([
+        sign_statement(auth, "department.registered", f"dept/{DEPT}", "authority",
+                       {"code": DEPT, "name": "区市场监管局"}),
+        sign_statement(auth, "key.registered", f"key/{signer.name}", "authority",
+                       {"name": signer.name, "vkey": signer.verifier.vkey, "dept": DEPT,
+                        "role": "department"})])
+    return ledger, keys
+
+
+def import_once(path: Path) -> float:
+    with tempfile.TemporaryDirectory(dir=ROOT / "var") as tmp:
+        ledger, keys = fresh_log(Path(tmp))
+        try:
+            t = time.perf_counter()
+            result, _ = import_file(ledger, keys.load(f"dept-{DEPT}"), DEPT, "targets", path)
+            elapsed = time.perf_counter() - t
+            assert not result.already and result.rows > 0
+        finally:
+            ledger.close()
+    return elapsed
+
+
+def child_peak(path: Path) -> int:
+    """Peak RSS (MiB) of a fresh process that imports ``path`` once."""
+    code = ("import sys; sys.argv=['x']; import runpy; "
+            f"m = runpy.run_path({str(Path(__file__))!r}, run_name='child'); "
+            f"m['import_once'](__import__('pathlib').Path({str(path)!r})); "
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return int(out.stdout.strip().splitlines()[-1]) // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    (ROOT / "var").mkdir(exist_ok=True)
+    files = parse_bench.build(args.rows, False)
+    print(f"{args.rows:,} target rows; medians of {args.runs} runs; end to end = parse, "
+          "validate, sign as one batch, append and chain in one transaction")
+    print(f"{'file':<28}{'raw parse floor':>18}{'end to end':>14}{'ratio':>8}{'peak RSS':>11}")
+    for name, path in files.items():
+        floor_fn = parse_bench.floor_csv if path.suffix == ".csv" else parse_bench.floor_openpyxl
+        floor = []
+        e2e = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            floor_fn(path)
+            floor.append(time.perf_counter() - t)
+            e2e.append(import_once(path))
+        f_rate = args.rows / statistics.median(floor)
+        e_rate = args.rows / statistics.median(e2e)
+        peak = child_peak(path)
+        print(f"{name:<28}{f_rate:>14,.0f}/s{e_rate:>11,.0f}/s{e_rate / f_rate:>8.2f}"
+              f"{peak:>8} MiB")
+    print("targets: >= 20,000 rows/s for CSV, >= 5,000 rows/s for xlsx, peak < 300 MB")
+
+
+if __name__ == "__main__":
+    main()
