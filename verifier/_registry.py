@@ -452,18 +452,18 @@ def is_personal_key(key: str) -> bool:
 
 
 def _personal(r: _Report, value: object, path: str) -> None:
-    if isinstance(value, str | int | float | None):
-        return
+    """Personal-data keys anywhere in ``value`` (objects and lists, nested)."""
     if isinstance(value, Mapping):
         for key, inner in value.items():
             name = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and is_personal_key(key):
                 r.err(name, _PERSONAL_EN, _PERSONAL_ZH)
-            else:
+            elif isinstance(inner, Mapping | list):
                 _personal(r, inner, name)
     elif isinstance(value, list):
         for i, inner in enumerate(value):
-            _personal(r, inner, f"{path}[{i}]")
+            if isinstance(inner, Mapping | list):
+                _personal(r, inner, f"{path}[{i}]")
 
 
 def _text(r: _Report, field: str, value: object, *, min_len: int = 1,
