@@ -1,0 +1,99 @@
+"""Imports through the ledger: all rows or none, every bad row named, re-import idempotent."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from ledger import InputError, Ledger, LogKeys, build_demo
+from ledger._admin import import_file
+from verifier import EXIT_CLEAN
+from verifier._uscc import USCC_CHARSET, uscc_check_char
+
+from tests.helpers import run_audit
+
+HEAD = ["统一社会信用代码", "名称", "分库", "行业代码", "行政区划代码", "风险等级", "登记状态",
+        "监管单位"]
+
+
+def rows(n: int, seed: int = 7) -> list[list[object]]:
+    rng = random.Random(seed)
+    out: list[list[object]] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        body = "91370302MA" + "".join(rng.choice(USCC_CHARSET) for _ in range(7))
+        code = body + uscc_check_char(body)
+        if code in seen:
+            continue
+        seen.add(code)
+        out.append([code, f"淄博导入测试{len(out)}有限公司", "ZC-SCJGJ/F", "F5299", "370302",
+                    rng.choice("ABCD"), "存续", "昆仑镇市场监管所"])
+    return out
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> tuple[Ledger, LogKeys]:
+    keys = LogKeys(tmp_path / "keys")
+    ledger = Ledger(str(tmp_path / "db.sqlite"))
+    build_demo(ledger, keys, targets=5, inspectors=2, conflicts=1)
+    yield ledger, keys
+    ledger.close()
+
+
+def write_csv(path: Path, data: list[list[object]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([HEAD, *data])
+    return path
+
+
+def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+    ledger, keys = log
+    data = rows(10_000)
+    data[1233][0] = str(data[1233][0])[:-1] + ("0" if str(data[1233][0])[-1] != "0" else "1")
+    data[4566][5] = "E"
+    data[9998][0] = "9.13703E+17"
+    path = write_csv(tmp_path / "targets.csv", data)
+    size = ledger.refresh()
+    with pytest.raises(InputError) as err:
+        import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", path)
+    message = str(err.value)
+    assert "3 problem(s)" in message
+    for row in (1235, 4568, 10000):  # spreadsheet rows: the header is row 1
+        assert f"row {row} " in message
+    assert "Excel" in message
+    assert ledger.refresh() == size  # nothing written
+
+
+def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+    ledger, keys = log
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEAD)
+    for row in rows(200):
+        ws.append(row)
+    wb.save(tmp_path / "targets.xlsx")
+    signer = keys.load("dept-ZC-SCJGJ")
+    result, _ = import_file(ledger, signer, "ZC-SCJGJ", "targets", tmp_path / "targets.xlsx")
+    assert not result.already and result.rows == 200
+    size = ledger.refresh()
+    again, _ = import_file(ledger, signer, "ZC-SCJGJ", "targets", tmp_path / "targets.xlsx")
+    assert again.already and again.seq == result.seq and ledger.refresh() == size
+    ledger.checkpoint(keys.load("log"))
+    ledger.export(tmp_path / "out")
+    assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
+
+
+def test_another_departments_file_cannot_be_imported_with_its_key(
+        log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+    ledger, keys = log
+    path = write_csv(tmp_path / "t.csv", rows(5))
+    size = ledger.refresh()
+    with pytest.raises(InputError):
+        # The rows name the market bureau's sub-registry; the commerce bureau signs.
+        import_file(ledger, keys.load("dept-ZC-SWJ"), "ZC-SWJ", "targets", path)
+    assert ledger.refresh() == size
