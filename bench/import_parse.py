@@ -14,7 +14,8 @@ documented Chinese headers as
 then times over R runs (medians, rows/s):
 
 - floor, csv.reader: decode and split the CSV, nothing else;
-- floor, openpyxl read-only: iterate the first sheet's cell values, nothing else;
+- floor, openpyxl read-only: iterate the first sheet's cell values (``reset_dimensions``
+  first, as ``parse_file`` does), nothing else;
 - parse_file: ``ledger._import.parse_file`` (hash, NFKC, conversions, the verifier's body
   rules, duplicate index, bodies kept).
 
@@ -176,7 +177,9 @@ def floor_openpyxl(path: Path) -> int:
 
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        return sum(1 for _ in wb.worksheets[0].iter_rows(values_only=True)) - 1
+        sheet = wb.worksheets[0]
+        sheet.reset_dimensions()  # as parse_file does: no scan for the used range
+        return sum(1 for _ in sheet.iter_rows(values_only=True)) - 1
     finally:
         wb.close()
 

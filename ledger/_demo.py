@@ -20,7 +20,7 @@ from ledger._app import Ledger
 from ledger._errors import InputError
 from ledger._statements import Submission, load_key, save_key, sign_statement
 from verifier import NoteSigner, canonical
-from verifier._uscc import USCC_CHARSET, uscc_check_char
+from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char
 
 __all__ = [
     "DEFAULT_ORIGIN",
@@ -137,8 +137,8 @@ _RATIOS = {"A": 20_000, "B": 30_000, "C": 50_000, "D": 100_000}  # ppm, rising w
 
 
 def _uscc(rng: random.Random) -> str:
-    body = "9" + rng.choice("123") + "370302" + "MA" + "".join(
-        rng.choice(USCC_CHARSET) for _ in range(7))
+    org8 = "MA" + "".join(rng.choice(USCC_CHARSET) for _ in range(6))
+    body = "9" + rng.choice("123") + "370302" + org8 + org_code_check_char(org8)
     return body + uscc_check_char(body)
 
 

@@ -58,7 +58,8 @@ An unknown column is an error naming it (a column that holds personal data, such
 身份证号 or 联系电话, says so); all missing required columns are one error. With header
 errors the rows are not read.
 
-Cells: every text cell is NFKC-normalised (``Ａ１`` -> ``A1``) and stripped of surrounding
+Cells: every text cell except names (名称, 姓名: NFC only, so （集团） keeps its full-width
+brackets as registered) is NFKC-normalised (``Ａ１`` -> ``A1``) and stripped of surrounding
 whitespace (and zero-width spaces). The USCC and 执法证号 are then upper-cased, with a
 warning when that changed anything. A USCC or 注册号 that Excel turned into a number is an
 error telling the user to format the column as text and re-export: a numeric xlsx cell,
@@ -160,7 +161,7 @@ class Column:
 
 TARGET_COLUMNS: tuple[Column, ...] = (
     Column("统一社会信用代码", "uscc", True, "uscc"),
-    Column("名称", "name", True, "text"),
+    Column("名称", "name", True, "name"),
     Column("分库", "registry", True, "registry"),
     Column("行业代码", "industry", True, "code"),
     Column("行政区划代码", "region", True, "code"),
@@ -171,7 +172,7 @@ TARGET_COLUMNS: tuple[Column, ...] = (
 )
 INSPECTOR_COLUMNS: tuple[Column, ...] = (
     Column("执法证号", "cert_no", True, "cert_no"),
-    Column("姓名", "name", True, "text"),
+    Column("姓名", "name", True, "name"),
     Column("单位", "unit", True, "text"),
     Column("执法资质", "qualifications", True, "list"),
     Column("证件有效期起", "valid_from", True, "date"),
@@ -242,6 +243,15 @@ def _number_text(value: int | float) -> str | None:
             return None
         value = int(value)
     return str(value)
+
+
+def _name(row: _Row, column: Column, value: object) -> str | _Skip:
+    """A name as registered: NFC only, so full-width brackets （集团） stay as the 公示系统
+    writes them (NFKC would turn them into ASCII and the name would no longer match)."""
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFC", value).strip(_EDGE)
+        return text if text else _SKIP
+    return _plain(row, column, value)
 
 
 def _plain(row: _Row, column: Column, value: object) -> str | _Skip:
@@ -475,6 +485,7 @@ _READERS: dict[str, _Reader] = {
     "reg_no": _code_cell,
     "cert_no": _cert_cell,
     "text": _plain,
+    "name": _name,
     "code": _plain,
     "registry": _plain,
     "status": _plain,

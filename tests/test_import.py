@@ -95,7 +95,7 @@ def test_csv_encodings(tmp_path: Path, rng: random.Random, encoding: str) -> Non
     assert result.errors == []
     assert result.encoding == encoding
     expected = [body_of(r) for r in rows]
-    expected[0]["name"] = "淄博市淄川区鑫磊五金店(个体工商户)"  # NFKC: full-width brackets
+    expected[0]["name"] = "淄博市淄川区鑫磊五金店（个体工商户）"  # names: NFC only, brackets kept
     assert result.rows == expected
     assert result.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -11,10 +11,9 @@ import pytest
 
 from ledger import InputError, Ledger, LogKeys, build_demo
 from ledger._admin import import_file
+from tests.helpers import run_audit
 from verifier import EXIT_CLEAN
 from verifier._uscc import USCC_CHARSET, uscc_check_char
-
-from tests.helpers import run_audit
 
 HEAD = ["统一社会信用代码", "名称", "分库", "行业代码", "行政区划代码", "风险等级", "登记状态",
         "监管单位"]
@@ -97,3 +96,15 @@ def test_another_departments_file_cannot_be_imported_with_its_key(
         # The rows name the market bureau's sub-registry; the commerce bureau signs.
         import_file(ledger, keys.load("dept-ZC-SWJ"), "ZC-SWJ", "targets", path)
     assert ledger.refresh() == size
+
+
+def test_names_keep_their_full_width_brackets(tmp_path: Path) -> None:
+    from ledger._import import parse_file
+
+    data = rows(2)
+    data[0][1] = "淄博某某（集团）有限公司"
+    data[1][0] = "９１" + str(data[1][0])[2:]  # full-width digits in a code are normalised
+    result = parse_file(write_csv(tmp_path / "t.csv", data), "targets", "ZC-SCJGJ")
+    assert not result.errors
+    assert result.rows[0]["name"] == "淄博某某（集团）有限公司"
+    assert result.rows[1]["uscc"] == data[1][0].replace("９１", "91")  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IMPORT_KINDS", "body_errors"]
 
-IMPORT_KINDS = ("targets", "inspectors", "conflicts")
+IMPORT_KINDS = ("targets", "inspectors")
 _DEPT_RE = re.compile(r"\A[A-Z][A-Z0-9-]{1,31}\Z")
 _SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 _DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
