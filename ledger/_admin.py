@@ -16,7 +16,7 @@ from ledger._app import ImportResult, Ledger
 from ledger._errors import InputError
 from ledger._import import RowError, format_errors, parse_file
 from ledger._statements import sign_statement
-from verifier import NoteSigner
+from verifier import NoteSigner, VerifierError
 from verifier._calendar import body_from_file
 
 __all__ = ["bundled_calendars", "calendar_from_file", "file_plan", "import_file",
@@ -49,8 +49,8 @@ def calendar_from_file(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a readable JSON calendar ({exc})") from None
     try:
         return body_from_file(data)
-    except Exception as exc:  # the verifier names the field
-        raise InputError(f"{path}: {exc}") from None
+    except (VerifierError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a calendar in the bundled format ({exc})") from None
 
 
 def publish_matters(ledger: Ledger, authority: NoteSigner, matters: list[dict[str, Any]]

@@ -108,3 +108,48 @@ def test_names_keep_their_full_width_brackets(tmp_path: Path) -> None:
     assert not result.errors
     assert result.rows[0]["name"] == "淄博某某（集团）有限公司"
     assert result.rows[1]["uscc"] == data[1][0].replace("９１", "91")  # type: ignore[union-attr]
+
+
+def test_cli_import_calendar_and_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    import json
+
+    from ledger._cli import main as cli_main
+    from ledger._demo import demo_plan
+
+    db = str(tmp_path / "cli" / "db.sqlite")
+    assert cli_main(["--db", db, "demo", "--targets", "20", "--inspectors", "4"]) == 0
+    good = write_csv(tmp_path / "good.csv", rows(30, seed=11))
+    assert cli_main(["--db", db, "import", "targets", str(good), "--department",
+                     "ZC-SCJGJ"]) == 0
+    assert "imported 30 rows" in capsys.readouterr().out
+    assert cli_main(["--db", db, "import", "targets", str(good), "--department",
+                     "ZC-SCJGJ"]) == 0
+    assert "already imported" in capsys.readouterr().out
+    bad = rows(5, seed=12)
+    bad[2][5] = "Z"
+    assert cli_main(["--db", db, "import", "targets", str(write_csv(tmp_path / "bad.csv", bad)),
+                     "--department", "ZC-SCJGJ"]) == 1
+    assert "row 4 [风险等级]" in capsys.readouterr().err
+    # A calendar already published is refused; the refusal names the rule.
+    cal = Path(__file__).resolve().parent.parent / "ledger" / "data" / "calendar" / "cn-2026.json"
+    assert cli_main(["--db", db, "calendar", "publish", str(cal)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    plan = demo_plan("ZC-WLJ", 2028, ["ZC-WLJ/F"])
+    (tmp_path / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    assert cli_main(["--db", db, "plan", "file", str(tmp_path / "plan.json"),
+                     "--department", "ZC-WLJ"]) == 0
+    assert cli_main(["--db", db, "plan", "receive", plan["plan_id"]]) == 0
+    assert cli_main(["--db", db, "plan", "publish", plan["plan_id"], "--department", "ZC-WLJ",
+                     "--url", "https://example.gov.cn/p"]) == 0
+    broken = {**plan, "plan_id": "2028-broken", "tasks": [{**plan["tasks"][0], "batches": [
+        {**plan["tasks"][0]["batches"][0], "draw_date": "2029-01-01",
+         "team": {"ZC-WLJ": 1}}]}]}
+    (tmp_path / "broken.json").write_text(json.dumps(broken, ensure_ascii=False),
+                                          encoding="utf-8")
+    assert cli_main(["--db", db, "plan", "file", str(tmp_path / "broken.json"),
+                     "--department", "ZC-WLJ"]) == 1
+    err = capsys.readouterr().err
+    assert "outside the plan year 2028" in err and "below the policy minimum of 2" in err
+    assert cli_main(["--db", db, "export", str(tmp_path / "out")]) == 0
+    assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN

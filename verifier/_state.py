@@ -2,8 +2,9 @@
 
 The ledger runs the same ``LogState.check`` before it writes a statement and the auditor
 runs it again over the export, so what the log accepts is by construction what the
-verifier accepts. ``check`` only reads; ``apply`` mutates, optionally into an undo
-journal so a rejected batch can be rolled back without a full replay.
+verifier accepts. ``check`` reads the state (and advances only the tracker of an open
+batch statement and the signature counter); ``apply`` mutates, optionally into an undo
+journal so a rejected submission can be rolled back without a full replay.
 """
 
 from __future__ import annotations
