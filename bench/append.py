@@ -64,7 +64,7 @@ def statements(n: int, signer: NoteSigner, tag: str) -> list[Any]:
         uscc = body17 + uscc_check_char(body17)
         body = {"uscc": uscc, "dept": "ZC-SCJGJ", "name": f"淄博测试{i}商贸有限公司",
                 "industry": "F5299", "region": "370302", "risk": "B", "status": "存续",
-                "registry": "ZC-SCJGJ/F"}
+                "registry": "ZC-SCJGJ/F", "unit": "昆仑镇市场监管所"}
         out.append(sign_statement(signer, "target.added", f"target/{uscc}", "ZC-SCJGJ", body,
                                   sid=f"{tag}-{i}"))
     return out

@@ -7,8 +7,10 @@ ledger, exports it, then times over R runs (medians):
 
 - floor: per entry, json.loads + canonical re-encode + SHA-256 (the least any verifier of
   canonical entries must do);
-- integrity audit: ``verifier.audit`` with statement signatures off (chain, hashes, Merkle
-  roots against every checkpoint, checkpoint signatures, keys, roles, canonical form);
+- integrity audit: ``verifier.audit`` with statement signatures and body field rules off
+  (chain, hashes, Merkle roots against every checkpoint, checkpoint signatures, keys,
+  roles, batches, canonical form, plan deadlines);
+- integrity + body field rules (GB 32100 codes, registry fields, plans...);
 - signatures alone: Ed25519 verification of every statement (what the full audit adds);
 - full audit: everything.
 """
@@ -83,8 +85,12 @@ def main() -> None:
             sha(b"\x00" + encoder.encode(json.loads(line)).encode()).digest()
 
     def integrity() -> None:
-        report = audit(lines, cps, trust, signatures=False)
+        report = audit(lines, cps, trust, signatures=False, body_rules=False)
         assert report.checkpoints_verified == len(cps) and report.count("integrity") == 0
+
+    def with_rules() -> None:
+        report = audit(lines, cps, trust, signatures=False)
+        assert report.count("violation") == 0
 
     entries = [parse_entry(line) for line in raw]
     keys = {}
@@ -105,7 +111,7 @@ def main() -> None:
 
     def streamed() -> None:
         with (export / "entries.jsonl").open("rb") as fh:
-            audit(read_lines(fh), cps, trust, signatures=False)
+            audit(read_lines(fh), cps, trust, signatures=False, body_rules=False)
 
     print(f"export: {n} entries, {len(data) / n:.0f} bytes/entry on average, "
           f"{len(cps)} checkpoints; CPU-time medians of {args.runs} interleaved runs")
@@ -113,6 +119,7 @@ def main() -> None:
         "floor: json.loads + canonical dumps + SHA-256": floor,
         "integrity audit (no statement signatures)": integrity,
         "integrity audit streamed from the file": streamed,
+        "integrity + body field rules": with_rules,
         "statement signatures alone (Ed25519 verify)": signatures,
         "full audit (integrity + signatures)": full,
     }, n, args.runs)

@@ -160,8 +160,13 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
 
 
 def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[str, bytes]],
-          trust: Trust | None, *, signatures: bool = True, max_findings: int = 1000) -> Report:
-    """Replay an export: ``lines`` as read from entries.jsonl (each with its newline)."""
+          trust: Trust | None, *, signatures: bool = True, body_rules: bool = True,
+          max_findings: int = 1000) -> Report:
+    """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
+
+    ``signatures=False`` skips statement signatures and ``body_rules=False`` the field
+    rules of section 6.3: each leaves the audit incomplete, which the report says.
+    """
     report = Report(max_findings=max_findings)
     if trust is None:
         report.add(_finding("TRUST", None,
@@ -178,6 +183,11 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             "the export holds no signed checkpoint: no entry is anchored",
                             UNVERIFIABLE))
     state = LogState()
+    if not body_rules:
+        state.body_check = None
+        report.add(_finding("AUTH.body", None, "未核对事件内容的字段规则（--no-body-rules）",
+                            "the field rules of event bodies were not checked "
+                            "(--no-body-rules)", UNVERIFIABLE))
     plans = PlanTracker()
     acc = RootAccumulator()
     prev = bytes.fromhex(GENESIS_PREV)

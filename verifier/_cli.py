@@ -130,7 +130,8 @@ def _audit(args: argparse.Namespace) -> int:
                 with path.open("rb") as fh:
                     checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
     with entries.open("rb") as fh:
-        report = audit(read_lines(fh), checkpoints, trust, signatures=not args.no_signatures)
+        report = audit(read_lines(fh), checkpoints, trust, signatures=not args.no_signatures,
+                       body_rules=not args.no_body_rules)
     try:
         if args.json:
             obj = report.to_json()
@@ -161,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-signatures", action="store_true",
                    help="skip statement signature checks (integrity and rules only)")
+    p.add_argument("--no-body-rules", action="store_true",
+                   help="skip the field rules of event bodies (integrity and roles only)")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
