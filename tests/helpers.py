@@ -16,6 +16,7 @@ from verifier import (
     audit,
     entry_hash,
     load_trust,
+    make_entry,
     sign_note,
 )
 from verifier._cli import read_lines
@@ -65,3 +66,17 @@ def resign_checkpoint(export: Path, log_key: NoteSigner, lines: list[bytes]) -> 
 def entry_obj(line: bytes) -> dict[str, Any]:
     obj: dict[str, Any] = json.loads(line)
     return obj
+
+
+def rewrite_history(export: Path, log_key: NoteSigner, lines: list[bytes], start: int) -> None:
+    """What a colluding log does: renumber and re-chain every entry from ``start`` on,
+    drop the old checkpoints and sign one over the new history."""
+    for j in range(start, len(lines)):
+        o = entry_obj(lines[j])
+        lines[j] = make_entry(j, entry_hash(lines[j - 1]) if j else bytes(32), o["time"],
+                              o["stream"], o["version"],
+                              {f: o[f] for f in ("actor", "body", "sig", "type")})
+    write_entries(export, lines)
+    for p in (export / "checkpoints").iterdir():
+        p.unlink()
+    resign_checkpoint(export, log_key, lines)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ledger import InputError, Ledger, LogKeys, build_demo
-from tests.helpers import entry_obj, read_entries, resign_checkpoint, run_audit, write_entries
-from verifier import EXIT_CLEAN, EXIT_INTEGRITY, entry_hash, make_entry
+from tests.helpers import entry_obj, read_entries, rewrite_history, run_audit
+from verifier import EXIT_CLEAN, EXIT_INTEGRITY, make_entry
 from verifier._uscc import uscc_check_char
 
 
@@ -91,14 +91,7 @@ def test_member_edited_breaks_the_batch_signature(
     lines[k] = make_entry(obj["seq"], bytes.fromhex(obj["prev"]), obj["time"], obj["stream"],
                           obj["version"], {f: obj[f] for f in ("actor", "body", "sig", "type")})
     # A colluding log re-chains everything after it and re-signs a checkpoint.
-    for j in range(k + 1, len(lines)):
-        o = entry_obj(lines[j])
-        lines[j] = make_entry(o["seq"], entry_hash(lines[j - 1]), o["time"], o["stream"],
-                              o["version"], {f: o[f] for f in ("actor", "body", "sig", "type")})
-    write_entries(out, lines)
-    for p in (out / "checkpoints").iterdir():
-        p.unlink()
-    resign_checkpoint(out, keys.load("log"), lines)
+    rewrite_history(out, keys.load("log"), lines, k + 1)
     report = run_audit(out)
     assert report.exit_code == EXIT_INTEGRITY
     sig = [f for f in report.findings if f.rule == "V1.signature"]
@@ -111,14 +104,7 @@ def test_member_dropped_is_an_interrupted_batch(
     _, keys, out, seq = imported
     lines = read_entries(out)
     del lines[seq + 5]
-    for j in range(seq + 5, len(lines)):
-        o = entry_obj(lines[j])
-        lines[j] = make_entry(j, entry_hash(lines[j - 1]), o["time"], o["stream"],
-                              o["version"], {f: o[f] for f in ("actor", "body", "sig", "type")})
-    write_entries(out, lines)
-    for p in (out / "checkpoints").iterdir():
-        p.unlink()
-    resign_checkpoint(out, keys.load("log"), lines)
+    rewrite_history(out, keys.load("log"), lines, seq + 5)
     report = run_audit(out)
     assert report.exit_code == EXIT_INTEGRITY
     assert ("V1.batch", seq + 5) in {(f.rule, f.seq) for f in report.findings}
