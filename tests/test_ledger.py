@@ -187,3 +187,14 @@ def test_an_event_edited_behind_the_recorder_is_caught_on_read(
     seq = rowid - 1  # one chain row per event, in insertion order, from 0
     with pytest.raises(StorageError, match=rf"entry {seq} .* altered"):
         list(ledger.entries(0, seq + 5))
+
+
+def test_dates_in_bodies_must_be_real_days() -> None:
+    from verifier._bodies import body_errors
+    from verifier._state import LogState
+
+    state = LogState()
+    assert body_errors("plan.received", {"plan_id": "p", "received_on": "2026-02-28"},
+                       state) == []
+    for bad in ("2026-02-30", "２０２６-02-28", "2026-2-28", 20260228):
+        assert body_errors("plan.received", {"plan_id": "p", "received_on": bad}, state)

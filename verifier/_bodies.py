@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from verifier._calendar import calendar_body_errors
+from verifier._calendar import calendar_body_errors, iso_date
 from verifier._plan import matter_errors, plan_errors, policy_errors
 from verifier._registry import body_errors as registry_body_errors
 
@@ -21,7 +21,6 @@ __all__ = ["IMPORT_KINDS", "body_errors"]
 IMPORT_KINDS = ("targets", "inspectors")
 _DEPT_RE = re.compile(r"\A[A-Z][A-Z0-9-]{1,31}\Z")
 _SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
-_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def body_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
@@ -44,10 +43,9 @@ def body_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
     if type_ in ("plan.filed", "plan.amended"):
         return plan_errors(body, state.departments, state.matters, state.min_team_size())
     if type_ == "plan.received":
-        received = body.get("received_on")
-        if type(received) is str and _DATE_RE.match(received):
+        if iso_date(body.get("received_on")) is not None:
             return []
-        return ["received_on: not an ISO date"]
+        return ["received_on: not an ISO date (YYYY-MM-DD, a real day)"]
     if type_ == "plan.published":
         url = body.get("url")
         if type(url) is str and url.startswith(("https://", "http://")):

@@ -25,10 +25,12 @@ from verifier._errors import FormatError, TrustError
 
 __all__ = [
     "BODY_FIELDS",
+    "ISO_DATE_RE",
     "CalendarMissing",
     "WorkingCalendar",
     "body_from_file",
     "calendar_body_errors",
+    "iso_date",
     "shanghai_date",
 ]
 
@@ -39,11 +41,22 @@ MIN_YEAR = 1949
 MAX_YEAR = 2200
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # [0-9], not \d: \d also matches non-ASCII digits.
-_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+ISO_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # RFC 3339 date-time with offset, as the entry grammar writes it (upper-case T and Z).
 _TS_RE = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
                     r"(?:\.[0-9]{1,6})?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))\Z")
 _SHANGHAI = timezone(timedelta(hours=8))
+
+
+def iso_date(value: object) -> date | None:
+    """A strict ISO date ``YYYY-MM-DD`` (ASCII digits, a real day) or None: the one date
+    parser of every body rule."""
+    if type(value) is not str or not ISO_DATE_RE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 class CalendarMissing(TrustError):
@@ -61,7 +74,7 @@ def _date_list_errors(name: str, value: object, year: int | None, weekend: bool)
     prev: date | None = None
     for i, item in enumerate(value):
         where = f"{name}[{i}]"
-        if type(item) is not str or not _DATE_RE.match(item):
+        if type(item) is not str or not ISO_DATE_RE.match(item):
             errors.append(f"{where}: {item!r} is not a date YYYY-MM-DD")
             prev = None
             continue

@@ -9,27 +9,18 @@ the field, so the ledger refuses it and the auditor flags it if a log accepted i
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
+
+from verifier._calendar import iso_date
 
 __all__ = ["MATTER_KINDS", "ROUNDING", "matter_errors", "plan_errors", "policy_errors"]
 
 MATTER_KINDS = ("general", "key")  # 一般检查事项 / 重点检查事项
 ROUNDING = ("ceil", "floor", "half_up")
 PPM = 1_000_000
-_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _ID_RE = re.compile(r"\A[0-9A-Za-z][0-9A-Za-z_.-]{0,63}\Z")
 _MMDD_RE = re.compile(r"\A(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
 _POLICY_INTS = ("result_entry_working_days", "publication_working_days", "min_team_size")
-
-
-def _iso_date(value: Any) -> date | None:
-    if type(value) is not str or not _DATE_RE.match(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _is_int(value: Any, low: int, high: int) -> bool:
@@ -133,7 +124,7 @@ def _batch_errors(where: str, batch: Any, year: int, participants: set[Any],
     if type(batch_id) is not str or not _ID_RE.match(batch_id) or batch_id in seen:
         out.append(f"{where}.batch_id: missing, malformed or repeated")
     seen.add(str(batch_id))
-    draw = _iso_date(batch.get("draw_date"))
+    draw = iso_date(batch.get("draw_date"))
     if draw is None:
         out.append(f"{where}.draw_date: not an ISO date")
     elif draw.year != year:

@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from verifier._calendar import ISO_DATE_RE, iso_date
 from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char
 
 __all__ = [
@@ -295,8 +296,6 @@ EXCEL_NUMBER_ZH = ("Excel 已把此代码转换为数字（科学计数法/只�
 _PERSONAL_EN = "personal data not allowed in the log"
 _PERSONAL_ZH = "日志中不得记录个人信息"
 
-# [0-9], not \d: \d also matches non-ASCII digits.
-_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SCIENTIFIC_RE = re.compile(r"\A[0-9]+(?:\.[0-9]*)?[Ee][+-]?[0-9]+\Z")
 _DECIMAL_RE = re.compile(r"\A[0-9]+\.[0-9]*\Z")
 _INDUSTRY_RE = re.compile(r"\A([A-Z])([0-9]{2,4})?\Z")
@@ -505,14 +504,13 @@ def _code(r: _Report, field: str, value: object, codes: Mapping[str, str] | tupl
 
 
 def _iso_date(r: _Report, field: str, value: object) -> date | None:
-    if not isinstance(value, str) or not _DATE_RE.match(value):
+    if not isinstance(value, str) or not ISO_DATE_RE.match(value):
         r.err(field, "must be an ISO date YYYY-MM-DD", "必须是 YYYY-MM-DD 格式的日期")
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
+    parsed = iso_date(value)
+    if parsed is None:
         r.err(field, f"{value!r} is not a calendar date", f"{value!r} 不是有效日期")
-        return None
+    return parsed
 
 
 def _dept(r: _Report, body: Mapping[str, Any]) -> None:
@@ -770,8 +768,8 @@ def check_body(type_: str, body: Mapping[str, Any]) -> tuple[list[Problem], list
 
 def _date_order(r: _Report, body: Mapping[str, Any]) -> None:
     start, end = body.get("valid_from"), body.get("valid_to")
-    if isinstance(start, str) and isinstance(end, str) and _DATE_RE.match(start) \
-            and _DATE_RE.match(end) and end < start:
+    if isinstance(start, str) and isinstance(end, str) and ISO_DATE_RE.match(start) \
+            and ISO_DATE_RE.match(end) and end < start:
         r.err("valid_to", f"{end} is before valid_from {start}",
               f"{end} 早于证件有效期起 {start}")
 
