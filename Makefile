@@ -10,7 +10,7 @@ DEMO   := var/demo/drawledger.sqlite
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[server,beacon,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

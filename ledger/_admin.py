@@ -53,33 +53,35 @@ def calendar_from_file(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a calendar in the bundled format ({exc})") from None
 
 
-def publish_matters(ledger: Ledger, authority: NoteSigner, matters: list[dict[str, Any]]
-                    ) -> list[int]:
+def publish_matters(ledger: Ledger, authority: NoteSigner, matters: list[dict[str, Any]],
+                    now: datetime | None = None) -> list[int]:
     """The 随机抽查事项清单: one ``matter.published`` per line, in one transaction."""
     return ledger.submit([sign_statement(authority, "matter.published", f"matter/{m['id']}",
-                                         "authority", m) for m in matters])
+                                         "authority", m, now=now) for m in matters])
 
 
-def file_plan(ledger: Ledger, signer: NoteSigner, plan: dict[str, Any]) -> int:
+def file_plan(ledger: Ledger, signer: NoteSigner, plan: dict[str, Any],
+              now: datetime | None = None) -> int:
     """``plan.filed`` by the plan's lead department."""
     return ledger.submit([sign_statement(signer, "plan.filed", f"plan/{plan['plan_id']}",
-                                         str(plan["dept"]), plan)])[0]
+                                         str(plan["dept"]), plan, now=now)])[0]
 
 
 def receive_plan(ledger: Ledger, authority: NoteSigner, plan_id: str,
-                 on: date | None = None) -> int:
+                 on: date | None = None, now: datetime | None = None) -> int:
     """The office's filing receipt (``plan.received``)."""
     day = (on or datetime.now(UTC).date()).isoformat()
     return ledger.submit([sign_statement(authority, "plan.received", f"plan/{plan_id}",
-                                         "authority",
-                                         {"plan_id": plan_id, "received_on": day})])[0]
+                                         "authority", {"plan_id": plan_id, "received_on": day},
+                                         now=now)])[0]
 
 
 def publish_plan(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str,
-                 url: str) -> int:
+                 url: str, now: datetime | None = None) -> int:
     """``plan.published``: where the department made the plan public."""
     return ledger.submit([sign_statement(signer, "plan.published", f"plan/{plan_id}", dept,
-                                         {"plan_id": plan_id, "dept": dept, "url": url})])[0]
+                                         {"plan_id": plan_id, "dept": dept, "url": url},
+                                         now=now)])[0]
 
 
 def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: Path

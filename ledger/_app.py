@@ -42,6 +42,7 @@ from verifier import (
     sign_note,
     statement_bytes,
 )
+from verifier._trust import chain_from_json
 
 __all__ = ["ImportResult", "Ledger", "db_env"]
 
@@ -168,7 +169,9 @@ class Ledger(Application[str]):
         g = self.genesis()
         return Trust(g["origin"], NoteVerifier.from_vkey(g["log_key"]),
                      tuple(NoteVerifier.from_vkey(k) for k in g["authority_keys"]),
-                     tuple(NoteVerifier.from_vkey(w) for w in g["witnesses"]), g["quorum"])
+                     tuple(NoteVerifier.from_vkey(w) for w in g["witnesses"]), g["quorum"],
+                     tuple(chain_from_json(b, f"genesis.beacons[{i}]")
+                           for i, b in enumerate(g.get("beacons", []))))
 
     # -- writing ------------------------------------------------------------------------
     def submit(self, submissions: Sequence[Submission]) -> list[int]:

@@ -11,15 +11,32 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ledger._admin import bundled_calendars, file_plan, publish_matters, publish_plan, receive_plan
 from ledger._app import Ledger
+from ledger._beacon import DevBeacon
+from ledger._draws import (
+    commit_draw,
+    commit_statement,
+    draw_stream,
+    execute_draw,
+    execution_statements,
+    matcher_now,
+    reveal_secret,
+    substitute,
+)
 from ledger._errors import InputError
+from ledger._recorder import format_log_time
 from ledger._statements import Submission, load_key, save_key, sign_statement
 from verifier import NoteSigner, canonical
+from verifier._draw import Outcome, Snapshot, counterfactual, draw_seed, reveal_commitment
+from verifier._drawaudit import draw_time
+from verifier._entry import entry_hash, make_entry
+from verifier._snapshot import build_snapshot
+from verifier._trust import chain_to_json
 from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char
 
 __all__ = [
@@ -84,7 +101,8 @@ class LogKeys:
 
 
 def init_log(ledger: Ledger, keys: LogKeys, origin: str = DEFAULT_ORIGIN,
-             now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
+             now: Callable[[], datetime] = lambda: datetime.now(UTC),
+             beacons: list[dict[str, Any]] | None = None) -> int:
     """Create the keys and write the genesis entry; returns its seq (0)."""
     if ledger.refresh():
         raise InputError("the log is not empty: it already has a genesis")
@@ -101,6 +119,7 @@ def init_log(ledger: Ledger, keys: LogKeys, origin: str = DEFAULT_ORIGIN,
         "witnesses": [w.verifier.vkey for w in witnesses],
         "quorum": 1,
         "policy": DEFAULT_POLICY,
+        **({"beacons": beacons} if beacons else {}),
     }
     genesis = sign_statement(authority, "log.genesis", "log", "authority", body, now=now())
     return ledger.submit([genesis])[0]
@@ -163,7 +182,7 @@ def demo_plan(dept: str, year: int, registries: list[str], joint: list[str] | No
         cap = matter["ratio_ppm"]
         tasks.append({"task_id": f"T{t + 1}", "matter": matter["id"], "batches": [{
             "batch_id": f"T{t + 1}-B1",
-            "draw_date": f"{year}-{3 + 3 * (t % 3):02d}-15",
+            "draw_date": f"{year}-{3 + 3 * (t % 3):02d}-17",
             "pool": {"registries": registries, "status": ["存续", "在业"]},
             "strata": [{"id": risk, "filter": {"risk": [risk]}, "ratio_ppm": min(r, cap)}
                        for risk, r in _RATIOS.items()],
@@ -172,53 +191,94 @@ def demo_plan(dept: str, year: int, registries: list[str], joint: list[str] | No
             "team": {d: 2 for d in [dept, *joint]},
             "conflicts": {"declared": True, "same_unit": True, "prior_days": 365},
             "load_cap": 20,
-            "randomness": {"beacon": "drand-quicknet", "lottery": [], "commit_reveal": [dept]},
+            "randomness": {"beacon": "drand-quicknet", "lottery": [],
+                           "commit_reveal": [dept, *joint]},
         }]})
     suffix = "-joint" if joint else ""
     return {"plan_id": f"{year}-{dept}{suffix}", "year": year, "dept": dept, "joint": joint,
             "title": f"{year}年度双随机抽查工作计划", "tasks": tasks}
 
 
+class ManualClock:
+    """The demo's clock: it reads what was last set, so a whole year can be replayed at
+    the times it would have happened (and entry times are known before they are written)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def at(self, t: datetime) -> datetime:
+        if t < self.t:
+            raise ValueError(f"the demo clock cannot go back from {self.t} to {t}")
+        self.t = t
+        return t
+
+
+def _sh(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=_SHANGHAI)
+
+
 def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors: int = 48,
                conflicts: int = 30, seed: int = 2026, year: int | None = None,
                violations: bool = False,
                now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, int]:
-    """A district year: calendars, the 16 member units and their keys, the matter list,
-    both registries (imported as batches), conflicts, churn and each unit's plan for
-    ``year`` (default: next year), received and published; checkpoints throughout.
+    """A district year replayed on a demo clock: from December of the year before,
+    calendars, the 16 member units and their keys, the matter list, both registries
+    (imported as batches), conflicts and churn; in January each unit's plan (and a joint
+    plan) filed, received and published; then every batch drawn on its day (commitment,
+    dev beacon, reveals, execution) with one recusal substitution; checkpoints cosigned
+    by the two witnesses throughout.
 
-    With ``violations`` one unit (the statistics bureau) also files a plan for the current
-    year now, i.e. after its deadline: the audit must report exactly that. ``seed`` only
-    makes the demo data repeatable; it has nothing to do with draws.
+    ``year`` defaults to the last full year before ``now()``. With ``violations`` the
+    statistics bureau files its plan late, one batch is re-drawn, a pool entity is removed
+    just before a commitment so that the outcome changed, a conflicted inspector is
+    substituted in and a team is left with one inspector: the audit must report exactly
+    those. ``seed`` only makes the demo data repeatable.
     """
     rng = random.Random(seed)
-    today = now().astimezone(_SHANGHAI).date()
-    year = year or today.year + 1
+    year = year or now().astimezone(_SHANGHAI).year - 1
+    clock = ManualClock(_sh(date(year - 1, 12, 1), 9))
+    ledger.chain.clock = clock
+    beacon = DevBeacon.from_seed(f"drawledger-demo/{seed}".encode(),
+                                 genesis=int(_sh(date(year - 1, 1, 1), 0).timestamp()),
+                                 period=30)
     if not ledger.refresh():
-        init_log(ledger, keys, now=now)
+        init_log(ledger, keys, now=clock, beacons=[chain_to_json(beacon.chain)])
     authority = keys.load("authority")
     log_key = keys.load("log")
     witnesses = keys.witnesses()
+
+    def tick(t: datetime) -> datetime:
+        return clock.at(t)
+
+    def checkpoint() -> None:
+        ledger.checkpoint(log_key, witnesses, now=clock)
+
+    tick(_sh(date(year - 1, 12, 1), 9, 5))
     ledger.submit([sign_statement(authority, "calendar.published", f"calendar/{b['year']}",
-                                  "authority", b, now=now()) for b in bundled_calendars()])
-    ledger.checkpoint(log_key, witnesses)
+                                  "authority", b, now=clock()) for b in bundled_calendars()])
+    checkpoint()
 
     batch: list[Submission] = []
     dept_keys: dict[str, NoteSigner] = {}
+    tick(_sh(date(year - 1, 12, 1), 10))
     for code, name in DEPARTMENTS:
         batch.append(sign_statement(authority, "department.registered", f"dept/{code}",
-                                    "authority", {"code": code, "name": name}, now=now()))
-        signer = keys.create(f"dept-{code}", f"{code}-2026a")
+                                    "authority", {"code": code, "name": name}, now=clock()))
+        signer = keys.create(f"dept-{code}", f"{code}-{year}a")
         dept_keys[code] = signer
         batch.append(sign_statement(authority, "key.registered", f"key/{signer.name}",
                                     "authority", {"name": signer.name,
                                                   "vkey": signer.verifier.vkey,
                                                   "dept": code, "role": "department"},
-                                    now=now()))
+                                    now=clock()))
     ledger.submit(batch)
     matters = demo_matters()
-    publish_matters(ledger, authority, matters)
-    ledger.checkpoint(log_key, witnesses)
+    tick(_sh(date(year - 1, 12, 1), 11))
+    publish_matters(ledger, authority, matters, now=clock())
+    checkpoint()
 
     # 检查对象名录库: mostly in the market-regulation bureau's sub-registries.
     codes = [c for c, _ in DEPARTMENTS]
@@ -238,14 +298,18 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
                 "industry": industry, "region": "370302", "risk": rng.choice("AABBBCCD"),
                 "status": "存续", "unit": rng.choice(_TOWNS) + "市场监管所"}
         by_dept[dept].append(("target.added", f"target/{uscc}", body))
+    tick(_sh(date(year - 1, 12, 2), 9))
     for dept, rows in by_dept.items():
         if rows:
-            _import(ledger, dept_keys[dept], dept, "targets", f"{dept}-检查对象名录库.xlsx", rows)
+            _import(ledger, dept_keys[dept], dept, "targets", f"{dept}-检查对象名录库.xlsx", rows,
+                    clock())
 
-    # 执法检查人员名录库.
+    # 执法检查人员名录库: qualified for their unit's matters (and the market-regulation
+    # bureau's for the commerce bureau, which joins its catering inspections).
     staff: dict[str, list[tuple[str, str, dict[str, Any]]]] = {c: [] for c in codes}
     certs: set[str] = set()
     dept_matters = {c: [m["id"] for m in matters if m["dept"] == c] for c in codes}
+    dept_matters["ZC-SWJ"] += dept_matters["ZC-SCJGJ"]
     while sum(len(v) for v in staff.values()) < inspectors:
         dept = rng.choices(codes, weights)[0]
         cert = f"37030{2 + len(certs) % 3}{rng.randrange(10**6):06d}"
@@ -258,16 +322,18 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
             "cert_no": cert, "dept": dept, "unit": unit,
             "name": rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(_GIVEN),
             "expert": len(certs) % 25 == 0, "qualifications": dept_matters[dept],
-            "valid_from": (today - timedelta(days=400)).isoformat(),
-            "valid_to": (today + timedelta(days=1000)).isoformat()}
+            "valid_from": date(year - 2, rng.randrange(1, 13), 1).isoformat(),
+            "valid_to": date(year + 3, rng.randrange(1, 13), 28).isoformat()}
         staff[dept].append(("inspector.added", f"inspector/{cert}", staff_body))
+    tick(_sh(date(year - 1, 12, 3), 9))
     for dept, rows in staff.items():
         if rows:
             _import(ledger, dept_keys[dept], dept, "inspectors",
-                    f"{dept}-执法检查人员名录库.xlsx", rows)
-    ledger.checkpoint(log_key, witnesses)
+                    f"{dept}-执法检查人员名录库.xlsx", rows, clock())
+    checkpoint()
 
     # Declared conflicts (回避), churn in the registries.
+    tick(_sh(date(year - 1, 12, 10), 9))
     batch = []
     pairs: set[tuple[str, str]] = set()
     all_targets = [row for rows in by_dept.values() for row in rows]
@@ -284,43 +350,227 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
             f"{target['uscc']}", dept,
             {"cert_no": inspector["cert_no"], "uscc": target["uscc"], "dept": dept,
              "relation": rng.choice(["kin", "former_employee", "shareholder", "other"]),
-             "declared_on": today.isoformat()}, now=now()))
+             "declared_on": clock().date().isoformat()}, now=clock()))
     changed = rng.sample(all_targets, len(all_targets) // 20)
     for _, stream, body in changed[: len(changed) * 4 // 5]:
         batch.append(sign_statement(dept_keys[body["dept"]], "target.updated", stream,
                                     body["dept"], {"uscc": body["uscc"], "dept": body["dept"],
-                                                   "risk": rng.choice("ABCD")}, now=now()))
+                                                   "risk": rng.choice("ABCD")}, now=clock()))
     for _, stream, body in changed[len(changed) * 4 // 5:]:
         batch.append(sign_statement(dept_keys[body["dept"]], "target.removed", stream,
                                     body["dept"], {"uscc": body["uscc"], "dept": body["dept"],
-                                                   "reason": "deregistered"}, now=now()))
+                                                   "reason": "deregistered"}, now=clock()))
     if batch:
         ledger.submit(batch)
-    ledger.checkpoint(log_key, witnesses)
+    checkpoint()
 
-    # Annual plans: filed, received by the office, published.
+    # Annual plans: filed in January, received by the office, published.
     plans = []
     for dept in codes:
         lines = sorted({body["registry"] for _, _, body in by_dept[dept]}) or [f"{dept}/F"]
         plans.append(demo_plan(dept, year, lines))
     plans.append(demo_plan("ZC-SCJGJ", year, ["ZC-SCJGJ/H"], joint=["ZC-SWJ"]))
-    if violations:
-        plans.append(demo_plan("ZC-TJJ", today.year,
-                               sorted({b["registry"] for _, _, b in by_dept["ZC-TJJ"]})
-                               or ["ZC-TJJ/F"]))
     for plan in plans:
-        file_plan(ledger, dept_keys[plan["dept"]], plan)
-        receive_plan(ledger, authority, plan["plan_id"], today)
-        publish_plan(ledger, dept_keys[plan["dept"]], plan["dept"], plan["plan_id"],
-                     f"https://www.zichuan.gov.cn/ssj/plans/{plan['plan_id']}")
-    ledger.checkpoint(log_key, witnesses)
+        plan["tasks"] = [{**task, "batches": [{**b, "randomness": {
+            **b["randomness"], "beacon": beacon.chain.chain_hash}} for b in task["batches"]]}
+            for task in plan["tasks"]]
+    late = [p for p in plans if violations and p["dept"] == "ZC-TJJ" and not p["joint"]]
+    for group, days in (([p for p in plans if p not in late], (12, 15, 20)), (late, None)):
+        steps = ((date(year, 1, 12), date(year, 1, 15), date(year, 1, 20)) if days
+                 else (date(year, 2, 10), date(year, 2, 11), date(year, 2, 12)))
+        for i, plan in enumerate(group):
+            tick(_sh(steps[0], 9, 0, i))
+            file_plan(ledger, dept_keys[plan["dept"]], plan, now=clock())
+        for i, plan in enumerate(group):
+            tick(_sh(steps[1], 9, 0, i))
+            receive_plan(ledger, authority, plan["plan_id"], steps[1], now=clock())
+        for i, plan in enumerate(group):
+            tick(_sh(steps[2], 9, 0, i))
+            publish_plan(ledger, dept_keys[plan["dept"]], plan["dept"], plan["plan_id"],
+                         f"https://www.zichuan.gov.cn/ssj/plans/{plan['plan_id']}", now=clock())
+    checkpoint()
+    _draw_year(ledger, keys, clock, beacon, plans, dept_keys, seed, violations, checkpoint)
     return {"entries": ledger.size, "checkpoints": len(ledger.chain.checkpoints())}
 
 
+def _secret(seed: int, plan_id: str, batch_id: str, dept: str) -> bytes:
+    return hashlib.sha256(f"demo-secret/{seed}/{plan_id}/{batch_id}/{dept}".encode()).digest()
+
+
+def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBeacon,
+               plans: list[dict[str, Any]], dept_keys: dict[str, NoteSigner], seed: int,
+               violations: bool, checkpoint: Callable[[], None]) -> None:
+    """Every batch on its day: commitments the afternoon before, reveals in the morning,
+    the execution a minute after the beacon round; then the year's recusals."""
+    chain = beacon.chain
+    batches = sorted((b["draw_date"], plan["plan_id"], b["batch_id"], plan["dept"])
+                      for plan in plans for task in plan["tasks"] for b in task["batches"])
+    by_day: dict[str, list[tuple[str, str, str]]] = {}
+    for day, plan_id, batch_id, dept in batches:
+        by_day.setdefault(day, []).append((plan_id, batch_id, dept))
+    churn_batch = next((p["plan_id"], p["tasks"][0]["batches"][0]["batch_id"]) for p in plans
+                       if p["dept"] == "ZC-SCJGJ" and not p["joint"])
+    redraw_batch = next((p["plan_id"], p["tasks"][0]["batches"][0]["batch_id"]) for p in plans
+                        if p["dept"] == "ZC-FGJ")
+    executed: list[tuple[str, str, str, Outcome]] = []
+    for day_text, items in by_day.items():
+        day = date.fromisoformat(day_text)
+        eve = day - timedelta(days=1)
+        if violations and any((p, b) == churn_batch for p, b, _ in items):
+            items = sorted(items, key=lambda x: (x[0], x[1]) != churn_batch)
+            _plant_churn(ledger, clock, beacon, dept_keys, seed, churn_batch, eve)
+        for i, (plan_id, batch_id, dept) in enumerate(items):
+            if clock() < _sh(eve, 16, 0, i):
+                clock.at(_sh(eve, 16, 0, i))
+            if draw_stream(plan_id, batch_id) in ledger.state.draws:
+                continue  # committed by the churn plant
+            plan_info = ledger.state.plans[plan_id]
+            parties = plan_info.batch(batch_id)[1]["randomness"]["commit_reveal"]  # type: ignore[index]
+            commit_draw(ledger, dept_keys[dept], plan_id, batch_id, chain,
+                        {d: reveal_commitment(plan_id, batch_id, d,
+                                              _secret(seed, plan_id, batch_id, d))
+                         for d in parties}, now=clock())
+        for i, (plan_id, batch_id, _) in enumerate(items):
+            clock.at(_sh(day, 8, 0, i))
+            for party in ledger.state.draws[draw_stream(plan_id, batch_id)].commit["parties"]:
+                d = party["dept"]
+                reveal_secret(ledger, dept_keys[d], d, plan_id, batch_id,
+                              _secret(seed, plan_id, batch_id, d), now=clock())
+        round_ = chain.round_at(int(_sh(day, 10).timestamp()))
+        after = datetime.fromtimestamp(chain.round_time(round_) + 60, _SHANGHAI)
+        for i, (plan_id, batch_id, dept) in enumerate(items):
+            clock.at(after + timedelta(seconds=i))
+            _, outcome = execute_draw(ledger, dept_keys[dept], plan_id, batch_id, chain,
+                                      beacon.sign(round_), now=clock())
+            executed.append((plan_id, batch_id, dept, outcome))
+        for plan_id, batch_id, dept in items:
+            if violations and (plan_id, batch_id) == redraw_batch:
+                # Planted: the same batch drawn again with the next round (a re-draw).
+                clock.at(clock() + timedelta(minutes=30))
+                statements, _ = execution_statements(ledger, dept_keys[dept], plan_id,
+                                                     batch_id, chain, beacon.sign(round_ + 1),
+                                                     (), now=clock())
+                ledger.submit(statements[:1])
+        checkpoint()
+    # Recusals after the draws: one honest substitution, and with violations a conflicted
+    # substitute and a team left with one inspector.
+    staffed = [(p, b, d, o) for p, b, d, o in executed
+               if not ledger.state.plans[p].body["joint"] and o.teams]
+    day = clock().date() + timedelta(days=1)
+    if violations and len(staffed) < 3:
+        raise InputError("demo: too few inspectors to staff the draws the violations need")
+    for plan_id, batch_id, dept, outcome in staffed[3:] + staffed[:1]:
+        uscc = next(iter(outcome.teams))
+        leaving = outcome.teams[uscc][0]
+        matcher, info = matcher_now(ledger, plan_id, batch_id)
+        dept_of = {c.cert_no: c.dept for c in matcher.snapshot.roster}
+        matcher.loads[leaving] -= 1
+        if matcher.substitute(uscc, dept_of[leaving], [c for c in outcome.teams[uscc]
+                                                      if c != leaving], {leaving}) is None:
+            continue  # nobody left to substitute: not the honest example we want
+        clock.at(_sh(day, 9))
+        substitute(ledger, dept_keys[dept], dept, plan_id, batch_id, uscc, leaving,
+                   "回避：与检查对象负责人系近亲属", now=clock())
+        break
+    if violations:
+        plan_id, batch_id, dept, outcome = staffed[1]
+        uscc = next(iter(outcome.teams))
+        leaving = outcome.teams[uscc][0]
+        matcher, info = matcher_now(ledger, plan_id, batch_id)
+        team = [c for c in dict(info.teams)[uscc] if c != leaving]
+        dept_of = {c.cert_no: c.dept for c in matcher.snapshot.roster}
+        matcher.loads[leaving] -= 1
+        nxt = matcher.substitute(uscc, dept_of[leaving], team, {leaving})
+        assert nxt is not None
+        clock.at(_sh(day, 10))
+        # Planted: the substitute has a declared conflict with the target.
+        ledger.submit([sign_statement(
+            dept_keys[dept], "conflict.declared", f"conflict/{nxt}/{uscc}", dept,
+            {"cert_no": nxt, "uscc": uscc, "dept": dept, "relation": "kin",
+             "declared_on": day.isoformat()}, now=clock())])
+        clock.at(_sh(day, 10, 30))
+        ledger.submit([sign_statement(
+            dept_keys[dept], "draw.substituted", draw_stream(plan_id, batch_id), dept,
+            {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
+             "out": leaving, "in": nxt, "reason": "回避：原检查人员曾在该企业任职"},
+            now=clock())])
+        # Planted: a recusal without a substitute leaves a team of one.
+        plan_id, batch_id, dept, outcome = staffed[2]
+        uscc = next(iter(outcome.teams))
+        clock.at(_sh(day, 11))
+        ledger.submit([sign_statement(
+            dept_keys[dept], "draw.substituted", draw_stream(plan_id, batch_id), dept,
+            {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
+             "out": outcome.teams[uscc][0], "in": None, "reason": "回避：无人替补"},
+            now=clock())])
+    checkpoint()
+
+
+def _plant_churn(ledger: Ledger, clock: ManualClock, beacon: DevBeacon,
+                 dept_keys: dict[str, NoteSigner], seed: int, which: tuple[str, str],
+                 eve: date) -> None:
+    """Planted: three days before a commitment, remove a pool entity that the draw would
+    have selected. The demo can know this in advance because it predicts the commitment
+    entry's hash (its bytes, seq, predecessor and time are all known) and holds the dev
+    beacon's key and every party's secret: exactly the foreknowledge the audit's
+    counterfactual exposes."""
+    plan_id, batch_id = which
+    plan = ledger.state.plans[plan_id]
+    task, batch = plan.batch(batch_id)  # type: ignore[misc]
+    dept = str(plan.body["dept"])
+    stream = draw_stream(plan_id, batch_id)
+    chain = beacon.chain
+    round_ = chain.round_at(int(draw_time(batch).timestamp()))
+    randomness = hashlib.sha256(beacon.sign(round_).signature).digest()
+    parties = batch["randomness"]["commit_reveal"]
+    commitments = {d: reveal_commitment(plan_id, batch_id, d, _secret(seed, plan_id, batch_id, d))
+                   for d in parties}
+    reveals = [(d, _secret(seed, plan_id, batch_id, d)) for d in parties]
+    t_remove = _sh(eve - timedelta(days=3), 15)
+    t_commit = _sh(eve, 16)
+    snapshot = build_snapshot(ledger.state, stream, str(task["matter"]), batch)
+    ratios = {s["id"]: s["ratio_ppm"] for s in batch["strata"]}
+    candidates = sorted((m for m in snapshot.pool if not m.fields[0].endswith("/H")),
+                        key=lambda m: (-ratios[m.stratum], m.uscc))
+    seq = ledger.size
+    prev = ledger.tree.leaf(seq - 1)
+    for member in candidates[:400]:
+        removal = sign_statement(dept_keys[dept], "target.removed", f"target/{member.uscc}",
+                                 dept, {"uscc": member.uscc, "dept": dept,
+                                        "reason": "deregistered"},
+                                 sid=f"demo-churn-{member.uscc}", now=t_remove)
+        version = ledger.state.next_version(removal.stream)
+        saved = ledger.state.targets[member.uscc]
+        ledger.state.targets[member.uscc] = None
+        try:
+            commit = commit_statement(ledger, dept_keys[dept], plan_id, batch_id, chain,
+                                      commitments, now=t_commit, sid=f"demo-commit-{batch_id}")
+        finally:
+            ledger.state.targets[member.uscc] = saved
+        first = make_entry(seq, prev, format_log_time(t_remove), removal.stream, version,
+                           _state_of(removal))
+        second = make_entry(seq + 1, entry_hash(first), format_log_time(t_commit),
+                            commit.stream, 1, _state_of(commit))
+        seed_bytes = draw_seed(plan_id, batch_id, entry_hash(second), randomness, "", reveals)
+        without = Snapshot([m for m in snapshot.pool if m.uscc != member.uscc],
+                           snapshot.roster, snapshot.conflicts, snapshot.excluded)
+        if counterfactual(seed_bytes, without, batch, member.uscc, member.stratum):
+            clock.at(t_remove)
+            ledger.submit([removal])
+            clock.at(t_commit)
+            ledger.submit([commit])
+            return
+    raise InputError("demo: found no entity whose removal would change the draw")
+
+
+def _state_of(s: Submission) -> dict[str, Any]:
+    return {"actor": s.actor, "body": s.body, "sig": s.sig, "type": s.type}
+
+
 def _import(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, file_name: str,
-            rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+            rows: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
     """Submit demo rows as an import would: the digest of their canonical text stands in
     for the file hash."""
     digest = hashlib.sha256(b"\n".join(canonical(body) for _, _, body in rows)).hexdigest()
     ledger.submit_import(signer, dept, {"kind": kind, "file_sha256": digest,
-                                        "file_name": file_name}, rows)
+                                        "file_name": file_name}, rows, now=now)

@@ -147,6 +147,12 @@ def test_trust_from_the_command_line(export: Path) -> None:
         args += ["--authority-key", k]
     for w in trust["witnesses"]:
         args += ["--witness", w]
+    # The demo's dev beacon is trusted only when the auditor names it.
+    proc = cli(*args, "--json")
+    assert proc.returncode == EXIT_UNVERIFIABLE, proc.stdout
+    assert {f["rule"] for f in json.loads(proc.stdout)["findings"]} == {"V5.chain"}
+    for chain in trust["beacons"]:
+        args += ["--beacon", json.dumps(chain)]
     proc = cli(*args)
     assert proc.returncode == EXIT_CLEAN, proc.stdout
 

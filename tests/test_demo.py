@@ -36,15 +36,49 @@ def test_district_year_is_clean(tmp_path: Path) -> None:
     assert types["conflict.declared"] == 30
     assert types["plan.filed"] == types["plan.received"] == types["plan.published"] == 17
     assert types["import.recorded"] >= 2
+    # Every batch of the year drawn once, through commitment, reveals and execution, all
+    # recomputed by the audit; one honest recusal.
+    batches = sum(len(t["batches"]) for line in read_entries(out)
+                  if (e := entry_obj(line))["type"] == "plan.filed" for t in e["body"]["tasks"])
+    assert types["draw.committed"] == types["draw.executed"] == batches == 22
+    parties = sum(len(e["body"]["parties"]) for line in read_entries(out)
+                  if (e := entry_obj(line))["type"] == "draw.committed")
+    assert types["draw.revealed"] == parties == batches + 3  # joint batches: two parties
+    assert report.draws["verified"] == batches and report.draws["redraws"] == 0
+    assert types["draw.substituted"] == 1
 
 
-def test_violations_plants_exactly_one_late_plan(tmp_path: Path) -> None:
+def test_violations_plants_exactly_the_planted_problems(tmp_path: Path) -> None:
     out = build(tmp_path, violations=True)
     report = run_audit(out)
     assert report.exit_code == EXIT_VIOLATION
-    assert [f.rule for f in report.findings] == ["V2.plan_filed_late"]
-    late = entry_obj(read_entries(out)[report.findings[0].seq])  # type: ignore[index]
-    assert late["type"] == "plan.filed" and late["body"]["year"] == 2026
+    lines = read_entries(out)
+    found = {f.rule: f for f in report.findings}
+    assert sorted(f.rule for f in report.findings) == sorted(
+        ["V2.plan_filed_late", "V4.churn", "V8.redraw", "V11.conflict", "V10.team"])
+
+    late = entry_obj(lines[found["V2.plan_filed_late"].seq or 0])
+    assert late["type"] == "plan.filed" and late["body"]["year"] == 2025
     assert late["body"]["dept"] == "ZC-TJJ"
-    # 2026-01-31 is a Saturday: the limit runs to Monday 2026-02-02 (published calendar).
-    assert "2026-02-02" in report.findings[0].en
+    # 2025-01-31 falls in the Spring Festival holiday (1-28..2-4): the limit runs to the
+    # first working day after it, 2025-02-05, by the published calendar.
+    assert "2025-02-05" in found["V2.plan_filed_late"].en
+
+    churn = found["V4.churn"].seq or 0
+    removed, commit = entry_obj(lines[churn]), entry_obj(lines[churn + 1])
+    assert removed["type"] == "target.removed" and commit["type"] == "draw.committed"
+    assert removed["body"]["uscc"] in found["V4.churn"].en
+
+    redraw = entry_obj(lines[found["V8.redraw"].seq or 0])
+    assert redraw["type"] == "draw.executed"
+    assert sum(1 for line in lines if (e := entry_obj(line))["type"] == "draw.executed"
+               and e["stream"] == redraw["stream"]) == 2
+
+    conflicted = entry_obj(lines[found["V11.conflict"].seq or 0])
+    assert conflicted["type"] == "draw.substituted"
+    declared = entry_obj(lines[(found["V11.conflict"].seq or 0) - 1])
+    assert declared["type"] == "conflict.declared"
+    assert declared["body"]["cert_no"] == conflicted["body"]["in"]
+
+    alone = entry_obj(lines[found["V10.team"].seq or 0])
+    assert alone["type"] == "draw.substituted" and alone["body"]["in"] is None

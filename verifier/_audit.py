@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._deadlines import PlanTracker
+from verifier._drawaudit import DrawAuditor
 from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
 from verifier._errors import FormatError, VerifierError
 from verifier._merkle import RootAccumulator
@@ -64,6 +65,7 @@ class Report:
     cosignatures: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     dropped: int = 0  # findings beyond the cap, counted but not kept
+    draws: dict[str, Any] = field(default_factory=dict)
     max_findings: int = 1000
 
     def add(self, finding: Finding) -> None:
@@ -94,6 +96,7 @@ class Report:
             "cosignatures": self.cosignatures,
             "findings": [f.to_json() for f in self.findings],
             "findings_not_shown": self.dropped,
+            "draws": self.draws,
         }
 
 
@@ -189,6 +192,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             "the field rules of event bodies were not checked "
                             "(--no-body-rules)", UNVERIFIABLE))
     plans = PlanTracker()
+    chains = trust.chains() if trust is not None else Trust.builtin_chains()
+    draws = DrawAuditor(chains)
     acc = RootAccumulator()
     prev = bytes.fromhex(GENESIS_PREV)
     last_time = ""
@@ -239,9 +244,15 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                                     f"entry {seq} is timed before the entry preceding it"))
             else:
                 last_time = entry.time
+            if entry.type in ("target.updated", "target.removed"):
+                draws.before(seq, entry.type, entry.body, entry.time, state)
             _statement(state, entry, seq, signatures, trust, report)
             if entry.type.startswith("plan."):
                 for finding in plans.feed(seq, entry.type, entry.body, entry.time, state):
+                    report.add(finding)
+            elif entry.type.startswith("draw."):
+                for finding in draws.feed(seq, entry.type, entry.body, entry.time, entry.hash,
+                                          state):
                     report.add(finding)
             expected = seq + 1
         else:
@@ -268,6 +279,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         report.add(finding)
     for finding in plans.finish(state, last_time):
         report.add(finding)
+    for finding in draws.finish(state, last_time):
+        report.add(finding)
+    report.draws = draws.stats.to_json()
     report.signatures_checked = state.signatures_checked
     if report.entries == 0:
         report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))

@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from verifier._calendar import calendar_body_errors, iso_date
+from verifier._draw import ALGORITHM
 from verifier._plan import matter_errors, plan_errors, policy_errors
 from verifier._registry import body_errors as registry_body_errors
 
@@ -55,7 +56,81 @@ def body_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
         return _import_errors(body)
     if type_.startswith(("target.", "inspector.", "conflict.")):
         return _registry_errors(type_, body, state)
+    if type_.startswith("draw."):
+        return _draw_errors(type_, body, state)
     return []
+
+
+def _hex64(value: Any) -> bool:
+    return type(value) is str and _SHA256_RE.match(value) is not None
+
+
+def _draw_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
+    """Shapes and references of draw statements; fairness is the audit's (section 7.8)."""
+    plan = state.plans.get(str(body.get("plan_id")))
+    found = plan.batch(str(body.get("batch_id"))) if plan else None
+    if plan is None or found is None:
+        return [f"batch_id: plan {body.get('plan_id')!r} has no batch {body.get('batch_id')!r}"]
+    draw = state.draws.get(f"draw/{body['plan_id']}/{body['batch_id']}")
+    out = []
+    if type_ == "draw.committed":
+        if body.get("plan_seq") != plan.seq:
+            out.append(f"plan_seq: {body.get('plan_seq')!r} is not the plan's current version "
+                       f"(entry {plan.seq})")
+        if body.get("algorithm") != ALGORITHM:
+            out.append(f"algorithm: must be {ALGORITHM!r}")
+        beacon = body.get("beacon")
+        if type(beacon) is not dict or not _hex64(beacon.get("chain")) \
+                or type(beacon.get("round")) is not int or beacon["round"] < 1:
+            out.append("beacon: needs chain (64 hex digits) and round (a positive integer)")
+        recipe = found[1].get("randomness", {})
+        parties = body.get("parties")
+        if type(parties) is not list or any(
+                type(p) is not dict or not _hex64(p.get("commitment")) for p in parties):
+            out.append("parties: a list of {dept, commitment (64 hex digits)}")
+        elif [p.get("dept") for p in parties] != list(recipe.get("commit_reveal", [])):
+            out.append("parties: must be the plan's commit_reveal departments, in order")
+        if type(body.get("lottery")) is not list:
+            out.append("lottery: not a list")
+        for name in ("pool", "roster", "conflicts", "excluded"):
+            part = body.get(name)
+            if type(part) is not dict or not _hex64(part.get("root")) \
+                    or type(part.get("size")) is not int:
+                out.append(f"{name}: needs root (64 hex digits) and size")
+        return out
+    if draw is None:
+        return [f"batch_id: {body['plan_id']}/{body['batch_id']} has not been committed"]
+    if type_ == "draw.revealed":
+        if not _hex64(body.get("secret")):
+            out.append("secret: not 64 hex digits")
+        if body.get("dept") not in [p.get("dept") for p in draw.commit.get("parties", [])]:
+            out.append(f"dept: {body.get('dept')} is not a committing party")
+        if any(d == body.get("dept") for d, _ in draw.reveals):
+            out.append(f"dept: {body.get('dept')} has already revealed")
+    elif type_ == "draw.executed":
+        if type(body.get("commit_seq")) is not int:
+            out.append("commit_seq: not an integer")
+        for name, kind in (("beacon", dict), ("lottery", dict), ("reveals", list),
+                           ("outcome", dict)):
+            if type(body.get(name)) is not kind:
+                out.append(f"{name}: not a{'n object' if kind is dict else ' list'}")
+    elif type_ in ("draw.unfillable", "draw.substituted"):
+        if not draw.executed:
+            out.append("the batch has not been drawn")
+        if type(body.get("uscc")) is not str:
+            out.append("uscc: not a string")
+        if type_ == "draw.substituted":
+            if type(body.get("out")) is not str:
+                out.append("out: the 执法证号 leaving the team")
+            if body.get("in") is not None and type(body.get("in")) is not str:
+                out.append("in: the substitute's 执法证号, or null")
+            if type(body.get("reason")) is not str or not body["reason"].strip():
+                out.append("reason: empty")
+    elif type_ == "draw.voided":
+        for name in ("reason", "approver"):
+            if type(body.get(name)) is not str or not body[name].strip():
+                out.append(f"{name}: empty")
+    return out
 
 
 def _import_errors(body: dict[str, Any]) -> list[str]:

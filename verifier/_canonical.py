@@ -8,6 +8,7 @@ UTF-8, so the fast C encoder produces it; ``check`` enforces the profile first.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -90,8 +91,27 @@ def decode_text(data: bytes) -> str:
         raise CanonicalError(f"not UTF-8 (byte {exc.start})") from None
 
 
+MAX_DEPTH = 64  # entries nest about 6 deep; the parser must never meet C-stack limits
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in _NOT_BRACKET_RE.sub("", _STRING_RE.sub("", text)):
+        depth += 1 if ch in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def decode_json(text: str) -> Any:
-    """Parse JSON text, rejecting floats, NaN/Infinity and integers beyond +-2^53."""
+    """Parse JSON text, rejecting floats, NaN/Infinity and integers beyond +-2^53.
+
+    Nesting is bounded before parsing (most text has too few brackets to need the scan),
+    not left to the interpreter's recursion limit, which other libraries may raise.
+    """
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise CanonicalError(f"JSON nested too deeply (over {MAX_DEPTH} levels)")
     try:
         return _decoder.decode(text)
     except json.JSONDecodeError as exc:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from verifier._audit import EXIT_USAGE, Oversize, Report, audit
+from verifier._beacon import Chain
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import FormatError
 from verifier._note import NoteVerifier
-from verifier._trust import Trust, load_trust
+from verifier._trust import Trust, chain_from_json, load_trust
 
 __all__ = ["main", "read_lines"]
 
@@ -71,6 +72,13 @@ def read_lines(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes |
         yield b"".join(pending)
 
 
+def _beacon_arg(text: str) -> Chain:
+    try:
+        return chain_from_json(json.loads(text), "--beacon")
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"--beacon: not JSON ({exc})") from None
+
+
 def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
     if args.trust:
         return load_trust(Path(args.trust).read_bytes()), f"--trust {args.trust}"
@@ -80,7 +88,8 @@ def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
         witnesses = tuple(NoteVerifier.from_vkey(w) for w in args.witness)
         return Trust(args.origin, NoteVerifier.from_vkey(args.log_key),
                      tuple(NoteVerifier.from_vkey(k) for k in args.authority_key),
-                     witnesses, args.quorum), "command line"
+                     witnesses, args.quorum,
+                     tuple(_beacon_arg(b) for b in args.beacon)), "command line"
     path = export / "trust.json"
     if path.is_file():
         return (load_trust(path.read_bytes()),
@@ -159,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--authority-key", action="append", default=[], help="authority vkey")
     p.add_argument("--witness", action="append", default=[], help="witness vkey")
     p.add_argument("--quorum", type=int, default=0, help="witness quorum")
+    p.add_argument("--beacon", action="append", default=[],
+                   help="a trusted beacon chain beyond the League of Entropy's, as the JSON "
+                        "object of trust.json's beacons list (a dev chain only this way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-signatures", action="store_true",
                    help="skip statement signature checks (integrity and rules only)")

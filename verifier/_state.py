@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from verifier._draw import TARGET_FIELDS
 from verifier._entry import batch_message
 from verifier._errors import FormatError
 from verifier._note import NoteVerifier
@@ -122,7 +123,24 @@ TYPE_RULES: dict[str, TypeRule] = {
     "plan.amended": _rule("department", "plan/", "plan_id", "change", "plan_id year dept tasks"),
     "plan.received": _rule("authority", "plan/", "plan_id", "change", "plan_id received_on"),
     "plan.published": _rule("department", "plan/", "plan_id", "change", "plan_id dept url"),
+    # Draws (SPEC.md section 7): one stream per plan batch, created by the commitment.
+    "draw.committed": _rule("department", "draw/", "plan_id batch_id", "create",
+                            "plan_id batch_id dept algorithm plan_seq draw_time beacon lottery "
+                            "parties pool roster conflicts excluded"),
+    "draw.revealed": _rule("department", "draw/", "plan_id batch_id", "change",
+                           "plan_id batch_id dept secret"),
+    "draw.executed": _rule("department", "draw/", "plan_id batch_id", "change",
+                           "plan_id batch_id dept commit_seq beacon lottery reveals outcome"),
+    "draw.unfillable": _rule("department", "draw/", "plan_id batch_id", "change",
+                             "plan_id batch_id dept uscc short"),
+    "draw.substituted": _rule("department", "draw/", "plan_id batch_id", "change",
+                              "plan_id batch_id dept uscc out in reason"),
+    "draw.voided": _rule("department", "draw/", "plan_id batch_id", "end",
+                         "plan_id batch_id dept reason approver"),
 }
+
+# The inspector fields a draw reads, in the order LogState.inspectors keeps them.
+INSPECTOR_VIEW = ("dept", "unit", "qualifications", "valid_from", "valid_to", "expert")
 
 BodyCheck = Callable[[str, dict[str, Any], "LogState"], list[str]]
 
@@ -159,6 +177,47 @@ class OpenBatch:
     digest: Any = None  # hashlib object over member statement digests, or None
 
 
+@dataclass(frozen=True, slots=True)
+class PlanInfo:
+    """The current version of a plan: its body, the seq of that version, published?"""
+
+    body: dict[str, Any]
+    seq: int
+    published: bool = False
+
+    def participants(self) -> set[str]:
+        joint = self.body.get("joint", [])
+        return {str(self.body.get("dept")), *(joint if type(joint) is list else [])}
+
+    def batch(self, batch_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(task, batch) of ``batch_id`` in this version, or None."""
+        for task in self.body.get("tasks", []):
+            if type(task) is not dict or type(task.get("batches")) is not list:
+                continue
+            for batch in task["batches"]:
+                if type(batch) is dict and batch.get("batch_id") == batch_id:
+                    return task, batch
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DrawInfo:
+    """A batch's draw as replayed: replaced, never mutated, so the undo journal holds."""
+
+    plan_id: str
+    batch_id: str
+    matter: str
+    draw_date: str
+    commit_seq: int
+    commit: dict[str, Any]
+    reveals: tuple[tuple[str, str], ...] = ()
+    executed: int = 0  # how many draw.executed entries (more than one is a re-draw)
+    executed_seq: int | None = None
+    teams: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the first execution, substituted
+    recused: tuple[tuple[str, str], ...] = ()  # (uscc, cert_no) substituted out
+    voided: bool = False
+
+
 @dataclass
 class LogState:
     """What the log says so far: keys, departments, streams, statement ids and the
@@ -181,6 +240,12 @@ class LogState:
     import_streams: dict[str, tuple[int, int]] = field(default_factory=dict)
     genesis: dict[str, Any] | None = None
     policy: dict[str, Any] = field(default_factory=dict)
+    # The registries as they stand (None once removed), for draws (verifier._snapshot).
+    targets: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    inspectors: dict[str, tuple[Any, ...] | None] = field(default_factory=dict)
+    conflicts: dict[tuple[str, str], bool] = field(default_factory=dict)
+    plans: dict[str, PlanInfo] = field(default_factory=dict)
+    draws: dict[str, DrawInfo] = field(default_factory=dict)
     batch: OpenBatch | None = None
     body_check: BodyCheck | None = field(default_factory=_default_body_check)
     signatures_checked: int = 0
@@ -359,12 +424,29 @@ class LogState:
         if actor not in self.departments:
             return [Finding("AUTH.role", VIOLATION, seq, f"部门 {actor} 未登记",
                             f"department {actor} is not registered")]
+        if type_.startswith("draw."):
+            return self._draw_role(seq, type_, actor, body)
         registry = body.get("registry")
         if (body.get("dept") != actor or (info is not None and info.owner != actor)
                 or (isinstance(registry, str) and not registry.startswith(actor + "/"))):
             return [Finding("AUTH.owner", VIOLATION, seq,
                             f"{actor} 只能维护本部门的名录和计划",
                             f"{actor} may only change its own registries and plans")]
+        return []
+
+    def _draw_role(self, seq: int, type_: str, actor: str, body: dict[str, Any]
+                   ) -> list[Finding]:
+        """The plan's lead department commits and executes; any participant reveals,
+        substitutes or records what concerns it."""
+        plan = self.plans.get(str(body.get("plan_id")))
+        lead = plan.body.get("dept") if plan else None
+        allowed = plan.participants() if plan else set()
+        if type_ in ("draw.committed", "draw.executed", "draw.voided", "draw.unfillable"):
+            allowed = {str(lead)}
+        if body.get("dept") != actor or actor not in allowed:
+            return [Finding("AUTH.owner", VIOLATION, seq,
+                            f"{actor} 不能为计划 {body.get('plan_id')} 发表 {type_}",
+                            f"{actor} may not state {type_} for plan {body.get('plan_id')}")]
         return []
 
     def _key_registration(self, seq: int, body: dict[str, Any]) -> list[Finding]:
@@ -424,6 +506,8 @@ class LogState:
             rows = rows if type(rows) is int else -1
             put(self.imports, str(body.get("batch")), (seq, rows, sig["key"]))
             put(self.import_streams, stream, (seq, rows))
+        elif type_.startswith(("target.", "inspector.", "conflict.", "plan.", "draw.")):
+            self._apply_domain(seq, type_, body, put)
         elif type_ == "key.registered":
             try:
                 v = NoteVerifier.from_vkey(str(body.get("vkey")))
@@ -437,6 +521,84 @@ class LogState:
             if key is not None and key.revoked is None:
                 put(self.keys, key.name, KeyInfo(key.name, key.verifier, key.role, key.dept,
                                                  key.registered, seq))
+
+    def _apply_domain(self, seq: int, type_: str, body: dict[str, Any],
+                      put: Callable[[dict[Any, Any], Any, Any], None]) -> None:
+        """Registries, plans and draws, as later draws and the audit read them."""
+        kind, _, verb = type_.partition(".")
+        if kind == "target":
+            uscc = str(body.get("uscc"))
+            old = self.targets.get(uscc)
+            if verb == "added":
+                put(self.targets, uscc, tuple(str(body.get(f, "")) for f in TARGET_FIELDS))
+            elif verb == "updated" and old is not None:
+                put(self.targets, uscc, tuple(str(body.get(f, old[i]))
+                                              for i, f in enumerate(TARGET_FIELDS)))
+            elif verb == "removed":
+                put(self.targets, uscc, None)
+        elif kind == "inspector":
+            cert = str(body.get("cert_no"))
+            prior = self.inspectors.get(cert)
+            if verb == "added" or (verb == "updated" and prior is not None):
+                base = dict(zip(INSPECTOR_VIEW, prior or (), strict=False))
+                base.update({f: body[f] for f in INSPECTOR_VIEW if f in body})
+                quals = base.get("qualifications")
+                base["qualifications"] = tuple(quals) if isinstance(quals, list | tuple) else ()
+                put(self.inspectors, cert, tuple(base.get(f) for f in INSPECTOR_VIEW))
+            elif verb == "removed":
+                put(self.inspectors, cert, None)
+        elif kind == "conflict":
+            pair = (str(body.get("cert_no")), str(body.get("uscc")))
+            put(self.conflicts, pair, verb == "declared")
+        elif kind == "plan":
+            plan_id = str(body.get("plan_id"))
+            info = self.plans.get(plan_id)
+            if verb in ("filed", "amended"):
+                put(self.plans, plan_id, PlanInfo(body, seq, bool(info and info.published)))
+            elif verb == "published" and info is not None:
+                put(self.plans, plan_id, PlanInfo(info.body, info.seq, True))
+        elif kind == "draw":
+            self._apply_draw(seq, verb, body, put)
+
+    def _apply_draw(self, seq: int, verb: str, body: dict[str, Any],
+                    put: Callable[[dict[Any, Any], Any, Any], None]) -> None:
+        stream = f"draw/{body.get('plan_id')}/{body.get('batch_id')}"
+        info = self.draws.get(stream)
+        if verb == "committed":
+            plan = self.plans.get(str(body.get("plan_id")))
+            found = plan.batch(str(body.get("batch_id"))) if plan else None
+            task, batch = found if found else ({}, {})
+            put(self.draws, stream, DrawInfo(str(body.get("plan_id")), str(body.get("batch_id")),
+                                             str(task.get("matter")),
+                                             str(batch.get("draw_date")), seq, body))
+            return
+        if info is None:
+            return
+        if verb == "revealed":
+            info = replace(info, reveals=(*info.reveals, (str(body.get("dept")),
+                                                          str(body.get("secret")))))
+        elif verb == "executed":
+            if info.executed == 0:
+                outcome = body.get("outcome")
+                selected = outcome.get("selected") if type(outcome) is dict else None
+                teams = tuple((str(s.get("uscc")), tuple(str(c) for c in s.get("team", [])))
+                              for s in (selected if type(selected) is list else [])
+                              if type(s) is dict and type(s.get("team", [])) is list)
+                info = replace(info, executed=1, executed_seq=seq, teams=teams)
+            else:
+                info = replace(info, executed=info.executed + 1)
+        elif verb == "substituted":
+            uscc, out, new = str(body.get("uscc")), body.get("out"), body.get("in")
+            def swap(team: tuple[str, ...]) -> tuple[str, ...]:
+                if type(new) is str:
+                    return tuple(new if c == out else c for c in team)
+                return tuple(c for c in team if c != out)
+            info = replace(info, teams=tuple((u, swap(t) if u == uscc else t)
+                                             for u, t in info.teams),
+                           recused=(*info.recused, (uscc, str(out))))
+        elif verb == "voided":
+            info = replace(info, voided=True)
+        put(self.draws, stream, info)
 
     @staticmethod
     def undo(journal: Journal) -> None:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier._beacon import KNOWN_CHAINS, Chain
 from verifier._errors import FormatError, TrustError
 from verifier._note import NoteVerifier
 
@@ -25,6 +26,18 @@ class Trust:
     authority_keys: tuple[NoteVerifier, ...]
     witnesses: tuple[NoteVerifier, ...] = field(default=())
     quorum: int = 0
+    beacons: tuple[Chain, ...] = field(default=())  # beyond the pinned League of Entropy
+
+    @staticmethod
+    def builtin_chains() -> dict[str, Chain]:
+        return {c.chain_hash: c for c in KNOWN_CHAINS.values()}
+
+    def chains(self) -> dict[str, Chain]:
+        """Every beacon chain trusted, by chain hash: the League of Entropy chains pinned
+        in the verifier and those the policy adds (a dev chain only when named here)."""
+        known = {c.chain_hash: c for c in KNOWN_CHAINS.values()}
+        known.update({c.chain_hash: c for c in self.beacons})
+        return known
 
     def to_json(self) -> dict[str, Any]:
         """The trust.json object (SPEC.md section 8)."""
@@ -35,7 +48,23 @@ class Trust:
             "authority_keys": [k.vkey for k in self.authority_keys],
             "witnesses": [w.vkey for w in self.witnesses],
             "quorum": self.quorum,
+            **({"beacons": [chain_to_json(c) for c in self.beacons]} if self.beacons else {}),
         }
+
+
+def chain_to_json(chain: Chain) -> dict[str, Any]:
+    return {"name": chain.name, "chain_hash": chain.chain_hash, "scheme": chain.scheme,
+            "public_key": chain.public_key, "genesis": chain.genesis, "period": chain.period}
+
+
+def chain_from_json(obj: Any, where: str) -> Chain:
+    if not isinstance(obj, dict):
+        raise FormatError(f"{where}: not an object")
+    try:
+        return Chain(str(obj["name"]), str(obj["chain_hash"]), str(obj["scheme"]),
+                     str(obj["public_key"]), obj["genesis"], obj["period"])
+    except (KeyError, TypeError, FormatError) as exc:
+        raise FormatError(f"{where}: {exc}") from None
 
 
 def _vkey(value: Any, where: str) -> NoteVerifier:
@@ -68,7 +97,11 @@ def parse_trust(obj: Any) -> Trust:
     quorum = obj.get("quorum", 0)
     if type(quorum) is not int or not 0 <= quorum <= len(witnesses):
         raise FormatError(f"trust.quorum: not an integer between 0 and {len(witnesses)}")
-    return Trust(origin, log_key, authority, witnesses, quorum)
+    beacons = obj.get("beacons", [])
+    if not isinstance(beacons, list):
+        raise FormatError("trust.beacons: not a list")
+    chains = tuple(chain_from_json(b, f"trust.beacons[{i}]") for i, b in enumerate(beacons))
+    return Trust(origin, log_key, authority, witnesses, quorum, chains)
 
 
 def load_trust(data: bytes) -> Trust:

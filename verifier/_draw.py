@@ -1,0 +1,380 @@
+"""SSJ-DRAW-v1: the seed, the target selection and the inspector matching (SPEC.md section 7).
+
+Everything here is a pure function of published data: the snapshot committed before the
+beacon round (pool, roster, conflict and exclusion lists), the randomness evidence and
+the plan's batch. The ledger calls it to perform a draw, the auditor and the bundle
+checker call it again to recompute the outcome byte for byte, and an entity can recompute
+its own score. Scores are HMAC-SHA256 values compared as big-endian byte strings
+("bottom-k"): no modulo, no dependence on input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from verifier._canonical import canonical
+from verifier._errors import FormatError
+from verifier._merkle import MerkleTree, leaf_hash
+
+__all__ = [
+    "ALGORITHM",
+    "INELIGIBLE",
+    "Candidate",
+    "Member",
+    "Outcome",
+    "Snapshot",
+    "draw_seed",
+    "execute",
+    "inspector_score",
+    "lp",
+    "matches",
+    "reveal_commitment",
+    "sample_size",
+    "stratum_of",
+    "target_score",
+]
+
+ALGORITHM = "SSJ-DRAW-v1"
+PPM = 1_000_000
+TARGET_FIELDS = ("registry", "industry", "region", "risk", "status", "unit")
+_PREFIX_FIELDS = frozenset({"industry", "region"})
+# Why an inspector is passed over, in the order the rules are tried (SPEC.md 7.6).
+INELIGIBLE = {
+    "expert": ("专家不计入检查组人数", "experts never count toward a team"),
+    "unqualified": ("不具备该事项的检查资格", "not qualified for the batch's matter"),
+    "not_valid": ("执法证件在抽取日不在有效期内", "certificate not valid on the draw date"),
+    "declared": ("已申报回避关系", "declared conflict with the target"),
+    "prior": ("回避期内检查过该对象", "inspected the target within the prior-inspection window"),
+    "same_unit": ("与检查对象同属一个单位（所所交叉）", "same unit as the target (所所交叉)"),
+    "load": ("已达本批次检查任务上限", "at the batch's load cap"),
+    "in_team": ("已在该对象的检查组中", "already on the target's team"),
+    "recused": ("已因回避从该对象的检查组替换出", "substituted out of this target's team"),
+}
+
+
+def lp(*fields: bytes | str) -> bytes:
+    """Length-prefixed concatenation: each field as a 4-byte big-endian length, then its
+    bytes (strings as UTF-8), so no two field lists share an encoding."""
+    out = bytearray()
+    for f in fields:
+        data = f.encode() if isinstance(f, str) else f
+        out += len(data).to_bytes(4, "big")
+        out += data
+    return bytes(out)
+
+
+def reveal_commitment(plan_id: str, batch_id: str, dept: str, secret: bytes) -> str:
+    """The hex commitment a party publishes in ``draw.committed`` for its secret."""
+    return hashlib.sha256(lp(ALGORITHM + "/reveal", plan_id, batch_id, dept, secret)).hexdigest()
+
+
+def draw_seed(plan_id: str, batch_id: str, commit_hash: bytes, beacon_randomness: bytes,
+              lottery_key: str, reveals: Sequence[tuple[str, bytes | None]]) -> bytes:
+    """HMAC-SHA256 keyed with the algorithm id over every input, length-prefixed.
+
+    An unrevealed secret enters as an empty field (secrets are 32 bytes, so it cannot be
+    confused with one): the draw goes on and the audit reports the party.
+    """
+    fields: list[bytes | str] = [ALGORITHM, plan_id, batch_id, commit_hash, beacon_randomness,
+                                 lottery_key]
+    for dept, secret in reveals:
+        fields += [dept, secret or b""]
+    return hmac.digest(ALGORITHM.encode(), lp(*fields), "sha256")
+
+
+def target_score(seed: bytes, stratum: str, uscc: str) -> bytes:
+    return hmac.digest(seed, lp("T", stratum, uscc), "sha256")
+
+
+def inspector_score(seed: bytes, uscc: str, dept: str, cert_no: str) -> bytes:
+    return hmac.digest(seed, lp("I", uscc, dept, cert_no), "sha256")
+
+
+def sample_size(population: int, ratio_ppm: int, rounding: str) -> int:
+    """n_h from N_h: the plan's rounding of N·ppm/10^6 in integers, at least 1 when the
+    stratum is not empty, at most N_h."""
+    if population <= 0:
+        return 0
+    product = population * ratio_ppm
+    if rounding == "ceil":
+        n = -(-product // PPM)
+    elif rounding == "floor":
+        n = product // PPM
+    elif rounding == "half_up":
+        n = (product + PPM // 2) // PPM
+    else:
+        raise FormatError(f"rounding: unknown rule {rounding!r}")
+    return min(population, max(1, n))
+
+
+def matches(rule: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    """A pool or stratum filter: every listed field must match one of its values; industry
+    and region match by prefix (a section or a province), the others exactly."""
+    for name, allowed in rule.items():
+        value = target.get(name)
+        if not isinstance(value, str) or not isinstance(allowed, list):
+            return False
+        if name in _PREFIX_FIELDS:
+            if not any(value.startswith(a) for a in allowed):
+                return False
+        elif value not in allowed:
+            return False
+    return True
+
+
+def pool_rule(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch's pool rule as a filter (``registries`` filters the ``registry`` field)."""
+    pool = batch["pool"]
+    rule: dict[str, Any] = {"registry": pool["registries"]}
+    for name in ("industry", "region", "status", "risk", "unit"):
+        if name in pool:
+            rule[name] = pool[name]
+    return rule
+
+
+def stratum_of(batch: Mapping[str, Any], target: Mapping[str, Any]) -> str | None:
+    """The first stratum whose filter the target matches, or None: outside the pool."""
+    for stratum in batch["strata"]:
+        if matches(stratum["filter"], target):
+            return str(stratum["id"])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A pool member as committed: its stratum and the fields the rules read."""
+
+    uscc: str
+    stratum: str
+    fields: tuple[str, ...]  # TARGET_FIELDS, in order
+
+    @property
+    def unit(self) -> str:
+        return self.fields[5]
+
+    def to_json(self) -> dict[str, str]:
+        return {"uscc": self.uscc, "stratum": self.stratum, **dict(zip(TARGET_FIELDS,
+                                                                        self.fields, strict=False))}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A roster member as committed for one batch (``qualified`` for the batch's matter)."""
+
+    cert_no: str
+    dept: str
+    unit: str
+    qualified: bool
+    valid_from: str
+    valid_to: str
+    expert: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cert_no": self.cert_no, "dept": self.dept, "unit": self.unit,
+                "qualified": self.qualified, "valid_from": self.valid_from,
+                "valid_to": self.valid_to, "expert": self.expert}
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What ``draw.committed`` binds: the pool (sorted by USCC), the roster (sorted by
+    department and 执法证号), conflict pairs with their kind, and the excluded USCCs."""
+
+    pool: list[Member]
+    roster: list[Candidate]
+    conflicts: dict[tuple[str, str], str]  # (cert_no, uscc) -> "declared" or "prior"
+    excluded: list[str]
+
+    def __post_init__(self) -> None:
+        self.pool.sort(key=lambda m: m.uscc)
+        self.roster.sort(key=lambda c: (c.dept, c.cert_no))
+        self.excluded.sort()
+
+    def leaves(self) -> dict[str, list[bytes]]:
+        conflicts = sorted(self.conflicts.items())
+        return {
+            "pool": [canonical(m.to_json()) for m in self.pool],
+            "roster": [canonical(c.to_json()) for c in self.roster],
+            "conflicts": [canonical({"cert_no": c, "kind": k, "uscc": u})
+                          for (c, u), k in conflicts],
+            "excluded": [canonical({"uscc": u}) for u in self.excluded],
+        }
+
+    def strata_counts(self, batch: Mapping[str, Any]) -> dict[str, int]:
+        counts = {str(s["id"]): 0 for s in batch["strata"]}
+        for m in self.pool:
+            counts[m.stratum] = counts.get(m.stratum, 0) + 1
+        return counts
+
+    def summary(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """The commitment: each list's Merkle root (RFC 6962 over the canonical leaves) and
+        size, the strata populations and the sample sizes the plan gives them."""
+        out: dict[str, Any] = {}
+        for name, leaves in self.leaves().items():
+            out[name] = {"root": merkle_root(leaves).hex(), "size": len(leaves)}
+        counts = self.strata_counts(batch)
+        out["pool"]["strata"] = counts
+        out["pool"]["sample"] = sample_sizes(batch, counts)
+        return out
+
+
+def merkle_root(leaves: Iterable[bytes]) -> bytes:
+    return MerkleTree(leaf_hash(leaf) for leaf in leaves).root()
+
+
+def sample_sizes(batch: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, int]:
+    return {str(s["id"]): sample_size(counts.get(str(s["id"]), 0), int(s["ratio_ppm"]),
+                                      str(batch["rounding"]))
+            for s in batch["strata"]}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A draw's result: selected targets in processing (score) order with their teams,
+    each stratum's cut-off score, and the targets no eligible team could be found for."""
+
+    seed: bytes
+    selected: list[tuple[str, str, bytes]]  # (uscc, stratum, score), ascending score
+    cutoffs: dict[str, bytes]
+    teams: dict[str, list[str]] = field(default_factory=dict)
+    unfillable: dict[str, str] = field(default_factory=dict)  # uscc -> department short
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed.hex(),
+            "selected": [{"uscc": u, "stratum": s, "score": sc.hex(),
+                          "team": self.teams.get(u, [])} for u, s, sc in self.selected],
+            "cutoffs": {k: v.hex() for k, v in sorted(self.cutoffs.items())},
+            "unfillable": [{"uscc": u, "dept": d} for u, d in self.unfillable.items()],
+        }
+
+
+def select(seed: bytes, snapshot: Snapshot, sizes: Mapping[str, int]
+           ) -> tuple[list[tuple[str, str, bytes]], dict[str, bytes]]:
+    """Per stratum the n_h smallest scores (ties, never expected, by USCC); all selected
+    in ascending score order, and each stratum's cut-off (its n_h-th score)."""
+    by_stratum: dict[str, list[tuple[bytes, str]]] = {}
+    for m in snapshot.pool:
+        by_stratum.setdefault(m.stratum, []).append((target_score(seed, m.stratum, m.uscc),
+                                                     m.uscc))
+    chosen: list[tuple[bytes, str, str]] = []
+    cutoffs: dict[str, bytes] = {}
+    for stratum, scored in by_stratum.items():
+        n = sizes.get(stratum, 0)
+        if n <= 0:
+            continue
+        best = heapq.nsmallest(n, scored)
+        cutoffs[stratum] = best[-1][0]
+        chosen.extend((score, uscc, stratum) for score, uscc in best)
+    chosen.sort()
+    return [(uscc, stratum, score) for score, uscc, stratum in chosen], cutoffs
+
+
+@dataclass(slots=True)
+class Matcher:
+    """The inspector rules of one batch: eligibility, ranking and the running loads."""
+
+    seed: bytes
+    snapshot: Snapshot
+    team: Mapping[str, int]
+    load_cap: int
+    same_unit: bool
+    draw_date: date
+    units: dict[str, str] = field(default_factory=dict)  # uscc -> unit
+    by_dept: dict[str, list[Candidate]] = field(default_factory=dict)
+    loads: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.units = {m.uscc: m.unit for m in self.snapshot.pool}
+        for c in self.snapshot.roster:
+            self.by_dept.setdefault(c.dept, []).append(c)
+
+    def ranking(self, uscc: str, dept: str) -> list[Candidate]:
+        scored = sorted((inspector_score(self.seed, uscc, dept, c.cert_no), c.cert_no, c)
+                        for c in self.by_dept.get(dept, []))
+        return [c for _, _, c in scored]
+
+    def ineligible(self, c: Candidate, uscc: str, team: Sequence[str] = (),
+                   recused: Iterable[str] = ()) -> str | None:
+        """The first rule that passes ``c`` over for ``uscc``, or None."""
+        if c.expert:
+            return "expert"
+        if not c.qualified:
+            return "unqualified"
+        day = self.draw_date.isoformat()
+        if not c.valid_from <= day <= c.valid_to:
+            return "not_valid"
+        kind = self.snapshot.conflicts.get((c.cert_no, uscc))
+        if kind is not None:
+            return kind
+        if self.same_unit and c.unit == self.units.get(uscc):
+            return "same_unit"
+        if c.cert_no in team:
+            return "in_team"
+        if c.cert_no in recused:
+            return "recused"
+        if self.loads.get(c.cert_no, 0) >= self.load_cap:
+            return "load"
+        return None
+
+    def staff(self, uscc: str) -> tuple[list[str], str | None]:
+        """The team for ``uscc`` (departments in code order, each its ranking's first
+        eligible members), or ([], the department that cannot be staffed)."""
+        team: list[str] = []
+        for dept in sorted(self.team):
+            need = self.team[dept]
+            for c in self.ranking(uscc, dept):
+                if need == 0:
+                    break
+                if self.ineligible(c, uscc, team) is None:
+                    team.append(c.cert_no)
+                    need -= 1
+            if need:
+                return [], dept
+        for cert in team:
+            self.loads[cert] = self.loads.get(cert, 0) + 1
+        return team, None
+
+    def substitute(self, uscc: str, dept: str, team: Sequence[str],
+                   recused: Iterable[str]) -> str | None:
+        """The next eligible member of ``dept``'s ranking for ``uscc`` after a recusal."""
+        recused = set(recused)
+        for c in self.ranking(uscc, dept):
+            if self.ineligible(c, uscc, team, recused) is None:
+                return c.cert_no
+        return None
+
+
+def execute(seed: bytes, snapshot: Snapshot, batch: Mapping[str, Any], draw_date: date
+            ) -> tuple[Outcome, Matcher]:
+    """Select the targets and staff each one, in score order."""
+    sizes = sample_sizes(batch, snapshot.strata_counts(batch))
+    selected, cutoffs = select(seed, snapshot, sizes)
+    conflicts = batch["conflicts"]
+    matcher = Matcher(seed, snapshot, batch["team"], int(batch["load_cap"]),
+                      bool(conflicts.get("same_unit")), draw_date)
+    outcome = Outcome(seed, selected, cutoffs)
+    for uscc, _, _ in selected:
+        team, short = matcher.staff(uscc)
+        if short is None:
+            outcome.teams[uscc] = team
+        else:
+            outcome.unfillable[uscc] = short
+    return outcome, matcher
+
+
+def counterfactual(seed: bytes, snapshot: Snapshot, batch: Mapping[str, Any], uscc: str,
+                   stratum: str) -> bool:
+    """Had ``uscc`` stayed in ``stratum`` of this pool, would it have been drawn?"""
+    ratio = next(int(s["ratio_ppm"]) for s in batch["strata"] if s["id"] == stratum)
+    scores = [target_score(seed, stratum, m.uscc) for m in snapshot.pool
+              if m.stratum == stratum and m.uscc != uscc]
+    n = sample_size(len(scores) + 1, ratio, str(batch["rounding"]))
+    mine = target_score(seed, stratum, uscc)
+    return sum(1 for s in scores if s < mine) < n
