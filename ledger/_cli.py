@@ -1,7 +1,9 @@
 """``drawledger [--db PATH] COMMAND ...``: the operator's command line.
 
 Commands: ``init`` (keys and genesis), ``demo`` (a small district log), ``checkpoint``
-(sign the current tree), ``export OUT_DIR`` (entries, checkpoints, trust). The API is
+(sign the current tree), ``export OUT_DIR`` (entries, checkpoints, trust), ``import``,
+``calendar``, ``matters``, ``plan``, ``draws`` (one line per draw) and ``bundle DRAW_ID
+FILE`` (a draw's offline proof). The API is
 served by ``python -m api`` (ledger never imports api).
 Exit status: 0 done, 1 refused (bad input, the message says which field), 2 storage error,
 64 usage.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +29,11 @@ from ledger._admin import (
     receive_plan,
 )
 from ledger._app import Ledger
+from ledger._bundle import draw_lines, make_bundle
 from ledger._demo import DEFAULT_ORIGIN, LogKeys, build_demo, init_log
 from ledger._errors import InputError, KeyFileError, LedgerError, StorageError
 from ledger._import import format_errors
+from verifier import canonical
 
 __all__ = ["main"]
 
@@ -97,6 +102,19 @@ def _run(args: argparse.Namespace) -> int:
             print(f"已发布 {len(seqs)} 项抽查事项 / published {len(seqs)} matters")
         elif args.command == "plan":
             _plan(args, ledger, keys)
+        elif args.command == "draws":
+            try:
+                for line in draw_lines(ledger):
+                    print(line)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `drawledger draws | head`: the reader has enough
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        elif args.command == "bundle":
+            data = canonical(make_bundle(ledger, args.draw_id))
+            Path(args.out_file).write_bytes(data)
+            print(f"已写出抽取证明包 / wrote the draw-proof bundle {args.out_file} "
+                  f"({len(data)} bytes); 核验 / check: python -m verifier bundle "
+                  f"{args.out_file}")
         return 0
     finally:
         ledger.close()
@@ -158,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("target", help="plan JSON file (file) or plan id (receive, publish)")
     p.add_argument("--department", help="the plan's department (file, publish)")
     p.add_argument("--url", help="where the plan is published (publish)")
+    sub.add_parser("draws", help="list the draws, one a line, the draw id first")
+    p = sub.add_parser("bundle", help="write the self-contained proof bundle of one draw")
+    p.add_argument("draw_id", help="plan_id/batch_id, as `drawledger draws` prints it")
+    p.add_argument("out_file")
     args = parser.parse_args(argv)
     try:
         return _run(args)

@@ -45,6 +45,7 @@ __all__ = [
     "DEPARTMENTS",
     "LogKeys",
     "build_demo",
+    "demo_beacon",
     "init_log",
 ]
 
@@ -220,6 +221,13 @@ def _sh(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=_SHANGHAI)
 
 
+def demo_beacon(year: int, seed: int = 2026) -> DevBeacon:
+    """The demo's dev beacon (30 s rounds from the start of the year before): its key is
+    derived from ``seed``, so tests can sign the same rounds. Never for real draws."""
+    return DevBeacon.from_seed(f"drawledger-demo/{seed}".encode(),
+                               genesis=int(_sh(date(year - 1, 1, 1), 0).timestamp()), period=30)
+
+
 def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors: int = 48,
                conflicts: int = 30, seed: int = 2026, year: int | None = None,
                violations: bool = False,
@@ -241,9 +249,7 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
     year = year or now().astimezone(_SHANGHAI).year - 1
     clock = ManualClock(_sh(date(year - 1, 12, 1), 9))
     ledger.chain.clock = clock
-    beacon = DevBeacon.from_seed(f"drawledger-demo/{seed}".encode(),
-                                 genesis=int(_sh(date(year - 1, 1, 1), 0).timestamp()),
-                                 period=30)
+    beacon = demo_beacon(year, seed)
     if not ledger.refresh():
         init_log(ledger, keys, now=clock, beacons=[chain_to_json(beacon.chain)])
     authority = keys.load("authority")
@@ -430,6 +436,7 @@ def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBea
                         {d: reveal_commitment(plan_id, batch_id, d,
                                               _secret(seed, plan_id, batch_id, d))
                          for d in parties}, now=clock())
+        checkpoint()  # witnesses cosign the commitments before any round is due
         for i, (plan_id, batch_id, _) in enumerate(items):
             clock.at(_sh(day, 8, 0, i))
             for party in ledger.state.draws[draw_stream(plan_id, batch_id)].commit["parties"]:

@@ -13,10 +13,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
-from verifier._audit import EXIT_USAGE, Oversize, Report, audit
+from verifier._audit import EXIT_UNVERIFIABLE, EXIT_USAGE, Oversize, Report, audit
 from verifier._beacon import Chain
+from verifier._bundle import entity_report, verify_bundle
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import FormatError
 from verifier._note import NoteVerifier
@@ -156,6 +157,69 @@ def _audit(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _bundle_trust(args: argparse.Namespace) -> Trust | None:
+    return load_trust(Path(args.trust).read_bytes()) if args.trust else None
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    try:
+        trust = _bundle_trust(args)
+        data = Path(args.file).read_bytes()
+    except (OSError, FormatError) as exc:
+        print(f"用法错误 / usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report, view = verify_bundle(data, trust)
+    if args.command == "entity":
+        if view.execution is None or view.snapshot is None or report.exit_code == 2:
+            _print_report(report, view.trust_source, sys.stdout)
+            return report.exit_code or EXIT_UNVERIFIABLE
+        result = entity_report(view, args.uscc)
+        if args.json:
+            print(json.dumps({**result, "exit_code": report.exit_code,
+                              "findings": [f.to_json() for f in report.findings]},
+                             ensure_ascii=False, indent=1))
+        else:
+            _print_entity(result, report)
+        return report.exit_code
+    if args.json:
+        print(json.dumps({**report.to_json(), **view.to_json()}, ensure_ascii=False, indent=1))
+    else:
+        info = view.to_json()
+        print(f"抽取 / draw: {view.draw}")
+        when = (datetime.fromtimestamp(view.round_time, _SHANGHAI).isoformat()
+                if view.round_time is not None else "-")
+        print(f"承诺 / commitment: 第 {info['commit_seq']} 条 / entry {info['commit_seq']}, "
+              f"{view.commit_time}; 信标轮次时间 / beacon round due {when}; 证据 / evidence: "
+              f"{'见证 / witnessed' if view.evidence == 'witnessed' else '日志自述 / claimed'}")
+        print(f"抽中 / selected: {info['selected']}; 无法配齐 / unfillable: "
+              f"{info['unfillable']}; 重算 / recomputed: {report.draws.get('verified', 0)}")
+        _print_report(report, view.trust_source, sys.stdout)
+    return report.exit_code
+
+
+def _print_entity(r: dict[str, Any], report: Report) -> None:
+    print(f"对象 / entity: {r['uscc']}  抽取 / draw: {r['draw']}")
+    print(f"检查对象池 / pool: {r['pool_size']} 家, 默克尔根 / root {r['pool_root']}")
+    if r["in_pool"]:
+        verdict = "被抽中 / drawn" if r["drawn"] else "未被抽中 / not drawn"
+        print(f"在池中 / in the pool: 是 / yes, 第 {r['leaf_index']} 项, 分层 / stratum "
+              f"{r['stratum']}")
+        print(f"得分 / score: {r['score']}")
+        print(f"本层分界 / cut-off: {r['cutoff']}")
+        print(f"结论 / verdict: {verdict}" + (f", 检查组 / team {r['team']}" if r["team"]
+                                             else ""))
+        if not r["consistent"]:
+            print("警告 / warning: 得分与分界不一致 / the score and cut-off disagree with the "
+                  "outcome")
+        print(f"包含证明 / inclusion proof: {len(r['proof'])} 个哈希 / hashes")
+    else:
+        why = ("因排除期被排除 / excluded by the exclusion window" if r["excluded"]
+               else "不在池中 / not in the pool")
+        print(f"结论 / verdict: {why}; 相邻条目 / neighbours: "
+              + ", ".join(f"#{n['leaf_index']} {n['uscc']}" for n in r["neighbours"]))
+    print(f"证明包核验 / bundle check: exit {report.exit_code}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="python -m verifier",
                      description="drawledger standalone verifier (SPEC.md v1)")
@@ -176,8 +240,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="skip statement signature checks (integrity and rules only)")
     p.add_argument("--no-body-rules", action="store_true",
                    help="skip the field rules of event bodies (integrity and roles only)")
+    p = sub.add_parser("bundle", help="check a draw-proof bundle offline")
+    p.add_argument("file")
+    p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("entity", help="was one entity in a draw's pool, and drawn?")
+    p.add_argument("file", help="the draw-proof bundle")
+    p.add_argument("uscc", help="统一社会信用代码")
+    p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
+    p.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
+    if args.command in ("bundle", "entity"):
+        try:
+            code = _bundle(args)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = EXIT_USAGE
+        return code
     return EXIT_USAGE  # pragma: no cover - argparse enforces the choices
 

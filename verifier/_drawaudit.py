@@ -119,6 +119,8 @@ class DrawAuditor:
         # uscc -> (seq, epoch, fields before the change) of its last update or removal
         self.changes: dict[str, tuple[int, float, tuple[str, ...]]] = {}
         self.stats = DrawStats()
+        # Snapshots given rather than rebuilt (a bundle carries the committed lists).
+        self.snapshots: dict[str, Snapshot] = {}
 
     # -- registry churn -----------------------------------------------------------------
     def before(self, seq: int, type_: str, body: dict[str, Any], time: str,
@@ -170,7 +172,7 @@ class DrawAuditor:
                           f"批次 {who} 承诺抽取时所属计划尚未公开",
                           f"batch {who} was committed before its plan was published"))
         matter = str(task.get("matter"))
-        snapshot = build_snapshot(state, stream, matter, batch)
+        snapshot = self.snapshots.get(stream) or build_snapshot(state, stream, matter, batch)
         summary = snapshot.summary(batch)
         for name, zh in (("pool", "检查对象池"), ("roster", "执法人员名单"),
                          ("conflicts", "回避清单"), ("excluded", "排除名单")):
@@ -443,8 +445,10 @@ class DrawAuditor:
         pending.teams[uscc] = [new if c == out_cert else c for c in team]
         return out
 
-    def finish(self, state: LogState, last_time: str) -> list[Finding]:
-        """Batches not drawn by their time, unfillable targets left unrecorded."""
+    def finish(self, state: LogState, last_time: str, *, every_batch: bool = True
+               ) -> list[Finding]:
+        """Batches not drawn by their time, unfillable targets left unrecorded
+        (``every_batch=False``: only the batches seen, as for a bundle)."""
         out: list[Finding] = []
         now = _epoch(last_time) if last_time else None
         for pending in self.pending.values():
@@ -462,7 +466,7 @@ class DrawAuditor:
                               f"批次 {who} 已承诺但过了抽取日仍未抽取",
                               f"batch {who} was committed but not drawn by the day after its "
                               "draw date"))
-        if now is None:
+        if now is None or not every_batch:
             return out
         for plan_id, plan in state.plans.items():
             if not plan.published:

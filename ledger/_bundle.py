@@ -1,0 +1,94 @@
+"""Draw-proof bundles (SPEC.md section 15): one file that proves one draw offline.
+
+The bundle holds the entries a verifier needs (the genesis, the key registrations, the
+plan version and its publication, every entry of the draw's stream and the conflicts
+declared after the commitment), each with an inclusion proof to the first checkpoint that
+covers it, consistency proofs between those checkpoints, the snapshot lists the
+commitment's roots stand for, and the trust policy the genesis declares.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ledger._app import Ledger
+from ledger._draws import draw_stream, snapshot_at
+from ledger._errors import InputError
+from verifier._bundle import FORMAT
+from verifier._entry import parse_entry
+from verifier._proof import TlogProof, format_proof
+
+__all__ = ["draw_lines", "make_bundle"]
+
+
+def draw_lines(ledger: Ledger) -> list[str]:
+    """One line per committed draw, the draw id (``plan_id/batch_id``) first."""
+    ledger.refresh()
+    out = []
+    for stream, info in sorted(ledger.state.draws.items(), key=lambda kv: kv[1].commit_seq):
+        teams = dict(info.teams)
+        status = ("voided" if info.voided else "executed" if info.executed else "committed")
+        if info.executed > 1:
+            status += f"+{info.executed - 1} redraw"
+        out.append(f"{stream.removeprefix('draw/')}\t{info.draw_date}\t{status}\t"
+                   f"selected={len(teams)}\tcommit_seq={info.commit_seq}\t"
+                   f"executed_seq={info.executed_seq if info.executed_seq is not None else '-'}")
+    return out
+
+
+def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
+    """The bundle of draw ``plan_id/batch_id`` as a JSON object (write it canonically)."""
+    ledger.refresh()
+    plan_id, _, batch_id = draw_id.rpartition("/")
+    stream = draw_stream(plan_id, batch_id)
+    info = ledger.state.draws.get(stream)
+    if not plan_id or info is None:
+        raise InputError(f"draw id {draw_id!r}: no such draw (see `drawledger draws`)")
+    checkpoints = ledger.chain.checkpoints()
+    if not checkpoints:
+        raise InputError("the log has no checkpoint yet: run `drawledger checkpoint`")
+    snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
+    roster = {c.cert_no for c in snapshot.roster}
+    wanted: list[tuple[int, bytes]] = []
+    keys: set[str] = set()
+    for seq, raw in ledger.entries(0, checkpoints[-1][0]):
+        e = parse_entry(raw)
+        keep = (seq == 0 or e.stream == stream
+                or (e.stream == f"plan/{plan_id}" and (seq == info.commit["plan_seq"]
+                                                       or e.type == "plan.published"))
+                or (seq > info.commit_seq and e.type.startswith("conflict.")
+                    and e.body.get("cert_no") in roster))
+        if keep:
+            wanted.append((seq, raw))
+            keys.add(e.sig["key"])
+    if not any(parse_entry(raw).type == "draw.executed" for _, raw in wanted):
+        raise InputError(f"draw {draw_id} has no checkpointed execution yet: run "
+                         "`drawledger checkpoint` after the draw")
+    for seq, raw in ledger.entries(0, checkpoints[-1][0]):
+        e = parse_entry(raw)
+        if e.type == "key.registered" and e.body.get("name") in keys:
+            wanted.append((seq, raw))
+    wanted.sort()
+    notes = {size: note for size, _, note in checkpoints}
+    sizes = sorted(notes)
+    used: set[int] = set()
+    entries = []
+    for seq, raw in wanted:
+        size = next(s for s in sizes if s > seq)
+        used.add(size)
+        proof = TlogProof(seq, tuple(ledger.tree.inclusion_proof(seq, size)), notes[size])
+        entries.append({"entry": raw.decode(), "proof": format_proof(proof)})
+    chain = sorted(used)
+    consistency = [{"old": a, "new": b,
+                    "proof": [h.hex() for h in ledger.tree.consistency_proof(a, b)]}
+                   for a, b in itertools.pairwise(chain)]
+    leaves = snapshot.leaves()
+    return {
+        "format": FORMAT,
+        "draw": draw_id,
+        "trust": ledger.trust().to_json(),
+        "entries": entries,
+        "consistency": consistency,
+        "snapshot": {name: [leaf.decode() for leaf in items] for name, items in leaves.items()},
+    }

@@ -1,0 +1,378 @@
+"""Checking a draw-proof bundle offline (SPEC.md section 15).
+
+A bundle is canonical JSON, so any changed byte either breaks the canonical form or
+changes a value that something authenticates: entries by their inclusion proofs to
+checkpoints signed with the log key, checkpoints by consistency proofs, the trust policy
+by the genesis entry, the snapshot lists by the roots in the signed commitment. What is
+left is the draw itself, which the same ``DrawAuditor`` as the full audit recomputes byte
+for byte from the committed lists and the randomness evidence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier._audit import Report
+from verifier._canonical import loads_canonical
+from verifier._draw import (
+    TARGET_FIELDS,
+    Candidate,
+    Member,
+    Snapshot,
+    matches,
+    pool_rule,
+    stratum_of,
+    target_score,
+)
+from verifier._drawaudit import DrawAuditor, draw_time
+from verifier._entry import Entry, parse_entry
+from verifier._errors import FormatError, VerifierError
+from verifier._merkle import MerkleTree, leaf_hash, verify_consistency
+from verifier._note import NoteVerifier, parse_note
+from verifier._proof import parse_proof, verify_proof
+from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
+from verifier._trust import Trust, chain_to_json, parse_trust
+
+__all__ = ["FORMAT", "BundleView", "entity_report", "verify_bundle"]
+
+FORMAT = "drawledger/draw-bundle/v1"
+_FIELDS = {"format", "draw", "trust", "entries", "consistency", "snapshot"}
+_LISTS = ("pool", "roster", "conflicts", "excluded")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class BundleView:
+    """What a checked bundle establishes, for the report and the per-entity check."""
+
+    draw: str = ""
+    trust_source: str = ""
+    commit: Entry | None = None
+    execution: Entry | None = None
+    snapshot: Snapshot | None = None
+    leaves: dict[str, list[bytes]] = field(default_factory=dict)
+    commit_time: str = ""
+    commit_witnessed: int | None = None  # earliest quorum cosignature covering the commit
+    round_time: int | None = None
+    evidence: str = "claimed"
+
+    def to_json(self) -> dict[str, Any]:
+        outcome = self.execution.body.get("outcome", {}) if self.execution else {}
+        return {"draw": self.draw, "trust_source": self.trust_source,
+                "commit_seq": self.commit.seq if self.commit else None,
+                "commit_time": self.commit_time, "commit_witnessed": self.commit_witnessed,
+                "round_time": self.round_time, "evidence": self.evidence,
+                "selected": len(outcome.get("selected", [])),
+                "unfillable": len(outcome.get("unfillable", []))}
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise FormatError(f"{value!r} is not a tree size")
+    return value
+
+
+def _hash(value: Any) -> bytes:
+    if not isinstance(value, str) or not _HEX64_RE.fullmatch(value):
+        raise FormatError(f"{value!r} is not 64 lowercase hex digits")
+    return bytes.fromhex(value)
+
+
+def _entry_order(entries: list[tuple[Entry, Any]], draw: str) -> None:
+    """Entries strictly by seq; every draw entry on the bundle's draw stream, its
+    versions from 1 without a gap (an entry left out in the middle shows)."""
+    seqs = [e.seq for e, _ in entries]
+    if seqs != sorted(set(seqs)):
+        raise FormatError("entries: not in strictly increasing seq order")
+    versions = [e.version for e, _ in entries if e.type.startswith("draw.")]
+    if any(e.stream != f"draw/{draw}" for e, _ in entries if e.type.startswith("draw.")):
+        raise FormatError(f"entries: a draw entry is not of draw {draw}")
+    if versions != list(range(1, len(versions) + 1)):
+        raise FormatError("entries: the draw's stream versions are not 1, 2, ... without gaps")
+
+
+def _bad(rule: str, seq: int | None, zh: str, en: str) -> Finding:
+    return Finding(rule, INTEGRITY, seq, zh, en)
+
+
+def _member(obj: Any) -> Member:
+    return Member(str(obj["uscc"]), str(obj["stratum"]), tuple(str(obj[f])
+                                                                for f in TARGET_FIELDS))
+
+
+def _candidate(obj: Any) -> Candidate:
+    return Candidate(str(obj["cert_no"]), str(obj["dept"]), str(obj["unit"]),
+                     obj["qualified"] is True, str(obj["valid_from"]), str(obj["valid_to"]),
+                     obj["expert"] is True)
+
+
+def _snapshot(lists: Any, report: Report, view: BundleView) -> None:
+    """Parse the four lists; each leaf must be canonical and exactly what the spec's leaf
+    for its parsed value is (no extra fields)."""
+    if not isinstance(lists, dict) or set(lists) != set(_LISTS):
+        raise FormatError(f"snapshot: needs exactly {list(_LISTS)}")
+    parsed: dict[str, list[Any]] = {}
+    for name in _LISTS:
+        items = lists[name]
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise FormatError(f"snapshot.{name}: not a list of strings")
+        view.leaves[name] = [x.encode() for x in items]
+        parsed[name] = [loads_canonical(leaf) for leaf in view.leaves[name]]
+    try:
+        pool = [_member(o) for o in parsed["pool"]]
+        roster = [_candidate(o) for o in parsed["roster"]]
+        conflicts = {(str(o["cert_no"]), str(o["uscc"])): str(o["kind"])
+                     for o in parsed["conflicts"]}
+        excluded = [str(o["uscc"]) for o in parsed["excluded"]]
+    except (KeyError, TypeError) as exc:
+        raise FormatError(f"snapshot: a leaf lacks a field ({exc})") from None
+    snapshot = Snapshot(list(pool), list(roster), conflicts, list(excluded))
+    if snapshot.leaves() != view.leaves:
+        report.add(_bad("BUNDLE.snapshot", None, "快照清单的条目格式或顺序不合规范",
+                        "a snapshot list's leaves are not in the specified form or order"))
+    view.snapshot = snapshot
+
+
+def verify_bundle(data: bytes, trust: Trust | None = None) -> tuple[Report, BundleView]:
+    """Check a bundle; ``trust`` pins the keys (else the bundle's own, which the report
+    says). Never raises on bad data: problems are findings."""
+    report = Report()
+    view = BundleView()
+    try:
+        obj = loads_canonical(data)
+        if not isinstance(obj, dict) or set(obj) != _FIELDS or obj["format"] != FORMAT:
+            raise FormatError(f"not a {FORMAT} object with exactly {sorted(_FIELDS)}")
+        embedded = parse_trust(obj["trust"])
+        view.draw = str(obj["draw"])
+        _snapshot(obj["snapshot"], report, view)
+        entries = [(parse_entry(str(e["entry"]).encode()), parse_proof(str(e["proof"])))
+                   for e in obj["entries"]]
+        consistency = [(_int(c["old"]), _int(c["new"]), [_hash(h) for h in c["proof"]])
+                       for c in obj["consistency"]]
+        _entry_order(entries, view.draw)
+    except (VerifierError, KeyError, TypeError, ValueError) as exc:
+        report.add(_bad("BUNDLE.format", None, f"证明包格式错误：{exc}",
+                        f"the bundle is malformed: {exc}"))
+        return report, view
+    pinned = trust or embedded
+    view.trust_source = "pinned" if trust else "bundle (compare its keys with the published ones)"
+    if trust is None:
+        report.add(Finding("TRUST", UNVERIFIABLE, None,
+                           "未提供信任策略：使用证明包自带的密钥，结论取决于这些密钥是否属实",
+                           "no trust policy given: the bundle's own keys were used"))
+    report.entries = len(entries)
+    roots = _proofs(entries, consistency, pinned, report)
+    if roots is None:
+        return report, view
+    _check(entries, embedded, pinned, trust is not None, report, view, roots)
+    return report, view
+
+
+def _proofs(entries: list[tuple[Entry, Any]], consistency: list[tuple[int, int, list[bytes]]],
+            trust: Trust, report: Report) -> dict[int, tuple[bytes, int | None]] | None:
+    """Inclusion of every entry, consistency between the checkpoints; returns size ->
+    (root, earliest time a quorum of witnesses had cosigned it, or None)."""
+    roots: dict[int, tuple[bytes, int | None]] = {}
+    for entry, proof in entries:
+        try:
+            if proof.index != entry.seq:
+                raise FormatError(f"proof index {proof.index} is not the entry's seq")
+            cp, cosigned = verify_proof(proof, entry.hash, trust.log_key, trust.origin,
+                                        trust.witnesses)
+            known = {(k.name, k.key_id) for k in (trust.log_key, *trust.witnesses)}
+            for sig in parse_note(proof.note).signatures:
+                if (sig.name, sig.key_id) not in known:
+                    # Signed notes may carry signatures of unknown keys; a bundle may not:
+                    # every byte of it must be accounted for.
+                    raise FormatError(f"checkpoint signature by unknown key {sig.name}")
+        except VerifierError as exc:
+            report.add(_bad("BUNDLE.proof", entry.seq, f"第 {entry.seq} 条的包含证明无效：{exc}",
+                            f"the inclusion proof of entry {entry.seq} fails: {exc}"))
+            continue
+        times = sorted(cosigned.values())
+        witnessed = times[trust.quorum - 1] if trust.quorum and len(times) >= trust.quorum \
+            else None
+        seen = roots.setdefault(cp.size, (cp.root, witnessed))
+        if seen[0] != cp.root:
+            report.add(_bad("V1.fork", entry.seq, f"同一规模 {cp.size} 的两个检查点根不同（分叉）",
+                            f"two checkpoints of size {cp.size} differ (a fork)"))
+    sizes = sorted(roots)
+    links = {(old, new): proof for old, new, proof in consistency}
+    for old, new in itertools.pairwise(sizes):
+        proof = links.get((old, new))
+        try:
+            if proof is None:
+                raise FormatError("missing")
+            verify_consistency(old, new, roots[old][0], roots[new][0], proof)
+        except VerifierError as exc:
+            report.add(_bad("BUNDLE.consistency", None,
+                            f"检查点 {old} 与 {new} 之间的一致性证明无效：{exc}",
+                            f"the consistency proof from checkpoint {old} to {new} fails: "
+                            f"{exc}"))
+    if len(links) != max(0, len(sizes) - 1):
+        report.add(_bad("BUNDLE.consistency", None, "一致性证明与所用检查点不对应",
+                        "the consistency proofs do not link exactly the checkpoints used"))
+    report.checkpoints = report.checkpoints_verified = len(roots)
+    return None if report.exit_code == 2 else roots
+
+
+def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was_pinned: bool,
+           report: Report, view: BundleView, roots: dict[int, tuple[bytes, int | None]]
+           ) -> None:
+    ordered = sorted((e for e, _ in entries), key=lambda e: e.seq)
+    if not ordered or ordered[0].seq != 0 or ordered[0].type != "log.genesis":
+        report.add(_bad("BUNDLE.genesis", None, "证明包缺少创世条目",
+                        "the bundle lacks the genesis entry"))
+        return
+    genesis = ordered[0].body
+    problems = _trust_vs_genesis(embedded, genesis, beacons=True)
+    if was_pinned:
+        problems += [f"pinned {p}" for p in _trust_vs_genesis(pinned, genesis, beacons=False)]
+    for problem in problems:
+        report.add(_bad("V1.trust", 0, f"创世条目与信任策略不符：{problem}",
+                        f"the genesis entry differs from the trust policy: {problem}"))
+    keys = {k.name: (k, "authority", 0) for k in pinned.authority_keys}
+    state = LogState(body_check=None)
+    auditor = DrawAuditor(pinned.chains())
+    for entry in ordered:
+        key = keys.get(entry.sig["key"])
+        signed_ok = key is not None and key[2] <= entry.seq and \
+            key[0].verify(entry.signed_bytes(), entry.signature())
+        report.signatures_checked += 1
+        if not signed_ok:
+            report.add(_bad("V1.signature", entry.seq,
+                            f"第 {entry.seq} 条的签名无法用已登记的密钥核验",
+                            f"entry {entry.seq} is not signed by a key registered before it"))
+        if entry.type == "key.registered" and key is not None and key[1] == "authority":
+            try:
+                registered = NoteVerifier.from_vkey(str(entry.body["vkey"]))
+                keys[registered.name] = (registered, str(entry.body.get("dept")), entry.seq)
+            except (FormatError, KeyError):
+                pass
+        elif entry.sig["key"] in keys and keys[entry.sig["key"]][1] not in (
+                "authority", entry.actor):
+            report.add(_bad("V1.key", entry.seq, f"第 {entry.seq} 条的签名密钥不属于 {entry.actor}",
+                            f"entry {entry.seq} is signed by a key of another department"))
+        stream = f"draw/{view.draw}"
+        if entry.type == "draw.committed" and entry.stream == stream:
+            view.commit = entry
+            view.commit_time = entry.time
+            view.commit_witnessed = _witnessed(entry.seq, roots)
+            if view.snapshot is not None:
+                _commit_lists(entry, view, report)
+                auditor.snapshots[stream] = view.snapshot
+        state.apply(entry.seq, entry.stream, entry.version, entry.type, entry.actor, entry.body,
+                    entry.sig)
+        if entry.type.startswith("draw.") and entry.stream == stream:
+            if entry.type == "draw.executed" and view.execution is None:
+                view.execution = entry
+            for finding in auditor.feed(entry.seq, entry.type, entry.body, entry.time,
+                                        entry.hash, state):
+                report.add(finding)
+    last = ordered[-1].time
+    for finding in auditor.finish(state, last, every_batch=False):
+        report.add(finding)
+    report.draws = auditor.stats.to_json()
+    if view.commit is None or view.execution is None:
+        report.add(Finding("BUNDLE.incomplete", UNVERIFIABLE, None,
+                           f"证明包中没有抽取 {view.draw} 的承诺和执行条目",
+                           f"the bundle holds no commitment and execution of {view.draw}"))
+        return
+    _evidence(view, state, auditor, report)
+
+
+def _witnessed(seq: int, roots: dict[int, tuple[bytes, int | None]]) -> int | None:
+    times = [t for size, (_, t) in roots.items() if size > seq and t is not None]
+    return min(times) if times else None
+
+
+def _commit_lists(commit: Entry, view: BundleView, report: Report) -> None:
+    """The lists must be exactly what the commitment's roots stand for, and every pool
+    member must satisfy the plan's rule in the stratum it is listed in."""
+    for name in _LISTS:
+        claimed = commit.body.get(name)
+        root = MerkleTree(leaf_hash(leaf) for leaf in view.leaves[name]).root().hex()
+        if not isinstance(claimed, dict) or claimed.get("root") != root \
+                or claimed.get("size") != len(view.leaves[name]):
+            report.add(_bad("BUNDLE.snapshot", commit.seq,
+                            f"证明包中的{name}清单与承诺的默克尔根不符（清单被改动或删减）",
+                            f"the bundle's {name} list does not match the committed root "
+                            "(edited, dropped or added members)"))
+
+
+def _trust_vs_genesis(trust: Trust, body: dict[str, Any], *, beacons: bool) -> list[str]:
+    problems = []
+    for name, mine in (("origin", trust.origin), ("log_key", trust.log_key.vkey),
+                       ("authority_keys", [k.vkey for k in trust.authority_keys]),
+                       ("witnesses", [w.vkey for w in trust.witnesses]),
+                       ("quorum", trust.quorum)):
+        if body.get(name) != mine:
+            problems.append(name)
+    if beacons and body.get("beacons", []) != [chain_to_json(c) for c in trust.beacons]:
+        problems.append("beacons")
+    return problems
+
+
+def _evidence(view: BundleView, state: LogState, auditor: DrawAuditor, report: Report) -> None:
+    """Claimed (the log's time) or witnessed (a quorum cosigned a checkpoint holding the
+    commitment before the beacon round was due)."""
+    assert view.commit is not None
+    plan = state.plans.get(str(view.commit.body.get("plan_id")))
+    found = plan.batch(str(view.commit.body.get("batch_id"))) if plan else None
+    beacon = view.commit.body.get("beacon")
+    chain = auditor.chains.get(str(beacon.get("chain"))) if isinstance(beacon, dict) else None
+    if found is None or chain is None:
+        return
+    view.round_time = chain.round_time(chain.round_at(int(draw_time(found[1]).timestamp())))
+    if view.commit_witnessed is not None and view.commit_witnessed < view.round_time:
+        view.evidence = "witnessed"
+    # A pool member outside the rule or in the wrong stratum is a committed violation.
+    rule = pool_rule(found[1])
+    assert view.snapshot is not None
+    for m in view.snapshot.pool:
+        fields = dict(zip(TARGET_FIELDS, m.fields, strict=True))
+        if not matches(rule, fields) or stratum_of(found[1], fields) != m.stratum:
+            report.add(Finding("V4.pool_rule", VIOLATION, view.commit.seq,
+                               f"对象 {m.uscc} 不符合计划的抽查范围或分层规则",
+                               f"pool member {m.uscc} is outside the plan's pool rule or in "
+                               "the wrong stratum"))
+
+
+def entity_report(view: BundleView, uscc: str) -> dict[str, Any]:
+    """Was ``uscc`` in the pool, its score, its stratum's cut-off, drawn or not, with the
+    Merkle evidence (inclusion in the committed pool, or the two neighbours that prove it
+    absent from the sorted list)."""
+    assert view.snapshot is not None and view.execution is not None
+    outcome = view.execution.body["outcome"]
+    seed = bytes.fromhex(outcome["seed"])
+    pool = view.snapshot.pool
+    tree = MerkleTree(leaf_hash(leaf) for leaf in view.leaves["pool"])
+    usccs = [m.uscc for m in pool]
+    out: dict[str, Any] = {"uscc": uscc, "draw": view.draw,
+                           "pool_root": tree.root().hex(), "pool_size": len(pool)}
+    if uscc in usccs:
+        i = usccs.index(uscc)
+        member = pool[i]
+        score = target_score(seed, member.stratum, uscc)
+        cutoff = outcome["cutoffs"].get(member.stratum)
+        team = next((s["team"] for s in outcome["selected"] if s["uscc"] == uscc), None)
+        out.update({"in_pool": True, "stratum": member.stratum, "score": score.hex(),
+                    "cutoff": cutoff, "drawn": team is not None,
+                    "consistent": (team is not None) == (cutoff is not None
+                                                         and score.hex() <= cutoff),
+                    "team": team, "leaf_index": i,
+                    "leaf": view.leaves["pool"][i].decode(),
+                    "proof": [h.hex() for h in tree.inclusion_proof(i)]})
+        return out
+    excluded = uscc in view.snapshot.excluded
+    j = bisect.bisect_left(usccs, uscc)
+    neighbours = [{"leaf_index": k, "uscc": usccs[k],
+                   "proof": [h.hex() for h in tree.inclusion_proof(k)]}
+                  for k in (j - 1, j) if 0 <= k < len(pool)]
+    out.update({"in_pool": False, "excluded": excluded, "drawn": False,
+                "neighbours": neighbours})
+    return out
