@@ -1,4 +1,5 @@
-"""FastAPI app: the latest checkpoint, entries as stored bytes, per-entry proofs.
+"""FastAPI app: the latest checkpoint, entries as stored bytes, per-entry proofs, draws
+and their proof bundles.
 
 Every response is something a client can check offline with ``python -m verifier``: the
 checkpoint is a C2SP signed note, entries are the exact bytes that were hashed, and proofs
@@ -12,10 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from ledger import Ledger
-from verifier import TlogProof, format_proof
+from ledger import InputError, Ledger
+from ledger._bundle import draw_lines, make_bundle
+from verifier import TlogProof, canonical, format_proof
 
 __all__ = ["MAX_PAGE", "create_app"]
 
@@ -91,5 +93,29 @@ def create_app(db: str) -> FastAPI:
             path = led.tree.inclusion_proof(seq, size)
         text = format_proof(TlogProof(seq, tuple(path), note))
         return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
+
+    @app.get("/v1/draws")
+    def draws() -> list[dict[str, object]]:
+        """Every committed draw: its id, date, status and where its proof bundle is."""
+        with lock:
+            lines = draw_lines(ledger())
+        out: list[dict[str, object]] = []
+        for line in lines:
+            draw_id, day, status, *_ = line.split("\t")
+            out.append({"draw": draw_id, "draw_date": day, "status": status,
+                        "bundle": f"/v1/draws/{draw_id}/bundle"})
+        return out
+
+    @app.get("/v1/draws/{plan_id}/{batch_id}/bundle")
+    def bundle(plan_id: str, batch_id: str) -> Response:
+        """The draw-proof bundle: check it with ``python -m verifier bundle FILE``."""
+        try:
+            with lock:
+                data = canonical(make_bundle(ledger(), f"{plan_id}/{batch_id}"))
+        except InputError as exc:
+            raise HTTPException(404, str(exc)) from None
+        name = f"{plan_id}_{batch_id}.draw.json"
+        return Response(data, media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     return app

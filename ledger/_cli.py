@@ -154,9 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("demo", help="build a demo district year")
     p.add_argument("--targets", type=int, default=20_000)
     p.add_argument("--inspectors", type=int, default=300)
-    p.add_argument("--year", type=int, help="plan year (default: next year)")
+    p.add_argument("--year", type=int, help="the year replayed (default: last year)")
     p.add_argument("--violations", action="store_true",
-                   help="plant one problem: a plan filed after its deadline")
+                   help="plant a late plan, a re-draw, a pool removal that changed a draw, "
+                        "a conflicted substitute and a team of one")
     sub.add_parser("checkpoint", help="sign a checkpoint of the current log")
     p = sub.add_parser("export", help="write entries.jsonl, checkpoints/ and trust.json")
     p.add_argument("out_dir")

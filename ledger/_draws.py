@@ -10,6 +10,7 @@ after the round. Nothing is ever deleted: a void is an event, and the batch stay
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -89,6 +90,7 @@ def commit_statement(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id:
         raise InputError(f"commitments: no commitment from {missing}")
     stream = draw_stream(plan_id, batch_id)
     snapshot = build_snapshot(ledger.state, stream, str(task["matter"]), batch)
+    _last_snapshot[id(ledger)] = snapshot
     statement = {
         "plan_id": plan_id, "batch_id": batch_id, "dept": body["dept"],
         "algorithm": ALGORITHM, "plan_seq": plan_seq, "draw_time": t_draw.isoformat(),
@@ -105,8 +107,13 @@ def commit_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
                 commitments: dict[str, str], *, now: datetime) -> int:
     """Write ``draw.committed`` (see ``commit_statement``); returns its seq."""
     ledger.refresh()
-    return ledger.submit([commit_statement(ledger, signer, plan_id, batch_id, chain,
-                                           commitments, now=now)])[0]
+    statement = commit_statement(ledger, signer, plan_id, batch_id, chain, commitments,
+                                 now=now)
+    seq = ledger.submit([statement])[0]
+    # The snapshot is the registries at this seq: keep it for the execution, instead of
+    # replaying the log up to here again.
+    _cache(ledger)[draw_stream(plan_id, batch_id)] = (seq, _last_snapshot.pop(id(ledger)))
+    return seq
 
 
 def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, batch_id: str,
@@ -123,9 +130,23 @@ def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, b
                                          now=now)])[0]
 
 
+_snapshots: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[int, Snapshot]]] = \
+    weakref.WeakKeyDictionary()
+_last_snapshot: dict[int, Snapshot] = {}
+
+
+def _cache(ledger: Ledger) -> dict[str, tuple[int, Snapshot]]:
+    return _snapshots.setdefault(ledger, {})
+
+
 def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapshot:
     """The snapshot as the registries stood when entry ``seq`` (the commitment) was
-    written: a replay of the entries before it, as the auditor does."""
+    written: a replay of the entries before it, as the auditor does (or this process's
+    copy from when it wrote the commitment). A fresh object: callers may extend it."""
+    cached = _cache(ledger).get(draw_stream(plan_id, batch_id))
+    if cached is not None and cached[0] == seq:
+        s = cached[1]
+        return Snapshot(s.pool, s.roster, dict(s.conflicts), s.excluded)
     state = LogState(body_check=None)
     for i, raw in ledger.entries(0, seq):
         e = parse_entry(raw)

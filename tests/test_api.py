@@ -15,6 +15,7 @@ from verifier import (
     parse_proof,
     verify_proof,
 )
+from verifier._bundle import verify_bundle
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,14 @@ def test_proof_verifies_offline(client: tuple[TestClient, Ledger]) -> None:
 def test_proof_beyond_the_checkpoint(client: tuple[TestClient, Ledger]) -> None:
     r = client[0].get("/v1/proof/100000")
     assert r.status_code == 404 and "checkpoint" in r.text
+
+
+def test_draw_bundle_downloads_and_verifies(client: tuple[TestClient, Ledger]) -> None:
+    c, led = client
+    draws = c.get("/v1/draws").json()
+    assert draws and all(d["status"] == "executed" for d in draws)
+    r = c.get(draws[0]["bundle"])
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    report, view = verify_bundle(r.content, led.trust())
+    assert report.exit_code == 0 and view.draw == draws[0]["draw"]
+    assert c.get("/v1/draws/no-such-plan/B1/bundle").status_code == 404

@@ -34,5 +34,6 @@ def test_quickstart_runs(tmp_path: Path) -> None:
         assert proc.returncode == want, f"{line}\n{proc.stdout}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr
         outputs.append(proc.stdout)
-    assert "seq=99" in outputs[4]
+    assert "seq=99" in outputs[6]
+    assert "见证 / witnessed" in outputs[4]
     assert '"seq": 99' in (tmp_path / "report.json").read_text(encoding="utf-8")
