@@ -11,8 +11,8 @@ for byte from the committed lists and the randomness evidence.
 from __future__ import annotations
 
 import bisect
-import re
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 

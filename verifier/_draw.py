@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from verifier._canonical import canonical
+from verifier._canonical import dumps
 from verifier._errors import FormatError
 from verifier._merkle import MerkleTree, leaf_hash
 
@@ -94,6 +94,18 @@ def target_score(seed: bytes, stratum: str, uscc: str) -> bytes:
 
 def inspector_score(seed: bytes, uscc: str, dept: str, cert_no: str) -> bytes:
     return hmac.digest(seed, lp("I", uscc, dept, cert_no), "sha256")
+
+
+def _field(text: str) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def _scores(seed: bytes, prefix: bytes, ids: Iterable[str]) -> list[tuple[bytes, str]]:
+    """(HMAC(seed, prefix || LP(id)), id) for each id: the hot loop of a draw, with the
+    fixed part of the message encoded once."""
+    digest = hmac.digest
+    return [(digest(seed, prefix + _field(i), "sha256"), i) for i in ids]
 
 
 def sample_size(population: int, ratio_ppm: int, rounding: str) -> int:
@@ -198,12 +210,13 @@ class Snapshot:
 
     def leaves(self) -> dict[str, list[bytes]]:
         conflicts = sorted(self.conflicts.items())
+        # The values come from replayed, rule-checked bodies: encode, no profile check.
         return {
-            "pool": [canonical(m.to_json()) for m in self.pool],
-            "roster": [canonical(c.to_json()) for c in self.roster],
-            "conflicts": [canonical({"cert_no": c, "kind": k, "uscc": u})
+            "pool": [dumps(m.to_json()) for m in self.pool],
+            "roster": [dumps(c.to_json()) for c in self.roster],
+            "conflicts": [dumps({"cert_no": c, "kind": k, "uscc": u})
                           for (c, u), k in conflicts],
-            "excluded": [canonical({"uscc": u}) for u in self.excluded],
+            "excluded": [dumps({"uscc": u}) for u in self.excluded],
         }
 
     def strata_counts(self, batch: Mapping[str, Any]) -> dict[str, int]:
@@ -259,17 +272,16 @@ def select(seed: bytes, snapshot: Snapshot, sizes: Mapping[str, int]
            ) -> tuple[list[tuple[str, str, bytes]], dict[str, bytes]]:
     """Per stratum the n_h smallest scores (ties, never expected, by USCC); all selected
     in ascending score order, and each stratum's cut-off (its n_h-th score)."""
-    by_stratum: dict[str, list[tuple[bytes, str]]] = {}
+    members: dict[str, list[str]] = {}
     for m in snapshot.pool:
-        by_stratum.setdefault(m.stratum, []).append((target_score(seed, m.stratum, m.uscc),
-                                                     m.uscc))
+        members.setdefault(m.stratum, []).append(m.uscc)
     chosen: list[tuple[bytes, str, str]] = []
     cutoffs: dict[str, bytes] = {}
-    for stratum, scored in by_stratum.items():
+    for stratum, usccs in members.items():
         n = sizes.get(stratum, 0)
         if n <= 0:
             continue
-        best = heapq.nsmallest(n, scored)
+        best = heapq.nsmallest(n, _scores(seed, lp("T", stratum), usccs))
         cutoffs[stratum] = best[-1][0]
         chosen.extend((score, uscc, stratum) for score, uscc in best)
     chosen.sort()
@@ -296,9 +308,9 @@ class Matcher:
             self.by_dept.setdefault(c.dept, []).append(c)
 
     def ranking(self, uscc: str, dept: str) -> list[Candidate]:
-        scored = sorted((inspector_score(self.seed, uscc, dept, c.cert_no), c.cert_no, c)
-                        for c in self.by_dept.get(dept, []))
-        return [c for _, _, c in scored]
+        people = {c.cert_no: c for c in self.by_dept.get(dept, [])}
+        scored = sorted(_scores(self.seed, lp("I", uscc, dept), people))
+        return [people[cert] for _, cert in scored]
 
     def ineligible(self, c: Candidate, uscc: str, team: Sequence[str] = (),
                    recused: Iterable[str] = ()) -> str | None:
@@ -373,8 +385,9 @@ def counterfactual(seed: bytes, snapshot: Snapshot, batch: Mapping[str, Any], us
                    stratum: str) -> bool:
     """Had ``uscc`` stayed in ``stratum`` of this pool, would it have been drawn?"""
     ratio = next(int(s["ratio_ppm"]) for s in batch["strata"] if s["id"] == stratum)
-    scores = [target_score(seed, stratum, m.uscc) for m in snapshot.pool
-              if m.stratum == stratum and m.uscc != uscc]
+    scores = [score for score, _ in _scores(seed, lp("T", stratum),
+                                            (m.uscc for m in snapshot.pool
+                                             if m.stratum == stratum and m.uscc != uscc))]
     n = sample_size(len(scores) + 1, ratio, str(batch["rounding"]))
     mine = target_score(seed, stratum, uscc)
     return sum(1 for s in scores if s < mine) < n

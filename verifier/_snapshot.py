@@ -61,10 +61,11 @@ def build_snapshot(state: LogState, stream: str, matter: str, batch: dict[str, A
             if active:
                 conflicts[pair] = "declared"
     rule = pool_rule(batch)
+    registries = set(rule["registry"])
     pool: list[Member] = []
     skipped: list[str] = []
     for uscc, fields in state.targets.items():
-        if fields is None:
+        if fields is None or fields[0] not in registries:  # fields[0]: the registry
             continue
         view = dict(zip(TARGET_FIELDS, fields, strict=False))
         if not matches(rule, view):
