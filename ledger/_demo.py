@@ -30,8 +30,10 @@ from ledger._draws import (
 )
 from ledger._errors import InputError
 from ledger._recorder import format_log_time
+from ledger._results import inspection_id
 from ledger._statements import Submission, load_key, save_key, sign_statement
 from verifier import NoteSigner, canonical
+from verifier._calendar import WorkingCalendar
 from verifier._draw import Outcome, Snapshot, counterfactual, draw_seed, reveal_commitment
 from verifier._drawaudit import draw_time
 from verifier._entry import entry_hash, make_entry
@@ -395,19 +397,157 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
             publish_plan(ledger, dept_keys[plan["dept"]], plan["dept"], plan["plan_id"],
                          f"https://www.zichuan.gov.cn/ssj/plans/{plan['plan_id']}", now=clock())
     checkpoint()
-    _draw_year(ledger, keys, clock, beacon, plans, dept_keys, seed, violations, checkpoint)
+    results = _Results(ledger, clock, dept_keys, year, rng, violations, checkpoint)
+    results.leads([b for rows in by_dept.values() for _, _, b in rows
+                   if b["dept"] == "ZC-SCJGJ"], year)
+    _draw_year(ledger, clock, beacon, plans, dept_keys, seed, violations, checkpoint, results)
+    checkpoint()
     return {"entries": ledger.size, "checkpoints": len(ledger.chain.checkpoints())}
+
+
+_OUTCOMES = [("no_problem", 70), ("corrected", 12), ("not_publicised", 6), ("unreachable", 5),
+             ("not_operating", 4), ("case_filed", 3)]
+_FINDINGS = {"no_problem": "现场检查未发现问题。", "corrected": "发现问题，已责令限期改正。",
+             "not_publicised": "未按规定公示年度报告相关信息，已督促补报。",
+             "unreachable": "通过登记的住所无法联系，已依法处理。",
+             "not_operating": "未发现开展本次抽查涉及的经营活动。",
+             "case_filed": "发现涉嫌违法行为，已立案调查。"}
+
+
+class _Results:
+    """谁检查、谁录入、谁公开: every staffed target inspected some working days after its
+    draw, its result entered within 3 working days and published within 20, in time order
+    with the draws. With violations: one result entered on the 4th working day across a
+    调休 weekend, one never published, one drawn target never inspected."""
+
+    def __init__(self, ledger: Ledger, clock: ManualClock, dept_keys: dict[str, NoteSigner],
+                 year: int, rng: random.Random, violations: bool,
+                 checkpoint: Callable[[], None]) -> None:
+        self.ledger, self.clock, self.keys, self.rng = ledger, clock, dept_keys, rng
+        self.checkpoint = checkpoint
+        self.calendar = WorkingCalendar.from_bodies(ledger.state.calendars)
+        self.makeup = {date.fromisoformat(d)
+                       for d in ledger.state.calendars[year]["weekend_makeup_workdays"]}
+        self.events: list[tuple[date, int, Submission]] = []
+        self.plant = ["missing", "silent", "late"] if violations else []
+        self.month = 0
+
+    def _late_end(self, drawn: date) -> date:
+        """The first end date after the draw whose 4th working day lies past a make-up
+        weekend day (调休): the deadline falls on the 3rd, the entry on the 4th."""
+        for k in range(5, 250):
+            ended = self.calendar.add_working_days(drawn, k)
+            fourth = self.calendar.add_working_days(ended, 4)
+            if any(date.fromordinal(o) in self.makeup
+                   for o in range(ended.toordinal() + 1, fourth.toordinal() + 1)):
+                return ended
+        raise InputError("demo: no make-up working day after the draws this year")
+
+    def schedule(self, streams: list[str]) -> None:
+        cal, rng = self.calendar, self.rng
+        for stream in streams:
+            info = self.ledger.state.draws[stream]
+            dept = str(self.ledger.state.plans[info.plan_id].body["dept"])
+            drawn = date.fromisoformat(info.draw_date)
+            for uscc, team in info.teams:
+                if not team:
+                    continue
+                plant = self.plant.pop() if self.plant and not self.ledger.state.plans[
+                    info.plan_id].body["joint"] else None
+                if plant == "missing":
+                    continue  # planted: drawn, never inspected
+                ended = cal.add_working_days(drawn, rng.randint(5, 40))
+                entered = cal.add_working_days(ended, rng.randint(0, 3))
+                if plant == "late":
+                    ended = self._late_end(drawn)
+                    entered = cal.add_working_days(ended, 4)
+                published = cal.add_working_days(entered, rng.randint(1, 10))
+                outcome = rng.choices([o for o, _ in _OUTCOMES], [w for _, w in _OUTCOMES])[0]
+                iid = inspection_id(info.plan_id, info.batch_id, uscc)
+                self._add(ended, 0, dept, "inspection.completed", {
+                    "inspection_id": iid, "kind": "random", "plan_id": info.plan_id,
+                    "batch_id": info.batch_id, "dept": dept, "uscc": uscc,
+                    "ended_on": ended.isoformat(), "inspectors": list(team)})
+                self._add(entered, 1, dept, "result.recorded", {
+                    "inspection_id": iid, "dept": dept, "outcome": outcome,
+                    "findings": _FINDINGS[outcome], "attachments": []})
+                if plant != "silent":
+                    record = canonical({"inspection_id": iid, "outcome": outcome})
+                    self._add(published, 2, dept, "result.published", {
+                        "inspection_id": iid, "dept": dept,
+                        "record_sha256": hashlib.sha256(record).hexdigest(),
+                        "url": f"https://sd.gsxt.gov.cn/ssj/{iid}"})
+
+    def leads(self, targets: list[dict[str, Any]], year: int) -> None:
+        """Targeted inspections (营商环境条例 art. 54: 投诉举报、转办交办、数据监测), typed
+        apart from random ones: the lead's details stay off the log behind a salted
+        commitment. The last one closes in the January after the year."""
+        cal, dept = self.calendar, "ZC-SCJGJ"
+        if not targets or len(self._pair(dept)) < 2:
+            return  # a demo too small to staff a targeted inspection
+        for i, (source, received) in enumerate((("complaint", date(year, 5, 12)),
+                                                 ("referral", date(year, 8, 20)),
+                                                 ("monitoring", date(year, 12, 22)))):
+            target = targets[(i * 7919) % len(targets)]
+            case_id = f"{year}-TS-{i + 1:04d}"
+            details = f"demo lead {case_id} about {target['uscc']}".encode()
+            salt = hashlib.sha256(f"demo-salt/{case_id}".encode()).digest()
+            self.events.append((received, -1, Submission(
+                f"lead/{dept}/{case_id}", "lead.received", dept,
+                {"dept": dept, "case_id": case_id, "source": source,
+                 "received_on": received.isoformat(),
+                 "commitment": hashlib.sha256(salt + details).hexdigest()}, {})))
+            ended = cal.add_working_days(received, 5)
+            entered = cal.add_working_days(ended, 2)
+            iid = f"targeted/{dept}/{case_id}/{target['uscc']}"
+            self._add(ended, 0, dept, "inspection.completed", {
+                "inspection_id": iid, "kind": "targeted", "case_id": case_id, "dept": dept,
+                "uscc": target["uscc"], "ended_on": ended.isoformat(),
+                "inspectors": self._pair(dept)})
+            self._add(entered, 1, dept, "result.recorded", {
+                "inspection_id": iid, "dept": dept, "outcome": "corrected",
+                "findings": _FINDINGS["corrected"], "attachments": []})
+            self._add(cal.add_working_days(entered, 5), 2, dept, "result.published", {
+                "inspection_id": iid, "dept": dept,
+                "record_sha256": hashlib.sha256(iid.encode()).hexdigest(),
+                "url": f"https://sd.gsxt.gov.cn/ssj/{iid}"})
+
+    def _pair(self, dept: str) -> list[str]:
+        certs = sorted(c for c, row in self.ledger.state.inspectors.items()
+                       if row is not None and row[0] == dept and row[5] is not True)
+        return certs[:2]
+
+    def _add(self, day: date, phase: int, dept: str, type_: str, body: dict[str, Any]) -> None:
+        self.events.append((day, phase, Submission(f"inspection/{body['inspection_id']}",
+                                                   type_, dept, body, {})))
+
+    def flush(self, until: date | None) -> None:
+        """Submit every event dated up to ``until`` (all when None), a day at a time, at
+        15:00; a checkpoint when the month turns."""
+        due = sorted((e for e in self.events if until is None or e[0] <= until),
+                     key=lambda e: (e[0], e[1], e[2].stream))
+        self.events = [e for e in self.events if until is not None and e[0] > until]
+        for day in sorted({d for d, _, _ in due}):
+            if day.month != self.month and self.month:
+                self.clock.at(max(self.clock(), _sh(day, 8)))
+                self.checkpoint()
+            self.month = day.month
+            self.clock.at(max(self.clock(), _sh(day, 15)))
+            self.ledger.submit([sign_statement(self.keys[s.actor], s.type, s.stream, s.actor,
+                                               s.body, now=self.clock())
+                                for d, _, s in due if d == day])
 
 
 def _secret(seed: int, plan_id: str, batch_id: str, dept: str) -> bytes:
     return hashlib.sha256(f"demo-secret/{seed}/{plan_id}/{batch_id}/{dept}".encode()).digest()
 
 
-def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBeacon,
+def _draw_year(ledger: Ledger, clock: ManualClock, beacon: DevBeacon,
                plans: list[dict[str, Any]], dept_keys: dict[str, NoteSigner], seed: int,
-               violations: bool, checkpoint: Callable[[], None]) -> None:
+               violations: bool, checkpoint: Callable[[], None], results: _Results) -> None:
     """Every batch on its day: commitments the afternoon before, reveals in the morning,
-    the execution a minute after the beacon round; then the year's recusals."""
+    the execution a minute after the beacon round; recusals the day after the first
+    draws; inspections and results in between."""
     chain = beacon.chain
     batches = sorted((b["draw_date"], plan["plan_id"], b["batch_id"], plan["dept"])
                       for plan in plans for task in plan["tasks"] for b in task["batches"])
@@ -419,9 +559,10 @@ def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBea
     redraw_batch = next((p["plan_id"], p["tasks"][0]["batches"][0]["batch_id"]) for p in plans
                         if p["dept"] == "ZC-FGJ")
     executed: list[tuple[str, str, str, Outcome]] = []
-    for day_text, items in by_day.items():
+    for n, (day_text, items) in enumerate(by_day.items()):
         day = date.fromisoformat(day_text)
         eve = day - timedelta(days=1)
+        results.flush(eve)
         if violations and any((p, b) == churn_batch for p, b, _ in items):
             items = sorted(items, key=lambda x: (x[0], x[1]) != churn_batch)
             _plant_churn(ledger, clock, beacon, dept_keys, seed, churn_batch, eve)
@@ -459,11 +600,21 @@ def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBea
                                                      (), now=clock())
                 ledger.submit(statements[:1])
         checkpoint()
-    # Recusals after the draws: one honest substitution, and with violations a conflicted
-    # substitute and a team left with one inspector.
+        if n == 0:
+            _recusals(ledger, clock, dept_keys, executed, violations, day + timedelta(days=1))
+            checkpoint()
+        results.schedule([draw_stream(p, b) for p, b, _ in items])
+    results.flush(None)
+    checkpoint()
+
+
+def _recusals(ledger: Ledger, clock: ManualClock, dept_keys: dict[str, NoteSigner],
+              executed: list[tuple[str, str, str, Outcome]], violations: bool,
+              day: date) -> None:
+    """One honest substitution; with violations a conflicted substitute and a team left
+    with one inspector."""
     staffed = [(p, b, d, o) for p, b, d, o in executed
                if not ledger.state.plans[p].body["joint"] and o.teams]
-    day = clock().date() + timedelta(days=1)
     if violations and len(staffed) < 3:
         raise InputError("demo: too few inspectors to staff the draws the violations need")
     for plan_id, batch_id, dept, outcome in staffed[3:] + staffed[:1]:
@@ -510,7 +661,6 @@ def _draw_year(ledger: Ledger, keys: LogKeys, clock: ManualClock, beacon: DevBea
             {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
              "out": outcome.teams[uscc][0], "in": None, "reason": "回避：无人替补"},
             now=clock())])
-    checkpoint()
 
 
 def _plant_churn(ledger: Ledger, clock: ManualClock, beacon: DevBeacon,

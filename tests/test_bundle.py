@@ -166,13 +166,13 @@ def test_commit_after_the_beacon_round(tmp_path: Path) -> None:
         dept = "ZC-SCJGJ"
         signer = keys.load(f"dept-{dept}")
         beacon = demo_beacon(2025)
-        plan = demo_plan(dept, 2025, [f"{dept}/F", f"{dept}/H"])
-        plan["plan_id"] = "2025-ZC-SCJGJ-late-draw"
+        plan = demo_plan(dept, 2026, [f"{dept}/F", f"{dept}/H"])
+        plan["plan_id"] = "2026-ZC-SCJGJ-special"
         batch = plan["tasks"][0]["batches"][0]
-        batch.update({"batch_id": "X1", "draw_date": "2025-12-22"})
+        batch.update({"batch_id": "X1", "draw_date": "2026-02-16"})
         batch["randomness"] = {**batch["randomness"], "beacon": beacon.chain.chain_hash}
         plan["tasks"] = plan["tasks"][:1]
-        clock.at(datetime(2025, 12, 1, 9, tzinfo=SH))  # type: ignore[attr-defined]
+        clock.at(datetime(2026, 1, 26, 9, tzinfo=SH))  # type: ignore[attr-defined]
         file_plan(ledger, signer, plan, now=clock())
         publish_plan(ledger, signer, dept, plan["plan_id"], "https://example.gov.cn/p",
                      now=clock())

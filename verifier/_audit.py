@@ -19,7 +19,7 @@ problem becomes a Finding, so a tampered export yields a report, not a traceback
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from verifier._deadlines import PlanTracker
@@ -34,12 +34,16 @@ from verifier._note import (
     verify_cosignatures,
     verify_note,
 )
+from verifier._resultaudit import ResultAuditor
 from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
 
 __all__ = ["EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABLE", "EXIT_USAGE", "EXIT_VIOLATION",
            "Oversize", "Report", "audit"]
 
+# Entries that findings made at the end of the replay may name (kept seq -> department).
+_LATER = frozenset({"plan.filed", "plan.amended", "draw.committed", "draw.executed",
+                    "inspection.completed", "result.recorded"})
 EXIT_CLEAN = 0
 EXIT_VIOLATION = 1
 EXIT_INTEGRITY = 2
@@ -66,6 +70,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     dropped: int = 0  # findings beyond the cap, counted but not kept
     draws: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
     max_findings: int = 1000
 
     def add(self, finding: Finding) -> None:
@@ -97,6 +102,7 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "findings_not_shown": self.dropped,
             "draws": self.draws,
+            "results": self.results,
         }
 
 
@@ -194,6 +200,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     plans = PlanTracker()
     chains = trust.chains() if trust is not None else Trust.builtin_chains()
     draws = DrawAuditor(chains)
+    results = ResultAuditor()
+    actors: dict[int, str] = {}  # seq -> department, for entries findings may name
     acc = RootAccumulator()
     prev = bytes.fromhex(GENESIS_PREV)
     last_time = ""
@@ -246,6 +254,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                 last_time = entry.time
             if entry.type in ("target.updated", "target.removed"):
                 draws.before(seq, entry.type, entry.body, entry.time, state)
+            mark = len(report.findings)
+            if entry.actor != "authority" and entry.type in _LATER:
+                actors[seq] = entry.actor
             _statement(state, entry, seq, signatures, trust, report)
             if entry.type.startswith("plan."):
                 for finding in plans.feed(seq, entry.type, entry.body, entry.time, state):
@@ -254,6 +265,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                 for finding in draws.feed(seq, entry.type, entry.body, entry.time, entry.hash,
                                           state):
                     report.add(finding)
+            elif entry.type.startswith(("inspection.", "result.")):
+                for finding in results.feed(seq, entry.type, entry.body, entry.time, state):
+                    report.add(finding)
+            if entry.actor != "authority":
+                for i in range(mark, len(report.findings)):
+                    f = report.findings[i]
+                    if f.dept is None and f.seq == seq:
+                        report.findings[i] = replace(f, dept=entry.actor)
             expected = seq + 1
         else:
             expected += 1
@@ -281,7 +300,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         report.add(finding)
     for finding in draws.finish(state, last_time):
         report.add(finding)
+    for finding in results.finish(state, last_time):
+        report.add(finding)
     report.draws = draws.stats.to_json()
+    # Every finding about a department's entry names the department.
+    for i, f in enumerate(report.findings):
+        if f.dept is None and f.seq is not None and f.seq in actors:
+            report.findings[i] = replace(f, dept=actors[f.seq])
+    report.results = results.stats()
     report.signatures_checked = state.signatures_checked
     if report.entries == 0:
         report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))

@@ -13,6 +13,7 @@ from verifier._calendar import calendar_body_errors, iso_date
 from verifier._draw import ALGORITHM
 from verifier._plan import matter_errors, plan_errors, policy_errors
 from verifier._registry import body_errors as registry_body_errors
+from verifier._results import inspection_errors
 
 if TYPE_CHECKING:
     from verifier._state import LogState
@@ -58,6 +59,8 @@ def body_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
         return _registry_errors(type_, body, state)
     if type_.startswith("draw."):
         return _draw_errors(type_, body, state)
+    if type_.startswith(("inspection.", "result.", "lead.")):
+        return inspection_errors(type_, body, state)
     return []
 
 

@@ -345,10 +345,10 @@ class DrawAuditor:
             stratum = stratum_of(pending.batch, view)
             if stratum is not None and counterfactual(seed, pending.snapshot, pending.batch,
                                                       uscc, stratum):
-                out.append(_v("V4.churn", churn_seq,
+                out.append(_v("V4.churn", churn_seq, dept=old[0].partition("/")[0], zh=
                               f"对象 {uscc} 在批次 {who} 承诺前 {self.freeze_days} 天内被移出或改变"
                               f"分层；若未变动，它本会在第 {stratum} 层被抽中",
-                              f"entity {uscc} was removed or reclassified within "
+                              en=f"entity {uscc} was removed or reclassified within "
                               f"{self.freeze_days} days before batch {who} was committed; "
                               f"had it not been, it would have been drawn in stratum "
                               f"{stratum}"))
@@ -487,8 +487,8 @@ class DrawAuditor:
         return out
 
 
-def _v(rule: str, seq: int | None, zh: str, en: str) -> Finding:
-    return Finding(rule, VIOLATION, seq, zh, en)
+def _v(rule: str, seq: int | None, zh: str, en: str, dept: str | None = None) -> Finding:
+    return Finding(rule, VIOLATION, seq, zh, en, dept=dept)
 
 
 __all__ += ["ALGORITHM"]

@@ -19,6 +19,7 @@ from verifier._draw import TARGET_FIELDS
 from verifier._entry import batch_message
 from verifier._errors import FormatError
 from verifier._note import NoteVerifier
+from verifier._results import random_target
 
 __all__ = [
     "INTEGRITY",
@@ -45,12 +46,25 @@ class Finding:
     zh: str
     en: str
     seq_end: int | None = None
+    dept: str | None = None  # the department concerned, when one is
+    # For time findings: "claimed" (the log's own time) or "witnessed" (a quorum-cosigned
+    # checkpoint bounds it); None when time plays no part.
+    evidence: str | None = None
+
+    @property
+    def severity(self) -> str:
+        """critical (the history itself is in doubt), major (a rule was broken) or
+        warning (a check could not be made)."""
+        return {INTEGRITY: "critical", VIOLATION: "major"}.get(self.kind, "warning")
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "seq": self.seq,
-                               "zh": self.zh, "en": self.en}
+        out: dict[str, Any] = {"rule": self.rule, "kind": self.kind,
+                               "severity": self.severity, "seq": self.seq,
+                               "dept": self.dept, "zh": self.zh, "en": self.en}
         if self.seq_end is not None:
             out["seq_end"] = self.seq_end
+        if self.evidence is not None:
+            out["evidence"] = self.evidence
         return out
 
 
@@ -137,6 +151,17 @@ TYPE_RULES: dict[str, TypeRule] = {
                               "plan_id batch_id dept uscc out in reason"),
     "draw.voided": _rule("department", "draw/", "plan_id batch_id", "end",
                          "plan_id batch_id dept reason approver"),
+    # Inspections and results (SPEC.md section 16): one stream per inspection.
+    "lead.received": _rule("department", "lead/", "dept case_id", "create",
+                           "dept case_id source received_on commitment"),
+    "inspection.completed": _rule("department", "inspection/", "inspection_id", "create",
+                                  "inspection_id kind dept uscc ended_on inspectors"),
+    "result.recorded": _rule("department", "inspection/", "inspection_id", "change",
+                             "inspection_id dept outcome findings"),
+    "result.corrected": _rule("department", "inspection/", "inspection_id", "change",
+                              "inspection_id dept corrects outcome findings reason"),
+    "result.published": _rule("department", "inspection/", "inspection_id", "change",
+                              "inspection_id dept record_sha256 url"),
 }
 
 # The inspector fields a draw reads, in the order LogState.inspectors keeps them.
@@ -335,6 +360,15 @@ class LogState:
             for problem in self.body_check(type_, body, self):
                 out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容不合规：{problem}",
                                    f"invalid body: {problem}"))
+        if type_ == "inspection.completed" and body.get("kind") == "random" \
+                and random_target(self, str(body.get("plan_id")), str(body.get("batch_id")),
+                                  str(body.get("uscc"))) is None:
+            out.append(Finding("V14.trace", VIOLATION, seq,
+                               f"随机抽查对象 {body.get('uscc')} 不是批次 {body.get('plan_id')}/"
+                               f"{body.get('batch_id')} 抽中的对象",
+                               f"{body.get('uscc')} was not drawn in batch "
+                               f"{body.get('plan_id')}/{body.get('batch_id')}: a random "
+                               "inspection must trace to a draw", dept=actor))
         return out
 
     def _batch_step(self, seq: int, batch: tuple[str, int, int] | None, sig: dict[str, Any],
