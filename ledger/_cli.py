@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,7 +35,17 @@ from ledger._bundle import draw_lines, make_bundle
 from ledger._demo import DEFAULT_ORIGIN, LogKeys, build_demo, init_log
 from ledger._errors import InputError, KeyFileError, LedgerError, StorageError
 from ledger._import import format_errors
+from ledger._results import (
+    complete_inspection,
+    correct_result,
+    publish_result,
+    receive_lead,
+    record_result,
+    submit_signed,
+)
+from ledger._statements import load_key
 from verifier import canonical
+from verifier._results import OUTCOMES
 
 __all__ = ["main"]
 
@@ -102,6 +114,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"已发布 {len(seqs)} 项抽查事项 / published {len(seqs)} matters")
         elif args.command == "plan":
             _plan(args, ledger, keys)
+        elif args.command in ("inspection", "result", "lead"):
+            seq = _result(args, ledger, keys)
+            print(f"已写入第 {seq} 条 / written as entry {seq}")
         elif args.command == "draws":
             try:
                 for line in draw_lines(ledger):
@@ -125,6 +140,56 @@ def _json_file(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable JSON file ({exc})") from None
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _result(args: argparse.Namespace, ledger: Ledger, keys: LogKeys) -> int:
+    """inspection complete, result record|publish|correct, lead receive: signed here with
+    the department's key (``--key`` or the key directory), or ``--statement FILE`` signed
+    elsewhere."""
+    if args.statement:
+        return submit_signed(ledger, Path(args.statement))
+    if not args.department:
+        raise InputError("--department is required (or --statement FILE)")
+    signer = load_key(Path(args.key)) if args.key else keys.load(f"dept-{args.department}")
+    dept = args.department
+    if args.command == "lead":
+        if not (args.case and args.source and args.received_on and args.details):
+            raise InputError("lead receive needs --case, --source, --received-on, --details")
+        return receive_lead(ledger, signer, dept, case_id=args.case, source=args.source,
+                            received_on=_date(args.received_on, "--received-on"),
+                            details=Path(args.details).read_bytes(),
+                            salt=secrets.token_bytes(32))
+    if args.command == "inspection":
+        if not (args.uscc and args.ended_on and args.inspectors):
+            raise InputError("inspection complete needs --uscc, --ended-on, --inspectors")
+        return complete_inspection(ledger, signer, dept, uscc=args.uscc,
+                                   ended_on=_date(args.ended_on, "--ended-on"),
+                                   inspectors=[c for c in args.inspectors.split(",") if c],
+                                   plan_id=args.plan, batch_id=args.batch, case_id=args.case)
+    if not args.inspection:
+        raise InputError("--inspection is required (the inspection id)")
+    if args.action == "publish":
+        if not (args.record and args.url):
+            raise InputError("result publish needs --record FILE (as publicised) and --url")
+        return publish_result(ledger, signer, dept, args.inspection,
+                              record=Path(args.record).read_bytes(), url=args.url)
+    if not (args.outcome and args.findings):
+        raise InputError("--outcome and --findings are required")
+    if args.action == "correct":
+        if args.corrects is None or not args.reason:
+            raise InputError("result correct needs --corrects SEQ and --reason")
+        return correct_result(ledger, signer, dept, args.inspection, corrects=args.corrects,
+                              outcome=args.outcome, findings=args.findings, reason=args.reason)
+    return record_result(ledger, signer, dept, args.inspection, outcome=args.outcome,
+                         findings=args.findings,
+                         attachments=[Path(a).read_bytes() for a in args.attachment])
 
 
 def _plan(args: argparse.Namespace, ledger: Ledger, keys: LogKeys) -> None:
@@ -177,6 +242,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("target", help="plan JSON file (file) or plan id (receive, publish)")
     p.add_argument("--department", help="the plan's department (file, publish)")
     p.add_argument("--url", help="where the plan is published (publish)")
+    for name, actions, what in (("inspection", ["complete"], "an inspection's end"),
+                                ("result", ["record", "publish", "correct"], "a result"),
+                                ("lead", ["receive"], "a lead for a targeted inspection")):
+        p = sub.add_parser(name, help=f"state {what}, signed by the department")
+        p.add_argument("action", choices=actions)
+        p.add_argument("--statement", help="a statement signed elsewhere (JSON) to submit")
+        p.add_argument("--department", help="the department stating it")
+        p.add_argument("--key", help="the department's skey file (default: key directory)")
+        p.add_argument("--inspection", help="inspection id: plan_id/batch_id/uscc (random)")
+        p.add_argument("--uscc")
+        p.add_argument("--plan")
+        p.add_argument("--batch")
+        p.add_argument("--case", help="the lead's case id (targeted)")
+        p.add_argument("--ended-on", help="YYYY-MM-DD")
+        p.add_argument("--inspectors", help="执法证号 of those who went, comma-separated")
+        p.add_argument("--outcome", choices=sorted(OUTCOMES))
+        p.add_argument("--findings", help="the findings text")
+        p.add_argument("--attachment", action="append", default=[],
+                       help="a file whose SHA-256 is recorded (the file stays off the log)")
+        p.add_argument("--record", help="the record file exactly as publicised")
+        p.add_argument("--url", help="where it is publicised")
+        p.add_argument("--corrects", type=int, help="seq of the record corrected")
+        p.add_argument("--reason")
+        p.add_argument("--source", choices=["complaint", "referral", "monitoring"])
+        p.add_argument("--received-on", help="YYYY-MM-DD")
+        p.add_argument("--details", help="file with the lead's details (only a salted "
+                                         "SHA-256 is written)")
     sub.add_parser("draws", help="list the draws, one a line, the draw id first")
     p = sub.add_parser("bundle", help="write the self-contained proof bundle of one draw")
     p.add_argument("draw_id", help="plan_id/batch_id, as `drawledger draws` prints it")

@@ -199,3 +199,14 @@ def test_chunked_reader_agrees_with_a_plain_split() -> None:
         data += rng.choice([b"", b"\n"])
         for chunk in (4096, MAX_ENTRY_BYTES // 3, 1 << 20):
             assert list(read_lines(io.BytesIO(data), chunk)) == reference(data)
+
+
+def test_html_report_is_self_contained(export: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    proc = cli("audit", str(export), "--html", str(page))
+    assert proc.returncode == EXIT_CLEAN, proc.stdout
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and 'lang="zh-CN"' in text
+    assert "审计结论" in text and "区市场监管局" in text
+    for needle in ("<script", "<link", "src=", "href=", "url(", "@import"):
+        assert needle not in text

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from verifier._deadlines import PlanTracker
@@ -71,6 +72,20 @@ class Report:
     dropped: int = 0  # findings beyond the cap, counted but not kept
     draws: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
+    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    # checkpoint size -> unix time by which a quorum of trusted witnesses cosigned it
+    witnessed: dict[int, int] = field(default_factory=dict)
+
+    def not_before(self, seq: int) -> int | None:
+        """Witnessed lower bound of an entry's time: a quorum cosigned a tree without it."""
+        times = [t for size, t in self.witnessed.items() if size <= seq]
+        return max(times) if times else None
+
+    def not_after(self, seq: int) -> int | None:
+        """Witnessed upper bound: the earliest quorum cosignature of a tree holding it."""
+        times = [t for size, t in self.witnessed.items() if size > seq]
+        return min(times) if times else None
     max_findings: int = 1000
 
     def add(self, finding: Finding) -> None:
@@ -103,6 +118,8 @@ class Report:
             "findings_not_shown": self.dropped,
             "draws": self.draws,
             "results": self.results,
+            "departments": self.departments,
+            "statistics": self.statistics,
         }
 
 
@@ -154,6 +171,12 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
             for witness, timestamp in cosigned.items():
                 report.cosignatures[witness] = max(report.cosignatures.get(witness, 0), timestamp)
             report.checkpoints_verified += 1
+            times = sorted(cosigned.values())
+            if trust.quorum and len(times) >= trust.quorum:
+                # The time by which a quorum of witnesses had seen this tree.
+                witnessed = times[trust.quorum - 1]
+                size = checkpoint.size
+                report.witnessed[size] = min(report.witnessed.get(size, witnessed), witnessed)
         out.append(_Checkpoint(name, checkpoint))
     # The log must never sign two different trees of the same size (a fork).
     by_size: dict[int, _Checkpoint] = {}
@@ -257,17 +280,10 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             mark = len(report.findings)
             if entry.actor != "authority" and entry.type in _LATER:
                 actors[seq] = entry.actor
-            _statement(state, entry, seq, signatures, trust, report)
-            if entry.type.startswith("plan."):
-                for finding in plans.feed(seq, entry.type, entry.body, entry.time, state):
-                    report.add(finding)
-            elif entry.type.startswith("draw."):
-                for finding in draws.feed(seq, entry.type, entry.body, entry.time, entry.hash,
-                                          state):
-                    report.add(finding)
-            elif entry.type.startswith(("inspection.", "result.")):
-                for finding in results.feed(seq, entry.type, entry.body, entry.time, state):
-                    report.add(finding)
+            authorised = _statement(state, entry, seq, signatures, trust, report)
+            for finding in (_judge(entry, seq, state, plans, draws, results) if authorised
+                            else ()):
+                report.add(finding)
             if entry.actor != "authority":
                 for i in range(mark, len(report.findings)):
                     f = report.findings[i]
@@ -303,6 +319,11 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     for finding in results.finish(state, last_time):
         report.add(finding)
     report.draws = draws.stats.to_json()
+    report.statistics, unusual = draws.year.finish(draws.stats.voided, draws.stats.substituted)
+    for finding in unusual:
+        report.add(finding)
+    report.departments = _departments(state, plans, draws, results, report)
+    _evidence(report)
     # Every finding about a department's entry names the department.
     for i, f in enumerate(report.findings):
         if f.dept is None and f.seq is not None and f.seq in actors:
@@ -321,19 +342,82 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     return report
 
 
+def _departments(state: LogState, plans: PlanTracker, draws: DrawAuditor,
+                 results: ResultAuditor, report: Report) -> dict[str, dict[str, Any]]:
+    """The per-department table: plans on time, draws verified, results on time."""
+    out: dict[str, dict[str, Any]] = {
+        code: {"name": name, "plans": 0, "plans_on_time": 0, "draws": 0, "draws_verified": 0,
+               "results": 0, "results_on_time": 0, "published": 0, "findings": 0}
+        for code, name in sorted(state.departments.items())}
+
+    def row(code: str) -> dict[str, Any]:
+        return out.setdefault(code, {"name": code, "plans": 0, "plans_on_time": 0,
+                                     "draws": 0, "draws_verified": 0, "results": 0,
+                                     "results_on_time": 0, "published": 0, "findings": 0})
+    late = {(f.dept, f.seq) for f in report.findings if f.rule.startswith("V2.plan_")}
+    for plan in plans.plans.values():
+        r = row(plan.dept)
+        r["plans"] += 1
+        r["plans_on_time"] += (plan.dept, plan.filed) not in late
+    for pending in draws.pending.values():
+        r = row(pending.dept)
+        r["draws"] += pending.executed_seq is not None
+        r["draws_verified"] += pending.verified
+    for info in results.inspections.values():
+        r = row(info.dept)
+        r["results"] += info.recorded is not None
+        r["results_on_time"] += info.recorded is not None and not info.late
+        r["published"] += info.published is not None
+    for f in report.findings:
+        if f.dept is not None:
+            row(f.dept)["findings"] += 1
+    return out
+
+
+def _evidence(report: Report) -> None:
+    """Time findings: "witnessed" when a quorum of witnesses cosigned, after the limit, a
+    tree that did not yet hold the entry (so the entry is not earlier than that, whatever
+    the log claims); else "claimed" (the log's own time)."""
+    for i, f in enumerate(report.findings):
+        if f.due is None or f.seq is None:
+            continue
+        limit = f.due if "T" in f.due else f.due + "T23:59:59+08:00"
+        bound = report.not_before(f.seq)
+        witnessed = bound is not None and bound > datetime.fromisoformat(limit).timestamp()
+        report.findings[i] = replace(f, evidence="witnessed" if witnessed else "claimed")
+
+
+def _judge(entry: Entry, seq: int, state: LogState, plans: PlanTracker, draws: DrawAuditor,
+           results: ResultAuditor) -> list[Finding]:
+    """Deadlines, draw fairness and results, for an authorised statement."""
+    if entry.type.startswith("plan."):
+        return plans.feed(seq, entry.type, entry.body, entry.time, state)
+    if entry.type.startswith("draw."):
+        return draws.feed(seq, entry.type, entry.body, entry.time, entry.hash, state)
+    if entry.type.startswith(("inspection.", "result.")):
+        return results.feed(seq, entry.type, entry.body, entry.time, state)
+    return []
+
+
 def _statement(state: LogState, entry: Entry, seq: int, signatures: bool, trust: Trust | None,
-               report: Report) -> None:
-    """Rule checks for one entry's statement, then advance the replay state."""
+               report: Report) -> bool:
+    """Rule checks for one entry's statement, then advance the replay state; whether the
+    statement was authorised (a forged or unauthorised one is reported, and its content
+    is not then judged as the department's: no deadline or draw check runs on it)."""
     if seq == 0 and entry.type == "log.genesis" and trust is not None:
         for problem in _genesis_vs_trust(entry.body, trust):
             report.add(_finding("V1.trust", 0, f"创世条目与固定的信任策略不符：{problem}",
                                 f"the genesis entry differs from the pinned trust: {problem}"))
     signed = entry.signed_bytes() if signatures else None
     signature = entry.signature() if signatures else None
+    authorised = True
     for finding in state.check(seq, entry.stream, entry.version, entry.type, entry.actor,
                                entry.body, entry.sig, signed, signature):
         report.add(finding)
+        authorised = authorised and not finding.rule.startswith(("AUTH.role", "AUTH.owner",
+                                                                 "V1.key", "V1.signature"))
     state.apply(seq, entry.stream, entry.version, entry.type, entry.actor, entry.body, entry.sig)
+    return authorised
 
 
 def _genesis_vs_trust(body: dict[str, Any], trust: Trust) -> list[str]:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from verifier._beacon import Chain
 from verifier._bundle import entity_report, verify_bundle
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import FormatError
+from verifier._html import render_html
 from verifier._note import NoteVerifier
 from verifier._trust import Trust, chain_from_json, load_trust
 
@@ -73,6 +75,25 @@ def read_lines(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes |
         yield b"".join(pending)
 
 
+def _progress(lines: Iterator[bytes | Oversize], total: int, out: IO[str]
+              ) -> Iterator[bytes | Oversize]:
+    """Pass the lines through, drawing a progress bar on ``out`` twice a second."""
+    done = count = 0
+    last = time.monotonic()
+    for line in lines:
+        done += line.length if isinstance(line, Oversize) else len(line)
+        count += 1
+        if count % 4096 == 0 and (now := time.monotonic()) - last >= 0.5:
+            last = now
+            share = done / total if total else 1.0
+            bar = "#" * int(share * 30)
+            print(f"\r审计中 / auditing [{bar:<30}] {share:6.1%} {count:,} 条 / entries",
+                  end="", file=out, flush=True)
+        yield line
+    if count >= 4096:
+        print("\r" + " " * 72 + "\r", end="", file=out, flush=True)
+
+
 def _beacon_arg(text: str) -> Chain:
     try:
         return chain_from_json(json.loads(text), "--beacon")
@@ -110,11 +131,26 @@ def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
     for name, ts in sorted(report.cosignatures.items()):
         when = datetime.fromtimestamp(ts, _SHANGHAI).isoformat()
         print(f"见证 / witness {name}: 最近联署 / latest cosignature {when}", file=out)
+    if report.departments:
+        print("部门 / department: 计划按时 plans on time, 抽取已核验 draws verified, "
+              "结果按时 results on time, 已公示 published, 发现 findings", file=out)
+        for code, d in report.departments.items():
+            if d["plans"] or d["draws"] or d["results"] or d["findings"]:
+                print(f"  {code} {d['name']}: {d['plans_on_time']}/{d['plans']}, "
+                      f"{d['draws_verified']}/{d['draws']}, {d['results_on_time']}/"
+                      f"{d['results']}, {d['published']}, {d['findings']}", file=out)
+    for test in report.statistics.get("tests", []):
+        value, limit = test["statistic"], test["threshold"]
+        print(f"统计 / statistic {test['name']}: {value:.3g} (阈值 / threshold "
+              f"{'-' if limit is None else format(limit, '.3g')}): {test['verdict']}; "
+              f"{test['detail']}", file=out)
     for f in report.findings:
         where = "-" if f.seq is None else str(f.seq)
         if f.seq_end is not None:
             where += f"..{f.seq_end}"
-        print(f"[{f.kind}] {f.rule} seq={where}: {f.zh} / {f.en}", file=out)
+        extra = f" [{f.dept}]" if f.dept else ""
+        extra += f" ({f.evidence})" if f.evidence else ""
+        print(f"[{f.kind}] {f.rule} seq={where}{extra}: {f.zh} / {f.en}", file=out)
     if report.dropped:
         print(f"另有 {report.dropped} 条发现未列出 / {report.dropped} more findings not shown",
               file=out)
@@ -139,13 +175,23 @@ def _audit(args: argparse.Namespace) -> int:
             if path.is_file():
                 with path.open("rb") as fh:
                     checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
+    total = entries.stat().st_size
     with entries.open("rb") as fh:
-        report = audit(read_lines(fh), checkpoints, trust, signatures=not args.no_signatures,
+        lines = read_lines(fh)
+        if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
+            lines = _progress(lines, total, sys.stderr)
+        report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                        body_rules=not args.no_body_rules)
+    obj = report.to_json()
+    obj["trust_source"] = source
+    if args.html:
+        try:
+            Path(args.html).write_text(render_html(obj), encoding="utf-8")
+        except OSError as exc:
+            print(f"无法写入 / cannot write {args.html}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         if args.json:
-            obj = report.to_json()
-            obj["trust_source"] = source
             json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
             print()
         else:
@@ -236,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a trusted beacon chain beyond the League of Entropy's, as the JSON "
                         "object of trust.json's beacons list (a dev chain only this way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write a self-contained report page (opens offline)")
     p.add_argument("--no-signatures", action="store_true",
                    help="skip statement signature checks (integrity and rules only)")
     p.add_argument("--no-body-rules", action="store_true",

@@ -97,7 +97,8 @@ class PlanTracker:
                         f"{plan.dept} 的 {plan.year} 年度计划 {plan.plan_id} 于 {day} "
                         f"{words[0]}，晚于期限 {due}",
                         f"{plan.dept}'s {plan.year} plan {plan.plan_id} was {words[1]} on "
-                        f"{day}, after the deadline {due}")]
+                        f"{day}, after the deadline {due}", dept=plan.dept,
+                        due=due.isoformat())]
 
     def finish(self, state: LogState, last_time: str) -> list[Finding]:
         """Plans whose deadline has passed by the last entry's time without a receipt or

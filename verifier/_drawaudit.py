@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -32,11 +32,13 @@ from verifier._draw import (
     matches,
     pool_rule,
     reveal_commitment,
+    sample_sizes,
     stratum_of,
 )
 from verifier._rfc3797 import key_string
 from verifier._snapshot import add_declared_conflicts, build_snapshot
 from verifier._state import UNVERIFIABLE, VIOLATION, Finding, LogState
+from verifier._stats import YearStats
 
 __all__ = ["DEFAULT_FREEZE_DAYS", "DrawAuditor", "draw_time", "resolve_chain"]
 
@@ -90,6 +92,7 @@ class _Pending:
     teams: dict[str, list[str]] = field(default_factory=dict)
     recused: dict[str, set[str]] = field(default_factory=dict)
     unfillable_seen: dict[str, int] = field(default_factory=dict)
+    verified: bool = False  # recomputed byte for byte
 
 
 @dataclass
@@ -121,6 +124,7 @@ class DrawAuditor:
         self.stats = DrawStats()
         # Snapshots given rather than rebuilt (a bundle carries the committed lists).
         self.snapshots: dict[str, Snapshot] = {}
+        self.year = YearStats()
 
     # -- registry churn -----------------------------------------------------------------
     def before(self, seq: int, type_: str, body: dict[str, Any], time: str,
@@ -222,10 +226,11 @@ class DrawAuditor:
             out.append(_v("V5.round", seq, f"批次 {who} 的抽取时间与计划不符",
                           f"batch {who}: draw_time differs from the plan's"))
         if _epoch(time) >= chain.round_time(expected):
-            out.append(_v("V4.commit_late", seq,
-                          f"批次 {who} 的承诺写入时间不早于信标第 {expected} 轮的发布时间",
-                          f"batch {who} was committed no earlier than beacon round "
-                          f"{expected} was published"))
+            due = datetime.fromtimestamp(chain.round_time(expected), _SHANGHAI).isoformat()
+            out.append(replace(_v("V4.commit_late", seq,
+                                  f"批次 {who} 的承诺写入时间不早于信标第 {expected} 轮的发布时间",
+                                  f"batch {who} was committed no earlier than beacon round "
+                                  f"{expected} was published"), due=due))
         return out
 
     def _churn(self, batch: dict[str, Any], snapshot: Snapshot, now: float
@@ -320,6 +325,9 @@ class DrawAuditor:
         draw_day = date.fromisoformat(str(pending.batch["draw_date"]))
         outcome, matcher = execute(seed, pending.snapshot, pending.batch, draw_day)
         pending.outcome, pending.matcher = outcome, matcher
+        counts = pending.snapshot.strata_counts(pending.batch)
+        self.year.add(pending.snapshot, sample_sizes(pending.batch, counts), outcome,
+                      {c.cert_no: c.dept for c in pending.snapshot.roster})
         pending.teams = {u: list(t) for u, t in outcome.teams.items()}
         mine = outcome.to_json()
         theirs: dict[str, Any] = body["outcome"] if type(body.get("outcome")) is dict else {}
@@ -340,6 +348,7 @@ class DrawAuditor:
                           "recomputation"))
         else:
             self.stats.verified += 1
+            pending.verified = True
         for churn_seq, uscc, old in pending.churn:
             view = dict(zip(TARGET_FIELDS, old, strict=False))
             stratum = stratum_of(pending.batch, view)

@@ -30,6 +30,7 @@ class _Inspection:
     recorded: int | None = None
     published: int | None = None
     outcome: str | None = None
+    late: bool = False
 
 
 class ResultAuditor:
@@ -111,13 +112,14 @@ class ResultAuditor:
         if on_time:
             return []
         self.counts["late_entry" if rule.startswith("V16") else "late_publication"] += 1
+        info.late = info.late or rule.startswith("V16")
         due = self.calendar(state).add_working_days(info.ended_on, days)
         return [Finding(rule, VIOLATION, seq,
                         f"{info.dept} 对 {info.uscc} 的检查于 {info.ended_on} 结束，结果于 {day} "
                         f"{zh}，超过 {days} 个工作日的期限 {due}",
                         f"{info.dept}'s inspection of {info.uscc} ended on {info.ended_on}; "
                         f"its result was {en} on {day}, after the {days}-working-day limit "
-                        f"{due}", dept=info.dept)]
+                        f"{due}", dept=info.dept, due=due.isoformat())]
 
     def finish(self, state: LogState, last_time: str) -> list[Finding]:
         """Unpublished results past their window; drawn targets without an outcome after

@@ -50,6 +50,7 @@ class Finding:
     # For time findings: "claimed" (the log's own time) or "witnessed" (a quorum-cosigned
     # checkpoint bounds it); None when time plays no part.
     evidence: str | None = None
+    due: str | None = None  # the limit a time finding compares with (ISO date or datetime)
 
     @property
     def severity(self) -> str:
@@ -65,6 +66,8 @@ class Finding:
             out["seq_end"] = self.seq_end
         if self.evidence is not None:
             out["evidence"] = self.evidence
+        if self.due is not None:
+            out["due"] = self.due
         return out
 
 
