@@ -7,7 +7,7 @@ import json
 import random
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from verifier._draw import reveal_commitment
 from verifier._drawaudit import draw_time
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 SH = timezone(timedelta(hours=8))
 
 
