@@ -100,4 +100,6 @@ def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: 
     items = [(parsed.event_type or f"{prefix}.added", f"{prefix}/{body[key]}", body)
              for body in parsed.rows]
     record = {"kind": kind, "file_sha256": parsed.file_sha256, "file_name": parsed.file_name}
-    return ledger.submit_import(signer, dept, record, items), parsed.warnings
+    # parse_file ran the verifier's body rules (check_body) on every row it kept.
+    return (ledger.submit_import(signer, dept, record, items, bodies_checked=True),
+            parsed.warnings)

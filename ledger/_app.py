@@ -15,21 +15,26 @@ import json
 import os
 import threading
 import uuid
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
+from eventsourcing.persistence import StoredEvent
 
 from ledger._errors import InputError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
 from ledger._statements import Submission, sign_statement
 from verifier import (
+    STATEMENT_PREFIX,
+    CanonicalError,
     Checkpoint,
     LogState,
     MerkleTree,
@@ -42,6 +47,8 @@ from verifier import (
     sign_note,
     statement_bytes,
 )
+from verifier._bodies import body_errors as _default_body_rules
+from verifier._canonical import check_unicode, encode_text
 from verifier._trust import chain_from_json
 
 __all__ = ["ImportResult", "Ledger", "db_env"]
@@ -225,13 +232,22 @@ class Ledger(Application[str]):
 
     def submit_import(self, signer: NoteSigner, dept: str, record: dict[str, Any],
                       items: Sequence[tuple[str, str, dict[str, Any]]], *,
-                      now: datetime | None = None) -> ImportResult:
+                      now: datetime | None = None,
+                      bodies_checked: bool = False) -> ImportResult:
         """Append an import: its record, then every row as one batch statement.
 
         ``record`` holds ``kind``, ``file_sha256`` and ``file_name``; ``items`` are
         ``(type, stream, body)`` in file order. One transaction, all or nothing; the rows
         share one signature over their statements (SPEC.md section 4.2). Importing the
         same file again for the same department writes nothing and says so.
+
+        Every row goes through ``LogState.check`` like any statement. ``bodies_checked``
+        is for ``import_file`` only: it says every body already passed
+        ``verifier._registry.check_body`` without errors (``parse_file`` runs it on each
+        row), which for ``target.added`` and ``inspector.added`` is exactly what the
+        state's default body rules run, so those rules are not run a second time here.
+        A state with any other ``body_check``, other event types and the import record are
+        checked in full; the audit checks everything again.
         """
         if not items:
             raise InputError("the file has no data rows: nothing to import")
@@ -245,25 +261,93 @@ class Ledger(Application[str]):
             ctime = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             ctime = ctime.replace("+00:00", "Z")
             count = len(items)
+            # Each body is encoded once; its statement bytes (for the batch digest now and
+            # the state check later) and its stored state are spliced around that encoding.
+            members = _ImportMembers(dept, ctime, signer.name, batch_id, count)
             digest = hashlib.sha256()
-            members = []
             for i, (type_, item_stream, body) in enumerate(items):
-                sig = {"ctime": ctime, "key": signer.name, "sid": f"batch/{batch_id}/{i}/{count}",
-                       "value": ""}
                 digest.update(hashlib.sha256(
-                    statement_bytes(type_, item_stream, dept, body, sig)).digest())
-                members.append((type_, item_stream, body, sig))
+                    members.add(i, type_, item_stream, body)).digest())
             value = base64.b64encode(signer.sign(batch_message(
                 signer.name, batch_id, ctime, count, digest.digest()))).decode()
             head = sign_statement(signer, "import.recorded", stream, dept,
                                   {**record, "dept": dept, "rows": count, "batch": batch_id},
                                   now=now)
-            batch = [head]
-            for type_, item_stream, body, sig in members:
-                sig["value"] = value
-                batch.append(Submission(item_stream, type_, dept, body, sig))
-            seqs = self.submit(batch)
-            return ImportResult(seqs[0], count, already=False)
+            skip_body_rules = bodies_checked and self.state.body_check is _default_body_rules
+            seq = self._append_import(head, items, members, value, skip_body_rules)
+            return ImportResult(seq, count, already=False)
+
+    def _append_import(self, head: Submission, items: Sequence[tuple[str, str, dict[str, Any]]],
+                       members: _ImportMembers, value: str, skip_body_rules: bool) -> int:
+        """``submit([head, *members])`` without the intermediate objects: check and apply
+        each statement, store them in one transaction; returns the seq of ``head``.
+
+        Called with the lock held. Same checks, same rollback, same stored bytes as
+        ``submit``; the members' stored states are built from ``members`` (the bytes the
+        mapper writes) as the recorder reads them, so they are never all held at once.
+        """
+        state = self.state
+        base = self.tree.size
+        journal: list[tuple[dict[Any, Any], Any, Any]] = []
+        signature = base64.b64decode(value)
+        rules = state.body_check
+        try:
+            version = state.next_version(head.stream)
+            signed = statement_bytes(head.type, head.stream, head.actor, head.body, head.sig)
+            findings = state.check(base, head.stream, version, head.type, head.actor,
+                                   head.body, head.sig, signed,
+                                   base64.b64decode(head.sig["value"]))
+            if findings:
+                raise RejectedError(0, findings)
+            state.apply(base, head.stream, version, head.type, head.actor, head.body,
+                        head.sig, journal)
+            first = self.mapper.to_stored_event(Stated(
+                head.stream, version, _ctime(head.sig["ctime"]), head.type, head.actor,
+                head.body, head.sig))
+            actor, sig_base = members.actor, {"ctime": members.ctime, "key": members.key}
+            for i, (type_, item_stream, body) in enumerate(items):
+                seq = base + 1 + i
+                sig = {**sig_base, "sid": members.sid(i), "value": value}
+                version = state.next_version(item_stream)
+                if skip_body_rules and type_ in _IMPORT_CHECKED_TYPES:
+                    state.body_check = None
+                try:
+                    findings = state.check(seq, item_stream, version, type_, actor, body, sig,
+                                           members.signed(i, type_, item_stream), signature)
+                finally:
+                    state.body_check = rules
+                if findings:
+                    raise RejectedError(i + 1, findings)
+                state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
+                members.versions.append(version)
+            stored: Sequence[StoredEvent]
+            if type(self.mapper) is StatementMapper:
+                stored = _ImportEvents(first, items, members, value)
+            else:  # a mapper of a subclass: let it write every member
+                stored = [first, *(self.mapper.to_stored_event(Stated(
+                    item_stream, members.versions[i], _ctime(members.ctime), type_, actor, body,
+                    {**sig_base, "sid": members.sid(i), "value": value}))
+                    for i, (type_, item_stream, body) in enumerate(items))]
+            # The recorder directly, as EventStore.put does after mapping the events.
+            self.recorder.insert_events(stored)
+        except ESIntegrityError as exc:
+            LogState.undo(journal)
+            state.batch = None
+            self._refresh()
+            raise InputError(f"a stream changed concurrently, retry: {exc}") from None
+        except BaseException:
+            LogState.undo(journal)
+            state.batch = None
+            raise
+        size = len(stored)
+        del stored
+        end = self.chain.head()[0]
+        if end == base + size:
+            self.tree.extend(self.chain.read_hashes(base, end))
+            return base
+        LogState.undo(journal)
+        self._refresh()
+        return state.statements[(head.sig["key"], head.sig["sid"])]
 
     def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:
@@ -312,6 +396,108 @@ class Ledger(Application[str]):
                 json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
                 encoding="utf-8")
             return {"entries": count, "checkpoints": len(checkpoints)}
+
+
+# Import rows whose body rules are exactly ``verifier._registry.check_body``'s errors under
+# the default ``LogState.body_check`` (``verifier._bodies.body_errors``); see submit_import.
+_IMPORT_CHECKED_TYPES = frozenset({"target.added", "inspector.added"})
+
+
+def _json_str(text: str) -> bytes:
+    """A string as the canonical encoder writes it (``verifier.dumps``)."""
+    return encode_basestring(text).encode()
+
+
+class _ImportMembers:
+    """An import's rows kept as the canonical bytes of their bodies (one encoding each).
+
+    Each member's statement bytes (``statement_bytes``: what the batch signature covers)
+    and stored state (``dumps({actor, body, sig, type})``: what ``StatementMapper``
+    writes) are spliced around that encoding; the keys of both objects are fixed, so
+    their sorted order is too. ``tests/test_import_ledger.py`` compares both with the
+    general functions.
+    """
+
+    def __init__(self, actor: str, ctime: str, key: str, batch_id: str, count: int) -> None:
+        self.actor, self.ctime, self.key = actor, ctime, key
+        self._actor, self._ctime, self._key = _json_str(actor), _json_str(ctime), _json_str(key)
+        self._sid_head, self._sid_tail = f"batch/{batch_id}/", f"/{count}"
+        self._bodies: list[bytes] = []
+        self._types: dict[str, bytes] = {}
+        self.versions = array("Q")  # the stream version of each row, once checked
+
+    def sid(self, i: int) -> str:
+        return f"{self._sid_head}{i}{self._sid_tail}"
+
+    def _type(self, type_: str) -> bytes:
+        encoded = self._types.get(type_)
+        if encoded is None:
+            encoded = self._types[type_] = _json_str(type_)
+        return encoded
+
+    def add(self, i: int, type_: str, stream: str, body: dict[str, Any]) -> bytes:
+        """Encode row ``i``'s body (its strings must be NFC and its keys ASCII, as for any
+        submitted statement); returns its statement bytes."""
+        text = encode_text(body)
+        if not text.isascii():
+            try:
+                check_unicode(text, body)
+            except CanonicalError as exc:
+                raise InputError(f"statement {i + 1} ({stream}): body {exc}") from None
+        self._bodies.append(text.encode())
+        return self.signed(i, type_, stream)
+
+    def signed(self, i: int, type_: str, stream: str) -> bytes:
+        """``statement_bytes(type_, stream, actor, body, sig)`` of row ``i``."""
+        return b"".join((STATEMENT_PREFIX, b'{"actor":', self._actor, b',"body":', self._bodies[i],
+                         b',"ctime":', self._ctime, b',"key":', self._key,
+                         b',"sid":', _json_str(self.sid(i)), b',"stream":', _json_str(stream),
+                         b',"type":', self._type(type_), b"}"))
+
+    def state(self, i: int, type_: str, value: str) -> bytes:
+        """The stored state of row ``i`` signed with ``value``, as the mapper writes it."""
+        return b"".join((b'{"actor":', self._actor, b',"body":', self._bodies[i],
+                         b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
+                         b',"sid":', _json_str(self.sid(i)), b',"value":', _json_str(value),
+                         b'},"type":', self._type(type_), b"}"))
+
+
+class _ImportEvents(Sequence[StoredEvent]):
+    """The stored events of an import, the record's first: each member's is built when
+    the recorder reads it (it reads each twice: to insert it and to chain it)."""
+
+    def __init__(self, first: StoredEvent, items: Sequence[tuple[str, str, dict[str, Any]]],
+                 members: _ImportMembers, value: str) -> None:
+        self._first, self._items, self._members, self._value = first, items, members, value
+
+    def __len__(self) -> int:
+        return len(self._items) + 1
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredEvent | Sequence[StoredEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if index == 0:
+            return self._first
+        if not 0 < index <= len(self._items):
+            raise IndexError(index)
+        i = index - 1
+        type_, stream, _ = self._items[i]
+        return StoredEvent(stream, self._members.versions[i], type_,
+                           self._members.state(i, type_, self._value))
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        yield self._first
+        for i, (type_, stream, _) in enumerate(self._items):
+            yield StoredEvent(stream, self._members.versions[i], type_,
+                              self._members.state(i, type_, self._value))
 
 
 def _ctime(text: str) -> datetime:

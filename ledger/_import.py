@@ -194,7 +194,7 @@ _DATE_RES = (
     re.compile(r"\A([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日\Z"),
     re.compile(r"\A([0-9]{4})([0-9]{2})([0-9]{2})\Z"),
 )
-_SHARED_KINDS = frozenset({"code", "registry", "status", "list", "date"})
+_SHARED_KINDS = frozenset({"code", "registry", "status", "list", "date", "text"})
 _MISSING_EN = "missing required field"
 _CHUNK = 1 << 20
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
@@ -152,4 +153,98 @@ def test_cli_import_calendar_and_plan(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "outside the plan year 2028" in err and "below the policy minimum of 2" in err
     assert cli_main(["--db", db, "export", str(tmp_path / "out")]) == 0
+    assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
+
+
+def test_import_members_splice_the_same_bytes_as_the_general_encoders() -> None:
+    from ledger._app import _ImportMembers
+    from ledger._model import Stated, StatementMapper
+    from verifier import statement_bytes
+
+    bodies = [
+        {"uscc": "91370302MA3C8X8K1Q", "name": "淄博\"引号\"\\反斜杠（集团）", "dept": "ZC-SCJGJ",
+         "expert": True, "qualifications": ["M-1", "M-2"], "n": 3, "none": None},
+        {"name": "tab\there\u2028line\x1f😀", "dept": "ZC-SCJGJ", "nested": {"b": [1, {"a": ""}]}},
+    ]
+    members = _ImportMembers("ZC-SCJGJ", "2026-03-01T08:00:00Z", "ZC-SCJGJ-导入", "b" * 32,
+                             len(bodies))
+    value = "A" * 86 + "=="
+    mapper = StatementMapper()
+    for i, body in enumerate(bodies):
+        stream = f"target/\"{i}\\"
+        sig = {"ctime": members.ctime, "key": members.key, "sid": members.sid(i), "value": value}
+        assert members.add(i, "target.added", stream, body) == statement_bytes(
+            "target.added", stream, "ZC-SCJGJ", body, sig)
+        assert members.signed(i, "target.added", stream) == statement_bytes(
+            "target.added", stream, "ZC-SCJGJ", body, sig)
+        expected = mapper.to_stored_event(Stated(stream, 1, datetime.now(UTC), "target.added",
+                                                 "ZC-SCJGJ", body, sig)).state
+        assert members.state(i, "target.added", value) == expected
+
+
+def test_import_body_not_in_nfc_is_refused(log: tuple[Ledger, LogKeys]) -> None:
+    ledger, keys = log
+    size = ledger.refresh()
+    body = {"uscc": "91370302MA3C8X8K1Q", "name": "Cafe\u0301", "dept": "ZC-SCJGJ"}
+    with pytest.raises(InputError, match="NFC"):
+        ledger.submit_import(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ",
+                             {"kind": "targets", "file_sha256": "12" * 32, "file_name": "x"},
+                             [("target.added", f"target/{body['uscc']}", body)])
+    assert ledger.refresh() == size
+
+
+def _row(i: int, **changes: object) -> tuple[str, str, dict[str, object]]:
+    data = rows(i + 1, seed=99)[i]
+    body: dict[str, object] = dict(zip(("uscc", "name", "registry", "industry", "region", "risk",
+                                        "status", "unit"), data, strict=True))
+    body["dept"] = "ZC-SCJGJ"
+    body.update(changes)
+    return "target.added", f"target/{body['uscc']}", body
+
+
+def test_body_rules_run_unless_the_importer_checked_the_bodies(
+        log: tuple[Ledger, LogKeys]) -> None:
+    ledger, keys = log
+    signer = keys.load("dept-ZC-SCJGJ")
+    size = ledger.refresh()
+    record = {"kind": "targets", "file_sha256": "34" * 32, "file_name": "x"}
+    bad = [_row(0), _row(1, risk="E")]
+    with pytest.raises(InputError, match=r"statement 2 rejected: AUTH\.body: invalid body: risk"):
+        ledger.submit_import(signer, "ZC-SCJGJ", record, bad)
+    assert ledger.refresh() == size and ledger.state.batch is None
+    # A state with other body rules runs them even for rows the importer checked.
+    seen: list[str] = []
+
+    def rules(type_: str, body: dict[str, object], state: object) -> list[str]:
+        seen.append(type_)
+        return ["risk: refused by a custom rule"] if body.get("risk") == "E" else []
+
+    ledger.state.body_check = rules
+    with pytest.raises(InputError, match="refused by a custom rule"):
+        ledger.submit_import(signer, "ZC-SCJGJ", record, bad, bodies_checked=True)
+    assert seen == ["import.recorded", "target.added", "target.added"]
+    assert ledger.refresh() == size
+
+
+def test_checked_import_skips_only_the_member_body_rules(
+        log: tuple[Ledger, LogKeys], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ledger, keys = log
+    calls: list[str] = []
+    default = ledger.state.body_check
+    assert default is not None
+
+    def counting(type_: str, body: dict[str, object], state: object) -> list[str]:
+        calls.append(type_)
+        return default(type_, body, state)  # type: ignore[arg-type]
+
+    import ledger._app as app
+
+    monkeypatch.setattr(app, "_default_body_rules", counting)
+    ledger.state.body_check = counting
+    result, _ = import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets",
+                            write_csv(tmp_path / "t.csv", rows(20, seed=5)))
+    assert result.rows == 20 and calls == ["import.recorded"]
+    ledger.state.body_check = default
+    ledger.checkpoint(keys.load("log"))
+    ledger.export(tmp_path / "out")
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
