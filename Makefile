@@ -37,6 +37,8 @@ bench: install
 	$(BIN)/python bench/merkle.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/append.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/draw.py
 
 clean:
 	rm -rf var out .pytest_cache .mypy_cache .ruff_cache

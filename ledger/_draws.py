@@ -1,4 +1,4 @@
-"""Performing draws on the ledger: commit, reveal, execute, substitute, void (SPEC.md 7).
+"""Performing draws on the ledger: commit, reveal, execute, substitute, void (SPEC.md section 14).
 
 Each step computes its statement with the verifier's own functions (``verifier._draw``,
 ``verifier._snapshot``) from the log's replayed state, so what the ledger writes is what

@@ -69,7 +69,7 @@ def _hex64(value: Any) -> bool:
 
 
 def _draw_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
-    """Shapes and references of draw statements; fairness is the audit's (section 7.8)."""
+    """Shapes and references of draw statements; fairness is the audit's (section 14.11)."""
     plan = state.plans.get(str(body.get("plan_id")))
     found = plan.batch(str(body.get("batch_id"))) if plan else None
     if plan is None or found is None:

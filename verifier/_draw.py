@@ -10,12 +10,17 @@ its own score. Scores are HMAC-SHA256 values compared as big-endian byte strings
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import hmac
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from verifier._canonical import dumps
@@ -44,7 +49,7 @@ ALGORITHM = "SSJ-DRAW-v1"
 PPM = 1_000_000
 TARGET_FIELDS = ("registry", "industry", "region", "risk", "status", "unit")
 _PREFIX_FIELDS = frozenset({"industry", "region"})
-# Why an inspector is passed over, in the order the rules are tried (SPEC.md 7.6).
+# Why an inspector is passed over, in the order the rules are tried (SPEC.md 14.8).
 INELIGIBLE = {
     "expert": ("专家不计入检查组人数", "experts never count toward a team"),
     "unqualified": ("不具备该事项的检查资格", "not qualified for the batch's matter"),
@@ -52,9 +57,9 @@ INELIGIBLE = {
     "declared": ("已申报回避关系", "declared conflict with the target"),
     "prior": ("回避期内检查过该对象", "inspected the target within the prior-inspection window"),
     "same_unit": ("与检查对象同属一个单位（所所交叉）", "same unit as the target (所所交叉)"),
-    "load": ("已达本批次检查任务上限", "at the batch's load cap"),
     "in_team": ("已在该对象的检查组中", "already on the target's team"),
     "recused": ("已因回避从该对象的检查组替换出", "substituted out of this target's team"),
+    "load": ("已达本批次检查任务上限", "at the batch's load cap"),
 }
 
 
@@ -96,16 +101,36 @@ def inspector_score(seed: bytes, uscc: str, dept: str, cert_no: str) -> bytes:
     return hmac.digest(seed, lp("I", uscc, dept, cert_no), "sha256")
 
 
-def _field(text: str) -> bytes:
-    data = text.encode()
-    return len(data).to_bytes(4, "big") + data
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@lru_cache(maxsize=16)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer SHA-256 states after the padded key (RFC 2104)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
 
 
 def _scores(seed: bytes, prefix: bytes, ids: Iterable[str]) -> list[tuple[bytes, str]]:
-    """(HMAC(seed, prefix || LP(id)), id) for each id: the hot loop of a draw, with the
-    fixed part of the message encoded once."""
-    digest = hmac.digest
-    return [(digest(seed, prefix + _field(i), "sha256"), i) for i in ids]
+    """(HMAC(seed, prefix || LP(id)), id) for each id: the hot loop of a draw. The key's
+    pads and the fixed part of the message are hashed once and their states copied, so an
+    id costs two SHA-256 compressions and no HMAC set-up; equal to hmac.digest."""
+    inner, outer = _pads(seed)
+    inner = inner.copy()
+    inner.update(prefix)
+    icopy, ocopy = inner.copy, outer.copy
+    out = []
+    for i in ids:
+        data = i.encode()
+        h = icopy()
+        h.update(len(data).to_bytes(4, "big") + data)
+        o = ocopy()
+        o.update(h.digest())
+        out.append((o.digest(), i))
+    return out
 
 
 def sample_size(population: int, ratio_ppm: int, rounding: str) -> int:
@@ -158,6 +183,11 @@ def stratum_of(batch: Mapping[str, Any], target: Mapping[str, Any]) -> str | Non
     return None
 
 
+_STR = json.encoder.encode_basestring  # the C string encoder of json.dumps(ensure_ascii=False)
+_USCC = attrgetter("uscc")
+_STRATUM = attrgetter("stratum")
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """A pool member as committed: its stratum and the fields the rules read."""
@@ -173,6 +203,15 @@ class Member:
     def to_json(self) -> dict[str, str]:
         return {"uscc": self.uscc, "stratum": self.stratum, **dict(zip(TARGET_FIELDS,
                                                                         self.fields, strict=False))}
+
+    def leaf(self) -> bytes:
+        """``dumps(self.to_json())`` written out: keys in their sorted order, each value
+        through the same string encoder, four times faster on a million members."""
+        registry, industry, region, risk, status, unit = self.fields
+        e = _STR
+        return (f'{{"industry":{e(industry)},"region":{e(region)},"registry":{e(registry)},'
+                f'"risk":{e(risk)},"status":{e(status)},"stratum":{e(self.stratum)},'
+                f'"unit":{e(unit)},"uscc":{e(self.uscc)}}}').encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +251,7 @@ class Snapshot:
         conflicts = sorted(self.conflicts.items())
         # The values come from replayed, rule-checked bodies: encode, no profile check.
         return {
-            "pool": [dumps(m.to_json()) for m in self.pool],
+            "pool": [m.leaf() for m in self.pool],
             "roster": [dumps(c.to_json()) for c in self.roster],
             "conflicts": [dumps({"cert_no": c, "kind": k, "uscc": u})
                           for (c, u), k in conflicts],
@@ -221,8 +260,8 @@ class Snapshot:
 
     def strata_counts(self, batch: Mapping[str, Any]) -> dict[str, int]:
         counts = {str(s["id"]): 0 for s in batch["strata"]}
-        for m in self.pool:
-            counts[m.stratum] = counts.get(m.stratum, 0) + 1
+        for stratum, n in Counter(map(_STRATUM, self.pool)).items():
+            counts[stratum] = counts.get(stratum, 0) + n
         return counts
 
     def summary(self, batch: Mapping[str, Any]) -> dict[str, Any]:
@@ -272,14 +311,11 @@ def select(seed: bytes, snapshot: Snapshot, sizes: Mapping[str, int]
            ) -> tuple[list[tuple[str, str, bytes]], dict[str, bytes]]:
     """Per stratum the n_h smallest scores (ties, never expected, by USCC); all selected
     in ascending score order, and each stratum's cut-off (its n_h-th score)."""
-    members: dict[str, list[str]] = {}
-    for m in snapshot.pool:
-        members.setdefault(m.stratum, []).append(m.uscc)
     chosen: list[tuple[bytes, str, str]] = []
     cutoffs: dict[str, bytes] = {}
-    for stratum, usccs in members.items():
-        n = sizes.get(stratum, 0)
-        if n <= 0:
+    for stratum, n in sizes.items():
+        usccs = [m.uscc for m in snapshot.pool if m.stratum == stratum] if n > 0 else []
+        if not usccs:
             continue
         best = heapq.nsmallest(n, _scores(seed, lp("T", stratum), usccs))
         cutoffs[stratum] = best[-1][0]
@@ -298,19 +334,42 @@ class Matcher:
     load_cap: int
     same_unit: bool
     draw_date: date
-    units: dict[str, str] = field(default_factory=dict)  # uscc -> unit
+    units: dict[str, str | None] = field(default_factory=dict)  # uscc -> unit, as looked up
     by_dept: dict[str, list[Candidate]] = field(default_factory=dict)
     loads: dict[str, int] = field(default_factory=dict)
+    # Per department, by 执法证号, those rules 1-3 (expert, qualified, valid) let through:
+    # they hold for the whole batch, so the others are never ranked by staff().
+    able: dict[str, dict[str, Candidate]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.units = {m.uscc: m.unit for m in self.snapshot.pool}
+        day = self.draw_date.isoformat()
         for c in self.snapshot.roster:
             self.by_dept.setdefault(c.dept, []).append(c)
+            people = self.able.setdefault(c.dept, {})
+            if not c.expert and c.qualified and c.valid_from <= day <= c.valid_to:
+                people[c.cert_no] = c
+
+    def unit_of(self, uscc: str) -> str | None:
+        """The target's unit, by bisection of the sorted pool (only a few are asked)."""
+        if uscc not in self.units:
+            pool = self.snapshot.pool
+            i = bisect.bisect_left(pool, uscc, key=_USCC)
+            self.units[uscc] = pool[i].unit if i < len(pool) and pool[i].uscc == uscc else None
+        return self.units[uscc]
 
     def ranking(self, uscc: str, dept: str) -> list[Candidate]:
         people = {c.cert_no: c for c in self.by_dept.get(dept, [])}
         scored = sorted(_scores(self.seed, lp("I", uscc, dept), people))
         return [people[cert] for _, cert in scored]
+
+    def _ranked(self, uscc: str, dept: str) -> Iterator[Candidate]:
+        """The department's able members in rank order, lazily: scoring everyone is
+        unavoidable, sorting everyone is not (a team needs the first few)."""
+        people = self.able.get(dept, {})
+        heap = _scores(self.seed, lp("I", uscc, dept), people)
+        heapq.heapify(heap)
+        while heap:
+            yield people[heapq.heappop(heap)[1]]
 
     def ineligible(self, c: Candidate, uscc: str, team: Sequence[str] = (),
                    recused: Iterable[str] = ()) -> str | None:
@@ -325,7 +384,7 @@ class Matcher:
         kind = self.snapshot.conflicts.get((c.cert_no, uscc))
         if kind is not None:
             return kind
-        if self.same_unit and c.unit == self.units.get(uscc):
+        if self.same_unit and c.unit == self.unit_of(uscc):
             return "same_unit"
         if c.cert_no in team:
             return "in_team"
@@ -341,14 +400,14 @@ class Matcher:
         team: list[str] = []
         for dept in sorted(self.team):
             need = self.team[dept]
-            for c in self.ranking(uscc, dept):
-                if need == 0:
-                    break
+            ranked = self._ranked(uscc, dept)
+            while need:
+                c = next(ranked, None)
+                if c is None:
+                    return [], dept
                 if self.ineligible(c, uscc, team) is None:
                     team.append(c.cert_no)
                     need -= 1
-            if need:
-                return [], dept
         for cert in team:
             self.loads[cert] = self.loads.get(cert, 0) + 1
         return team, None

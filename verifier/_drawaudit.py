@@ -1,4 +1,4 @@
-"""Draw fairness in the audit replay (RULES-RESEARCH V4-V13; SPEC.md section 7.8).
+"""Draw fairness in the audit replay (RULES-RESEARCH V4-V13; SPEC.md section 14.11).
 
 ``DrawAuditor.feed`` sees every registry and draw entry in log order, after the replay
 state has applied it. At a commitment it rebuilds the snapshot from the replayed

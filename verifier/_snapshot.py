@@ -1,4 +1,4 @@
-"""The snapshot a draw commits to, rebuilt from the replayed registries (SPEC.md 7.2).
+"""The snapshot a draw commits to, rebuilt from the replayed registries (SPEC.md 14.3).
 
 The ledger builds it to write ``draw.committed``; the auditor rebuilds it at the same point
 of the log and compares the roots (V4), so a hand-edited pool, roster or conflict list
@@ -95,8 +95,8 @@ def build_snapshot(state: LogState, stream: str, matter: str, batch: dict[str, A
 
 def add_declared_conflicts(snapshot: Snapshot, state: LogState, batch: dict[str, Any]) -> None:
     """A substitute is chosen later than the draw: conflicts declared since the
-    commitment bind it too (section 7.7)."""
+    commitment bind it too (section 14.10)."""
     if batch["conflicts"].get("declared"):
         for pair, active in state.conflicts.items():
             if active:
-                snapshot.conflicts.setdefault(pair, "declared")
+                snapshot.conflicts[pair] = "declared"
