@@ -32,6 +32,7 @@ from ledger._errors import InputError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
 from ledger._statements import Submission, sign_statement
+from ledger._witness import Witness
 from verifier import (
     STATEMENT_PREFIX,
     CanonicalError,
@@ -349,10 +350,12 @@ class Ledger(Application[str]):
         self._refresh()
         return state.statements[(head.sig["key"], head.sig["sid"])]
 
-    def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner] = (),
+    def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner | Witness] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:
-        """Sign (and have local witnesses cosign) a checkpoint of the whole log.
+        """Sign a checkpoint of the whole log and have local witnesses cosign it.
 
+        A ``Witness`` cosigns only after checking consistency with the tree it cosigned
+        last (it refuses a fork: ForkError); a bare key cosigns unchecked (tests, tools).
         Returns the note, or None when the last checkpoint already covers every entry.
         """
         with self._lock:
@@ -367,10 +370,36 @@ class Ledger(Application[str]):
             cp = Checkpoint(genesis["origin"], size, self.tree.root(size))
             note = sign_note(cp.text, [log_signer])
             stamp = int((now() if now else datetime.now()).timestamp())
+            log_key = NoteVerifier.from_vkey(genesis["log_key"])
+            lines = []
             for witness in witnesses:
-                note += cosign(cp.text, witness, stamp)
+                if isinstance(witness, Witness):
+                    lines.append(witness.cosign(note, log_key,
+                                                lambda old: self.tree.consistency_proof(old, size),
+                                                stamp))
+                else:
+                    lines.append(cosign(cp.text, witness, stamp))
+            note += "".join(lines)
             self.chain.add_checkpoint(size, cp.root, note)
             return note
+
+    def witness_latest(self, witness: Witness, now: datetime | None = None) -> str:
+        """``drawledger witness cosign``: the witness checks the latest checkpoint against
+        the tree it cosigned last and, if it extends it, cosigns it (again, if it had
+        before: the tree was still the latest then). Returns the cosignature line."""
+        with self._lock:
+            self._refresh()
+            latest = self.chain.latest_checkpoint()
+            if latest is None:
+                raise InputError("the log has no checkpoint to cosign yet")
+            size, _, note = latest
+            log_key = NoteVerifier.from_vkey(self.genesis()["log_key"])
+            stamp = int((now or datetime.now(UTC)).timestamp())
+            line = witness.cosign(note, log_key,
+                                  lambda old: self.tree.consistency_proof(old, size), stamp)
+            if line not in note and (size, line) not in self.chain.cosignatures():
+                self.chain.add_cosignature(size, line)  # the same second twice: once
+            return line
 
     # -- export -------------------------------------------------------------------------
     def export(self, out_dir: Path) -> dict[str, int]:
@@ -390,8 +419,16 @@ class Ledger(Application[str]):
                     fh.write(raw + b"\n")
                     count += 1
             tmp.replace(out_dir / "entries.jsonl")
-            for size, _, note in checkpoints:
+            notes = {size: note for size, _, note in checkpoints}
+            for size, note in notes.items():
                 (cp_dir / f"{size:012d}.note").write_text(note, encoding="utf-8")
+            # Cosignatures added later: each as the log-signed note with that one line.
+            for i, (size, line) in enumerate(self.chain.cosignatures()):
+                text, _, sigs = notes[size].partition("\n\n")
+                log_sigs = "".join(s + "\n" for s in sigs.splitlines()
+                                   if s.split(" ")[1] == trust.log_key.name)
+                (cp_dir / f"{size:012d}.{i:06d}.note").write_text(
+                    f"{text}\n\n{log_sigs}{line}", encoding="utf-8")
             (out_dir / "trust.json").write_text(
                 json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
                 encoding="utf-8")

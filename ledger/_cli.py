@@ -44,6 +44,7 @@ from ledger._results import (
     submit_signed,
 )
 from ledger._statements import load_key
+from ledger._witness import ForkError, Witness
 from verifier import canonical
 from verifier._results import OUTCOMES
 
@@ -117,6 +118,14 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command in ("inspection", "result", "lead"):
             seq = _result(args, ledger, keys)
             print(f"已写入第 {seq} 条 / written as entry {seq}")
+        elif args.command == "witness":
+            tools = ([Witness(load_key(Path(args.key)), Path(args.state))] if args.key
+                     else keys.witness_tools())
+            if not tools:
+                raise InputError("no witness key: pass --key FILE --state FILE")
+            for tool in tools:
+                line = ledger.witness_latest(tool)
+                print(f"已联署 / cosigned: {line}", end="")
         elif args.command == "draws":
             try:
                 for line in draw_lines(ledger):
@@ -269,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--received-on", help="YYYY-MM-DD")
         p.add_argument("--details", help="file with the lead's details (only a salted "
                                          "SHA-256 is written)")
+    p = sub.add_parser("witness", help="a witness checks the latest checkpoint extends what "
+                                       "it cosigned last, then cosigns it (refuses a fork)")
+    p.add_argument("action", choices=["cosign"])
+    p.add_argument("--key", help="the witness's skey file (default: local witness keys)")
+    p.add_argument("--state", help="the witness's state file (with --key)")
     sub.add_parser("draws", help="list the draws, one a line, the draw id first")
     p = sub.add_parser("bundle", help="write the self-contained proof bundle of one draw")
     p.add_argument("draw_id", help="plan_id/batch_id, as `drawledger draws` prints it")
@@ -278,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except (InputError, KeyFileError) as exc:
         print(f"拒绝 / refused: {exc}", file=sys.stderr)
+        return 1
+    except ForkError as exc:
+        print(str(exc), file=sys.stderr)
         return 1
     except StorageError as exc:
         print(f"存储错误 / storage error: {exc}", file=sys.stderr)

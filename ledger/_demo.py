@@ -32,6 +32,7 @@ from ledger._errors import InputError
 from ledger._recorder import format_log_time
 from ledger._results import inspection_id
 from ledger._statements import Submission, load_key, save_key, sign_statement
+from ledger._witness import Witness
 from verifier import NoteSigner, canonical
 from verifier._calendar import WorkingCalendar
 from verifier._draw import Outcome, Snapshot, counterfactual, draw_seed, reveal_commitment
@@ -101,6 +102,11 @@ class LogKeys:
 
     def witnesses(self) -> list[NoteSigner]:
         return [load_key(p) for p in sorted(self.directory.glob("witness-*.skey"))]
+
+    def witness_tools(self) -> list[Witness]:
+        """The local witnesses with their state files (what each cosigned last)."""
+        return [Witness(load_key(p), p.with_name(p.stem + ".state.json"))
+                for p in sorted(self.directory.glob("witness-*.skey"))]
 
 
 def init_log(ledger: Ledger, keys: LogKeys, origin: str = DEFAULT_ORIGIN,
@@ -256,7 +262,7 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
         init_log(ledger, keys, now=clock, beacons=[chain_to_json(beacon.chain)])
     authority = keys.load("authority")
     log_key = keys.load("log")
-    witnesses = keys.witnesses()
+    witnesses = keys.witness_tools()
 
     def tick(t: datetime) -> datetime:
         return clock.at(t)
@@ -384,6 +390,13 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
             for task in plan["tasks"]]
     late = [p for p in plans if violations and p["dept"] == "ZC-TJJ" and not p["joint"]]
     for group, days in (([p for p in plans if p not in late], (12, 15, 20)), (late, None)):
+        if days is None:
+            # The witnesses cosign the log's latest tree again after the filing deadline:
+            # a plan not in it then is witnessed as late, whatever time the log gives it.
+            checkpoint()
+            tick(_sh(date(year, 2, 6), 9))
+            for witness in witnesses:
+                ledger.witness_latest(witness, now=clock())
         steps = ((date(year, 1, 12), date(year, 1, 15), date(year, 1, 20)) if days
                  else (date(year, 2, 10), date(year, 2, 11), date(year, 2, 12)))
         for i, plan in enumerate(group):

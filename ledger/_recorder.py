@@ -247,6 +247,11 @@ def side_table_names(events_table_name: str) -> tuple[str, str]:
     return f"{prefix}dl_entries", f"{prefix}dl_checkpoints"
 
 
+def cosignatures_table_name(events_table_name: str) -> str:
+    """The append-only table of witness cosignatures added after a checkpoint was made."""
+    return side_table_names(events_table_name)[1].replace("dl_checkpoints", "dl_cosignatures")
+
+
 def pg_function_names(events_table_name: str) -> tuple[str, str, str]:
     """PostgreSQL trigger functions for an events table: forbid change, keep ``seq``
     gapless, let checkpoints only grow."""
@@ -321,6 +326,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self._select_checkpoints = f"SELECT size, root, note FROM {checkpoints} ORDER BY size"
         self._select_latest_checkpoint = (
             f"SELECT size, root, note FROM {checkpoints} ORDER BY size DESC LIMIT 1")
+        self.cosignatures_table_name = cosignatures_table_name(events_table_name)
+        cos = self.cosignatures_table_name
+        self._insert_cosignature = f"INSERT INTO {cos} (size, line) VALUES (?, ?)"
+        self._select_cosignatures = f"SELECT size, line FROM {cos} ORDER BY rowid"
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -337,7 +346,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "size INTEGER PRIMARY KEY CHECK (size >= 0), "
             "root BLOB NOT NULL CHECK (length(root) = 32), "
             "note TEXT NOT NULL)")
-        for table in (events, entries, checkpoints):
+        cos = cosignatures_table_name(events)
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {cos} ("
+            "size INTEGER NOT NULL, "
+            "line TEXT NOT NULL, PRIMARY KEY (size, line))")
+        for table in (events, entries, checkpoints, cos):
             for op in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_dl_no_{op.lower()} "
@@ -425,6 +439,17 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(self._select_checkpoints)
             return [(row[0], bytes(row[1]), row[2]) for row in c.fetchall()]
 
+    def add_cosignature(self, size: int, line: str) -> None:
+        """Record a witness cosignature line for the checkpoint of ``size``."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._insert_cosignature, (size, line))
+
+    def cosignatures(self) -> list[tuple[int, str]]:
+        """Cosignatures added after their checkpoints ``(size, line)``, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_cosignatures)
+            return [(row[0], row[1]) for row in c.fetchall()]
+
     def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
         """The largest checkpoint, or None."""
         with self.datastore.transaction(commit=False) as c:
@@ -453,6 +478,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.clock = clock
         self.entries_table_name, self.checkpoints_table_name = side_table_names(
             events_table_name)
+        self.cosignatures_table_name = cosignatures_table_name(events_table_name)
         (self.forbid_function_name, self.gapless_function_name,
          self.grow_function_name) = pg_function_names(events_table_name)
         for name in (self.entries_table_name, self.checkpoints_table_name,
@@ -501,6 +527,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._select_latest_checkpoint = SQL(
             "SELECT size, root, note FROM {0}.{1} ORDER BY size DESC LIMIT 1"
         ).format(schema, checkpoints)
+        cos = Identifier(self.cosignatures_table_name)
+        self._insert_cosignature = SQL(
+            "INSERT INTO {0}.{1} (size, line) VALUES (%s, %s)").format(schema, cos)
+        self._select_cosignatures = SQL(
+            "SELECT size, line FROM {0}.{1} ORDER BY id").format(schema, cos)
         self._abort_statement = SQL(
             "DO $$BEGIN RAISE EXCEPTION 'drawledger: chain append failed, "
             "rolling back'; END$$")
@@ -523,6 +554,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "size bigint PRIMARY KEY CHECK (size >= 0), "
                 "root bytea NOT NULL CHECK (octet_length(root) = 32), "
                 "note text NOT NULL)").format(schema, checkpoints),
+            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "id bigserial PRIMARY KEY, "
+                "size bigint NOT NULL, line text NOT NULL, UNIQUE (size, line))").format(
+                    schema, Identifier(self.cosignatures_table_name)),
             SQL("CREATE OR REPLACE FUNCTION {0}.{1}() RETURNS trigger "
                 "LANGUAGE plpgsql AS $$BEGIN "
                 "RAISE EXCEPTION 'drawledger: %.% is append-only (% refused)', "
@@ -546,7 +581,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "USING ERRCODE = 'integrity_constraint_violation'; "
                 "END IF; RETURN NEW; END$$").format(schema, grow, checkpoints),
         ]
-        for table in (events, entries, checkpoints):
+        for table in (events, entries, checkpoints, Identifier(self.cosignatures_table_name)):
             statements.append(
                 SQL("CREATE OR REPLACE TRIGGER dl_no_change BEFORE UPDATE OR DELETE "
                     "ON {0}.{1} FOR EACH ROW EXECUTE FUNCTION {0}.{2}()"
@@ -655,6 +690,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self._select_checkpoints)
             return [(row["size"], bytes(row["root"]), row["note"])
                     for row in curs.fetchall()]
+
+    def add_cosignature(self, size: int, line: str) -> None:
+        """Record a witness cosignature line for the checkpoint of ``size``."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._insert_cosignature, (size, line))
+
+    def cosignatures(self) -> list[tuple[int, str]]:
+        """Cosignatures added after their checkpoints ``(size, line)``, in order."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_cosignatures)
+            return [(row["size"], row["line"]) for row in curs.fetchall()]
 
     def latest_checkpoint(self) -> tuple[int, bytes, str] | None:
         """The largest checkpoint, or None."""

@@ -37,3 +37,4 @@ def test_quickstart_runs(tmp_path: Path) -> None:
     assert "seq=99" in outputs[6]
     assert "见证 / witnessed" in outputs[4]
     assert '"seq": 99' in (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert "完整性失败" in (tmp_path / "report.html").read_text(encoding="utf-8")

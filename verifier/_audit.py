@@ -74,12 +74,14 @@ class Report:
     results: dict[str, Any] = field(default_factory=dict)
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     statistics: dict[str, Any] = field(default_factory=dict)
-    # checkpoint size -> unix time by which a quorum of trusted witnesses cosigned it
+    # checkpoint size -> unix time by which a quorum of trusted witnesses cosigned it, and
+    # the latest time a quorum cosigned it (still the log's latest tree then)
     witnessed: dict[int, int] = field(default_factory=dict)
+    still_latest: dict[int, int] = field(default_factory=dict)
 
     def not_before(self, seq: int) -> int | None:
         """Witnessed lower bound of an entry's time: a quorum cosigned a tree without it."""
-        times = [t for size, t in self.witnessed.items() if size <= seq]
+        times = [t for size, t in self.still_latest.items() if size <= seq]
         return max(times) if times else None
 
     def not_after(self, seq: int) -> int | None:
@@ -138,6 +140,7 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
                       report: Report) -> list[_Checkpoint]:
     """Parse and verify every checkpoint note; bad ones become findings."""
     out: list[_Checkpoint] = []
+    cosigns: dict[int, dict[str, tuple[int, int]]] = {}  # size -> witness -> first, last
     for name, data in files:
         report.checkpoints += 1
         try:
@@ -171,13 +174,20 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
             for witness, timestamp in cosigned.items():
                 report.cosignatures[witness] = max(report.cosignatures.get(witness, 0), timestamp)
             report.checkpoints_verified += 1
-            times = sorted(cosigned.values())
-            if trust.quorum and len(times) >= trust.quorum:
-                # The time by which a quorum of witnesses had seen this tree.
-                witnessed = times[trust.quorum - 1]
-                size = checkpoint.size
-                report.witnessed[size] = min(report.witnessed.get(size, witnessed), witnessed)
+            by_witness = cosigns.setdefault(checkpoint.size, {})
+            for witness, timestamp in cosigned.items():
+                first, last = by_witness.get(witness, (timestamp, timestamp))
+                by_witness[witness] = (min(first, timestamp), max(last, timestamp))
         out.append(_Checkpoint(name, checkpoint))
+    # Per tree: by when a quorum of witnesses had cosigned it (its entries are not later),
+    # and until when a quorum still cosigned it as the latest (later entries are not
+    # earlier). A witness may cosign the same tree again, in a note of its own.
+    q = trust.quorum if trust is not None else 0
+    for size, times in cosigns.items():
+        if q and len(times) >= q:
+            report.witnessed[size] = sorted(first for first, _ in times.values())[q - 1]
+            report.still_latest[size] = sorted((last for _, last in times.values()),
+                                               reverse=True)[q - 1]
     # The log must never sign two different trees of the same size (a fork).
     by_size: dict[int, _Checkpoint] = {}
     for cp in out:
