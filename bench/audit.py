@@ -34,6 +34,10 @@ from ledger import Ledger, LogKeys, build_demo  # noqa: E402
 from verifier import NoteVerifier, audit, batch_message, load_trust, parse_entry  # noqa: E402
 from verifier._cli import read_lines  # noqa: E402
 
+# A district's year at scale: registries of about the log's size, draws of a few hundred
+# targets per batch as real plans give them (0.1-0.5 % of a pool this large), their results.
+BENCH_RATIOS = {"A": 1_000, "B": 1_500, "C": 2_500, "D": 5_000}
+
 
 def build(entries: int) -> Path:
     root = ROOT / "var" / "bench" / f"audit-{entries}"
@@ -43,7 +47,8 @@ def build(entries: int) -> Path:
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         if not ledger.refresh():
-            build_demo(ledger, LogKeys(root / "keys"), targets=entries - 400, inspectors=300)
+            build_demo(ledger, LogKeys(root / "keys"), targets=int(entries * 0.93),
+                       inspectors=max(300, entries // 330), ratios=BENCH_RATIOS)
         ledger.export(export)
     finally:
         ledger.close()

@@ -229,7 +229,8 @@ class Ledger(Application[str]):
                 return list(range(base, head))
             LogState.undo(journal)
             self._refresh()
-            return [self.state.statements[(s.sig["key"], s.sig["sid"])] for s in submissions]
+            seqs = [self.state.seq_of(s.sig["key"], s.sig["sid"]) for s in submissions]
+            return [seq for seq in seqs if seq is not None]
 
     def submit_import(self, signer: NoteSigner, dept: str, record: dict[str, Any],
                       items: Sequence[tuple[str, str, dict[str, Any]]], *,
@@ -348,7 +349,9 @@ class Ledger(Application[str]):
             return base
         LogState.undo(journal)
         self._refresh()
-        return state.statements[(head.sig["key"], head.sig["sid"])]
+        found = state.seq_of(head.sig["key"], head.sig["sid"])
+        assert found is not None
+        return found
 
     def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner | Witness] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:

@@ -182,10 +182,12 @@ def demo_matters() -> list[dict[str, Any]]:
     return out
 
 
-def demo_plan(dept: str, year: int, registries: list[str], joint: list[str] | None = None
-              ) -> dict[str, Any]:
-    """A department's (or a joint) annual plan: one task per matter, one batch each."""
+def demo_plan(dept: str, year: int, registries: list[str], joint: list[str] | None = None,
+              ratios: dict[str, int] | None = None) -> dict[str, Any]:
+    """A department's (or a joint) annual plan: one task per matter, one batch each;
+    ``ratios`` (ppm per risk class) default to rising from 2% (A) to 10% (D)."""
     joint = joint or []
+    ratios = ratios or _RATIOS
     tasks = []
     for t, matter in enumerate(m for m in demo_matters() if m["dept"] == dept):
         cap = matter["ratio_ppm"]
@@ -194,7 +196,7 @@ def demo_plan(dept: str, year: int, registries: list[str], joint: list[str] | No
             "draw_date": f"{year}-{3 + 3 * (t % 3):02d}-17",
             "pool": {"registries": registries, "status": ["存续", "在业"]},
             "strata": [{"id": risk, "filter": {"risk": [risk]}, "ratio_ppm": min(r, cap)}
-                       for risk, r in _RATIOS.items()],
+                       for risk, r in ratios.items()],
             "rounding": "ceil",
             "exclusion_days": 180,
             "team": {d: 2 for d in [dept, *joint]},
@@ -238,7 +240,7 @@ def demo_beacon(year: int, seed: int = 2026) -> DevBeacon:
 
 def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors: int = 48,
                conflicts: int = 30, seed: int = 2026, year: int | None = None,
-               violations: bool = False,
+               violations: bool = False, ratios: dict[str, int] | None = None,
                now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, int]:
     """A district year replayed on a demo clock: from December of the year before,
     calendars, the 16 member units and their keys, the matter list, both registries
@@ -382,8 +384,8 @@ def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors:
     plans = []
     for dept in codes:
         lines = sorted({body["registry"] for _, _, body in by_dept[dept]}) or [f"{dept}/F"]
-        plans.append(demo_plan(dept, year, lines))
-    plans.append(demo_plan("ZC-SCJGJ", year, ["ZC-SCJGJ/H"], joint=["ZC-SWJ"]))
+        plans.append(demo_plan(dept, year, lines, ratios=ratios))
+    plans.append(demo_plan("ZC-SCJGJ", year, ["ZC-SCJGJ/H"], joint=["ZC-SWJ"], ratios=ratios))
     for plan in plans:
         plan["tasks"] = [{**task, "batches": [{**b, "randomness": {
             **b["randomness"], "beacon": beacon.chain.chain_hash}} for b in task["batches"]]}

@@ -21,6 +21,7 @@ from tests.helpers import (
     entry_obj,
     read_entries,
     resign_checkpoint,
+    rewrite_history,
     run_audit,
     write_entries,
 )
@@ -32,10 +33,13 @@ from verifier import (
     MerkleTree,
     NoteSigner,
     Report,
+    audit,
     entry_hash,
+    load_trust,
     make_entry,
     sign_note,
 )
+from verifier._cli import read_lines
 from verifier._uscc import uscc_check_char
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,3 +277,21 @@ def test_cli_names_the_entry(export: Path) -> None:
     assert report["exit_code"] == EXIT_INTEGRITY
     assert report["findings"][0]["seq"] == k
     assert report["findings"][0]["rule"] == "V1.seq"
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_statement_edited_and_rechained(export: Path, demo: tuple[Path, LogKeys],
+                                        workers: int) -> None:
+    """A colluding log edits a plan after the fact and re-chains and re-signs everything:
+    only the department's signature still tells, in the replay or in a worker process."""
+    lines = read_entries(export)
+    k = next(i for i, line in enumerate(lines) if entry_obj(line)["type"] == "plan.filed")
+    lines[k] = lines[k].replace(b'"load_cap":20', b'"load_cap":21', 1)
+    rewrite_history(export, demo[1].load("log"), lines, k)
+    trust = load_trust((export / "trust.json").read_bytes())
+    cps = [(p.name, p.read_bytes()) for p in sorted((export / "checkpoints").iterdir())]
+    with (export / "entries.jsonl").open("rb") as fh:
+        report = audit(read_lines(fh), cps, trust, workers=workers)
+    assert report.exit_code == EXIT_INTEGRITY
+    assert [(f.rule, f.seq) for f in report.findings if f.kind == INTEGRITY] == \
+        [("V1.signature", k)]

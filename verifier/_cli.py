@@ -180,8 +180,9 @@ def _audit(args: argparse.Namespace) -> int:
         lines = read_lines(fh)
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
             lines = _progress(lines, total, sys.stderr)
+        workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
         report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
-                       body_rules=not args.no_body_rules)
+                       body_rules=not args.no_body_rules, workers=workers)
     obj = report.to_json()
     obj["trust_source"] = source
     if args.html:
@@ -282,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a trusted beacon chain beyond the League of Entropy's, as the JSON "
                         "object of trust.json's beacons list (a dev chain only this way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="processes verifying statement signatures beside the replay "
+                        "(default: one per core but one; 0: none)")
     p.add_argument("--html", metavar="FILE",
                    help="also write a self-contained report page (opens offline)")
     p.add_argument("--no-signatures", action="store_true",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -278,6 +279,13 @@ class LogState:
     body_check: BodyCheck | None = field(default_factory=_default_body_check)
     signatures_checked: int = 0
 
+    def seq_of(self, key: str, sid: str) -> int | None:
+        """The seq of the statement ``sid`` signed by ``key`` (a batch member's from its
+        batch's first member)."""
+        batch = _batch_sid(sid) if sid.startswith("batch/") else None
+        first = self.statements.get((key, _replay_id(sid, batch)))
+        return None if first is None else first + (batch[1] if batch else 0)
+
     def min_team_size(self) -> int:
         size = self.policy.get("min_team_size", 2)
         return size if type(size) is int else 2
@@ -352,7 +360,9 @@ class LogState:
                 out.append(Finding("V1.signature", INTEGRITY, seq,
                                    f"声明签名无效（密钥 {key_name}）",
                                    f"statement signature does not verify under key {key_name}"))
-        prior = self.statements.get((key_name, sig["sid"]))
+        # A batch is one statement: its id is checked (and kept) once, at member 0.
+        prior = (self.statements.get((key_name, _replay_id(sig["sid"], batch)))
+                 if batch is None or batch[1] == 0 else None)
         if prior is not None:
             out.append(Finding("V1.replay", INTEGRITY, seq,
                                f"声明编号 {sig['sid']} 已在第 {prior} 条使用（重放）",
@@ -511,11 +521,14 @@ class LogState:
         rule = TYPE_RULES.get(type_)
         info = self.streams.get(stream)
         ended = info.ended if info else False
-        owner = info.owner if info else actor
+        owner = info.owner if info else sys.intern(actor)
         if rule is not None and rule.lifecycle == "end":
             ended = True
         put(self.streams, stream, StreamInfo(version, owner, ended))
-        put(self.statements, (sig["key"], sig["sid"]), seq)
+        sid = sig["sid"]
+        batch = _batch_sid(sid) if sid.startswith("batch/") else None
+        if batch is None or batch[1] == 0:
+            put(self.statements, (sys.intern(sig["key"]), _replay_id(sid, batch)), seq)
         if type_ in ("log.genesis", "policy.amended") and type(body.get("policy")) is dict:
             self.policy = body["policy"]  # not journaled: the authority's, never batched
         if type_ == "log.genesis":
@@ -566,10 +579,12 @@ class LogState:
         if kind == "target":
             uscc = str(body.get("uscc"))
             old = self.targets.get(uscc)
+            # Field values repeat across a registry: interned, a million targets share them.
             if verb == "added":
-                put(self.targets, uscc, tuple(str(body.get(f, "")) for f in TARGET_FIELDS))
+                put(self.targets, uscc, tuple(sys.intern(str(body.get(f, "")))
+                                              for f in TARGET_FIELDS))
             elif verb == "updated" and old is not None:
-                put(self.targets, uscc, tuple(str(body.get(f, old[i]))
+                put(self.targets, uscc, tuple(sys.intern(str(body.get(f, old[i])))
                                               for i, f in enumerate(TARGET_FIELDS)))
             elif verb == "removed":
                 put(self.targets, uscc, None)
@@ -657,6 +672,11 @@ def _journaled(journal: Journal) -> Callable[[dict[Any, Any], Any, Any], None]:
         journal.append((d, k, d.get(k, _MISSING)))
         d[k] = v
     return put
+
+
+def _replay_id(sid: str, batch: tuple[str, int, int] | None) -> str:
+    """What ``statements`` keys a statement by: its id, or its batch's for a member."""
+    return sid if batch is None else f"batch/{batch[0]}"
 
 
 def _batch_sid(sid: str) -> tuple[str, int, int] | None:
