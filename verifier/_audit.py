@@ -231,6 +231,13 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         report.add(_finding("V1.checkpoint", None, "导出中没有签名检查点，条目未被锚定",
                             "the export holds no signed checkpoint: no entry is anchored",
                             UNVERIFIABLE))
+    elif trust is not None and trust.quorum and not report.witnessed:
+        report.add(_finding("V1.quorum", None,
+                            f"没有任何检查点获得 {trust.quorum} 个受信见证的联署：条目时间只有日志"
+                            "自己的说法",
+                            f"no checkpoint is cosigned by a quorum of {trust.quorum} trusted "
+                            "witnesses: entry times rest on the log's word alone",
+                            UNVERIFIABLE))
     state = LogState()
     if not body_rules:
         state.body_check = None
