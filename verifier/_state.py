@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -168,6 +169,7 @@ TYPE_RULES: dict[str, TypeRule] = {
                               "inspection_id dept record_sha256 url"),
 }
 
+assert TARGET_FIELDS == ("registry", "industry", "region", "risk", "status", "unit")
 # The inspector fields a draw reads, in the order LogState.inspectors keeps them.
 INSPECTOR_VIEW = ("dept", "unit", "qualifications", "valid_from", "valid_to", "expert")
 
@@ -581,8 +583,13 @@ class LogState:
             old = self.targets.get(uscc)
             # Field values repeat across a registry: interned, a million targets share them.
             if verb == "added":
-                put(self.targets, uscc, tuple(sys.intern(str(body.get(f, "")))
-                                              for f in TARGET_FIELDS))
+                get, intern = body.get, sys.intern
+                put(self.targets, uscc, (intern(str(get("registry", ""))),
+                                         intern(str(get("industry", ""))),
+                                         intern(str(get("region", ""))),
+                                         intern(str(get("risk", ""))),
+                                         intern(str(get("status", ""))),
+                                         intern(str(get("unit", "")))))
             elif verb == "updated" and old is not None:
                 put(self.targets, uscc, tuple(sys.intern(str(body.get(f, old[i])))
                                               for i, f in enumerate(TARGET_FIELDS)))
@@ -679,16 +686,18 @@ def _replay_id(sid: str, batch: tuple[str, int, int] | None) -> str:
     return sid if batch is None else f"batch/{batch[0]}"
 
 
+_BATCH_SID_RE = re.compile(r"batch/([^/]+)/(0|[1-9][0-9]{0,17})/([1-9][0-9]{0,17})")
+
+
 def _batch_sid(sid: str) -> tuple[str, int, int] | None:
     """(batch id, index, count) of a batch member's statement id, else None."""
     if not sid.startswith("batch/"):
         return None
-    parts = sid.split("/")
-    if (len(parts) != 4 or not parts[1] or not parts[2].isdigit() or not parts[3].isdigit()
-            or not parts[2].isascii() or not parts[3].isascii()):
+    m = _BATCH_SID_RE.fullmatch(sid)
+    if m is None:
         return None
-    index, count = int(parts[2]), int(parts[3])
-    return (parts[1], index, count) if index < count else None
+    index, count = int(m[2]), int(m[3])
+    return (m[1], index, count) if index < count else None
 
 
 def _genesis_key(body: dict[str, Any], key_name: str) -> KeyInfo | None:
