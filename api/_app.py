@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from html import escape
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from ledger import InputError, Ledger
 from ledger._bundle import draw_lines, make_bundle
@@ -41,6 +42,42 @@ def create_app(db: str) -> FastAPI:
 
     def ledger() -> Ledger:
         return state["ledger"]
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        """A public page: the log's size, the draws and their proof bundles, how to check
+        them offline. Chinese first; no script, no external resource."""
+        with lock:
+            size = ledger().refresh()
+            lines = draw_lines(ledger())
+            latest = ledger().chain.latest_checkpoint()
+        rows = []
+        for line in lines:
+            draw_id, day, status, selected, *_ = line.split("\t")
+            rows.append(f"<tr><td>{escape(draw_id)}</td><td>{escape(day)}</td>"
+                        f"<td>{escape(status)}</td><td>{escape(selected.split('=')[1])}</td>"
+                        f'<td><a href="/v1/draws/{escape(draw_id)}/bundle">下载证明包 / '
+                        "bundle</a></td></tr>")
+        signed = latest[0] if latest else 0
+        page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>双随机、一公开 抽取公示 / drawledger</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3em .5em}}
+code{{background:#f4f4f4;padding:0 .2em}}</style></head><body>
+<h1>双随机、一公开 抽取公示 / Random-inspection draws</h1>
+<p>日志共 {size} 条，已签名检查点覆盖 {signed} 条。/ The log holds {size} entries;
+the latest signed checkpoint covers {signed}.</p>
+<p>每次抽取都可离线核验：下载证明包后运行 / Check any draw offline: download its bundle, then run
+<code>python -m verifier bundle 文件.json --trust trust.json</code>；
+查询某一企业是否在抽查对象池中、为何被抽中或未被抽中 / ask about one entity:
+<code>python -m verifier entity 文件.json 统一社会信用代码</code>。</p>
+<table><tr><th>抽取 / draw</th><th>抽取日 / date</th><th>状态 / status</th>
+<th>抽中 / selected</th><th>证明包 / proof</th></tr>
+{''.join(rows)}</table>
+<p><a href="/v1/checkpoint">最新检查点 / latest checkpoint</a> ·
+<a href="/docs">接口说明 / API</a></p></body></html>
+"""
+        return HTMLResponse(page)
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -93,3 +93,10 @@ def test_draw_bundle_downloads_and_verifies(client: tuple[TestClient, Ledger]) -
     report, view = verify_bundle(r.content, led.trust())
     assert report.exit_code == 0 and view.draw == draws[0]["draw"]
     assert c.get("/v1/draws/no-such-plan/B1/bundle").status_code == 404
+
+
+def test_index_page_lists_the_draws(client: tuple[TestClient, Ledger]) -> None:
+    c, _ = client
+    r = c.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "抽取公示" in r.text and "/bundle" in r.text and "<script" not in r.text
