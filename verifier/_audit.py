@@ -408,7 +408,13 @@ def _evidence(report: Report) -> None:
     tree that did not yet hold the entry (so the entry is not earlier than that, whatever
     the log claims); else "claimed" (the log's own time)."""
     for i, f in enumerate(report.findings):
-        if f.due is None or f.seq is None:
+        if f.seq is None:
+            continue
+        if f.due is None:
+            # Not about a limit: witnessed when a quorum-cosigned tree holds the entry,
+            # so the log can no longer retract or re-date it.
+            held = report.not_after(f.seq) is not None
+            report.findings[i] = replace(f, evidence="witnessed" if held else "claimed")
             continue
         limit = f.due if "T" in f.due else f.due + "T23:59:59+08:00"
         bound = report.not_before(f.seq)
