@@ -737,7 +737,21 @@ def canonical_status(text: str) -> str | None:
 
 
 def check_body(type_: str, body: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
-    """(errors, warnings) for a registry body; ([], []) for a type not handled here."""
+    """(errors, warnings) for a registry body; ([], []) for a type not handled here.
+
+    A clean body (the common case) is recognised by the fast path (``_CLEAN``); for
+    anything else, :func:`_check_body_full` gives every message.
+    """
+    clean = _CLEAN.get(type_)
+    if clean is not None and clean(body):
+        return [], []
+    return _check_body_full(type_, body)
+
+
+def _check_body_full(type_: str, body: Mapping[str, Any]) -> tuple[list[Problem],
+                                                                    list[Problem]]:
+    """The field rules in full: what :func:`check_body` returns for a body that is not
+    clean, and its reference (the fast path must agree with it on every body)."""
     layout = _LAYOUTS.get(type_)
     if layout is None:
         return [], []
@@ -776,9 +790,328 @@ def _date_order(r: _Report, body: Mapping[str, Any]) -> None:
 
 def body_errors(type_: str, body: dict[str, Any]) -> list[str]:
     """Errors as ``"field: message"`` strings; [] for types not handled here."""
-    return [str(p) for p in check_body(type_, body)[0]]
+    clean = _CLEAN.get(type_)
+    if clean is not None and clean(body):
+        return []
+    return [str(p) for p in _check_body_full(type_, body)[0]]
 
 
 def body_warnings(type_: str, body: dict[str, Any]) -> list[str]:
     """Warnings as ``"field: message"`` strings; [] for types not handled here."""
-    return [str(p) for p in check_body(type_, body)[1]]
+    clean = _CLEAN.get(type_)
+    if clean is not None and clean(body):
+        return []
+    return [str(p) for p in _check_body_full(type_, body)[1]]
+
+
+# ---------------------------------------------------------------------------- fast path
+#
+# The ledger (before it writes) and the auditor (replaying an export) run check_body once
+# per registry entry, and nearly every body is clean. _CLEAN[type] answers one question:
+# would _check_body_full find nothing at all, no error and no warning? It asks only tests
+# that imply the full rule has nothing to say (exact types, precompiled patterns, sets,
+# cached answers for values that repeat across a registry) and answers False at the first
+# doubt, after which the full rules run. So it can skip work but never change a verdict or
+# a message; tests/test_registry.py holds both paths to the same answers over generated
+# and mutated bodies. Values are tested by exact type (``type(v) is str``): a
+# subclass takes the full path, and the caches only ever see plain strings and tuples of
+# them. Values that are unique per entry (USCC, certificate number, name) are not cached.
+# A cached test is only asked about a value no longer than its field allows (the callers
+# check the length first), so however large an export's values, each cache holds at most
+# 4096 strings of at most 130 characters (the matter-list cache: 1024 lists of at most 16
+# ids of at most 64 characters).
+
+_cache = functools.lru_cache(maxsize=4096)
+
+# USCC: positions 1-2 an authority and one of its entity types, 3-4 a province-level code
+# (no warning), 5-8 digits, 9-18 from the GB 32100 set. Such a code is ASCII, hence stable
+# under NFKC, and upper case, so only the two check characters and the Excel pattern (all
+# digits but one E) remain.
+_USCC_PREFIXES = frozenset(a + k + p for a, (_, kinds) in USCC_AUTHORITIES.items()
+                           for k in kinds for p in PROVINCE_CODES)  # positions 1-4
+# GB 32100 check: sum(value_i * 3**i) mod 31 over positions i = 0..16. Read the reversed
+# body as a base-34 number (34 = 3 mod 31), each character translated to the int() digit
+# of its value, and one int() call does the weighted sum. Every byte outside the set
+# becomes "!", which int() refuses: the same call checks positions 1-17 against the set.
+_USCC_DIGITS = bytes(b"0123456789ABCDEFGHIJKLMNOPQRSTU"[USCC_CHARSET.index(chr(b))]
+                     if chr(b) in USCC_CHARSET else ord("!") for b in range(256))
+_USCC_CHECK = tuple(USCC_CHARSET[(31 - t) % 31] for t in range(31))
+# GB 11714 check: sum(value_i * w_i) mod 11 with w = (3, 7, 9, 10, 5, 8, 4, 2), which is
+# 2**(8 - i) mod 11: twice the 8 characters read as a base-35 number (35 = 2 mod 11). int()
+# gives digits and letters their GB 11714 values, and base 35 takes every letter of the
+# GB 32100 set (it has no Z).
+_ORG_CHECK = tuple("X" if t == 1 else str((11 - t) % 11) for t in range(11))
+# _CERT_RE with "at least one ASCII digit" folded in (the Chinese prefix holds none).
+_CERT_FAST_RE = re.compile(r"(?:[" + PROVINCE_ABBREVIATIONS + r"][\u4e00-\u9fff]{0,3})?"
+                           r"(?=[0-9A-Z-]*[0-9])[0-9A-Z][0-9A-Z-]*\Z")
+_REGION_PROVINCES = frozenset(PROVINCE_CODES) - {"10"}
+_STR_ONLY = frozenset({str})
+
+
+def _uscc_ok(code: str) -> bool:
+    """:func:`check_uscc` finds nothing (no error, no warning)."""
+    if len(code) != 18 or code[:4] not in _USCC_PREFIXES or not code.isascii() \
+            or not code[4:8].isdigit():
+        return False
+    try:
+        total = int(code.encode()[16::-1].translate(_USCC_DIGITS), 34)
+    except ValueError:  # a character outside the set
+        return False
+    return (_USCC_CHECK[total % 31] == code[17]  # so position 18 is in the set too
+            and _ORG_CHECK[2 * int(code[8:16], 35) % 11] == code[16]
+            and not ("E" in code and code.replace("E", "", 1).isdigit()
+                     and _SCIENTIFIC_RE.match(code)))
+
+
+def _text_ok(min_len: int, max_len: int) -> Callable[[str], bool]:
+    """A test that :func:`_text` finds nothing: printable implies no control or invisible
+    character."""
+    def ok(value: str) -> bool:
+        return (min_len <= len(value) <= max_len and value.isprintable()
+                and value.strip() == value)
+    return ok
+
+
+@_cache
+def _dept_ok(value: str) -> bool:
+    return _DEPT_RE.match(value) is not None
+
+
+@_cache
+def _registry_head(value: str) -> str | None:
+    """The part before the first ``/`` of a registry whose text and business line are
+    clean, else None; :func:`_registry` finds nothing when it equals a clean ``dept``
+    (a dept has no ``/``, so ``startswith(dept + "/")`` says the same)."""
+    head, _, line = value.partition("/")
+    if 1 <= len(value) <= 130 and value.isprintable() and value.strip() == value \
+            and _DEPT_RE.match(line):
+        return head
+    return None
+
+
+@_cache
+def _industry_ok(value: str) -> bool:
+    m = _INDUSTRY_RE.match(value)
+    if m is None or m.group(1) not in INDUSTRY_SECTIONS:
+        return False
+    if m.group(2):
+        first, last, _ = INDUSTRY_SECTIONS[m.group(1)]
+        return first <= int(m.group(2)[:2]) <= last
+    return True
+
+
+@_cache
+def _region_ok(value: str) -> bool:
+    return _REGION_RE.match(value) is not None and value[:2] in _REGION_PROVINCES
+
+
+@_cache
+def _date_ok(value: str) -> bool:
+    return iso_date(value) is not None
+
+
+def _cert_ok(value: str) -> bool:
+    return len(value) <= 32 and _CERT_FAST_RE.match(value) is not None
+
+
+def _tokens_ok(items: tuple[str, ...]) -> bool:
+    return len(set(items)) == len(items) and all(_TOKEN_RE.match(i) for i in items)
+
+
+_tokens_cached = functools.lru_cache(maxsize=1024)(_tokens_ok)
+
+
+def _qualifications_ok(value: object) -> bool:
+    if type(value) is not list:
+        return False
+    if not value:
+        return True
+    if not set(map(type, value)) <= _STR_ONLY:
+        return False
+    items = tuple(value)
+    if len(items) <= 16 and max(map(len, items)) <= 64:
+        return _tokens_cached(items)
+    return _tokens_ok(items)
+
+
+def _bounded(test: Callable[[str], object], max_len: int) -> Callable[[str], object]:
+    """``test`` (a cached one) asked only about values of at most ``max_len`` characters,
+    the field's limit: a longer value fails the field anyway."""
+    def bounded(value: str) -> object:
+        return len(value) <= max_len and test(value)
+    return bounded
+
+
+def _is_bool(value: object) -> bool:
+    return type(value) is bool
+
+
+def _never(value: object) -> bool:
+    return False
+
+
+def _in(codes: Mapping[str, str] | tuple[str, ...]) -> Callable[[str], bool]:
+    return frozenset(codes).__contains__
+
+
+def _registry_in_dept(body: dict[str, Any]) -> bool:
+    registry = body.get("registry")
+    return registry is None or _registry_head(registry) == body["dept"]
+
+
+def _dates_in_order(body: dict[str, Any]) -> bool:
+    start, end = body.get("valid_from"), body.get("valid_to")
+    return start is None or end is None or start <= end
+
+
+_Test = Callable[[str], object]  # truthy: the field's full rule finds nothing
+_UNIT_OK = _cache(_text_ok(1, 100))
+_LEGAL_FORM_OK = _cache(_text_ok(1, 50))
+_DATE_OK = _bounded(_date_ok, 10)
+_KEY_TESTS: dict[str, _Test] = {
+    "uscc": _uscc_ok, "cert_no": _cert_ok, "dept": _bounded(_dept_ok, 64)}
+_TARGET_TESTS: dict[str, _Test] = {
+    **_KEY_TESTS, "name": _text_ok(1, 200), "registry": _bounded(_registry_head, 130),
+    "industry": _bounded(_industry_ok, 5), "region": _bounded(_region_ok, 6),
+    "risk": _in(RISK_LEVELS), "status": _in(TARGET_STATUSES),
+    "unit": _bounded(_UNIT_OK, 100), "reg_no": reg_no_check_ok,
+    "legal_form": _bounded(_LEGAL_FORM_OK, 50),
+}
+_INSPECTOR_TESTS: dict[str, _Test] = {
+    **_KEY_TESTS, "name": _text_ok(2, 20), "unit": _bounded(_UNIT_OK, 100),
+    "qualifications": _never, "valid_from": _DATE_OK, "valid_to": _DATE_OK, "expert": _never,
+}
+_CONFLICT_TESTS: dict[str, _Test] = {
+    **_KEY_TESTS, "relation": _in(CONFLICT_RELATIONS), "declared_on": _DATE_OK,
+}
+_OTHER_TESTS: dict[str, Callable[[Any], bool]] = {
+    "qualifications": _qualifications_ok, "expert": _is_bool,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Fast:
+    required: frozenset[str]
+    # Each field of the layout (none of them a personal-data key): its test for a str value
+    # and for any other value. A key in neither is not clean.
+    strings: Mapping[str, _Test]
+    others: Mapping[str, Callable[[Any], bool]]
+    change: bool
+    cross: Callable[[dict[str, Any]], bool] | None  # tests between fields, after each field's
+
+
+def _fast(type_: str, tests: Mapping[str, _Test], reasons: Mapping[str, str] | None = None,
+          cross: Callable[[dict[str, Any]], bool] | None = None) -> _Fast:
+    layout = _LAYOUTS[type_]
+    tests = {**tests, "reason": _in(reasons)} if reasons is not None else tests
+    known = frozenset(name for name in layout.rules if not is_personal_key(name))
+    return _Fast(frozenset(layout.required), {name: tests[name] for name in known},
+                 {name: _OTHER_TESTS.get(name, _never) for name in known}, layout.change,
+                 cross)
+
+
+_FAST: dict[str, _Fast] = {
+    "target.added": _fast("target.added", _TARGET_TESTS, cross=_registry_in_dept),
+    "target.updated": _fast("target.updated", _TARGET_TESTS, cross=_registry_in_dept),
+    "target.removed": _fast("target.removed", _TARGET_TESTS, TARGET_REMOVAL_REASONS),
+    "inspector.added": _fast("inspector.added", _INSPECTOR_TESTS, cross=_dates_in_order),
+    "inspector.updated": _fast("inspector.updated", _INSPECTOR_TESTS, cross=_dates_in_order),
+    "inspector.removed": _fast("inspector.removed", _INSPECTOR_TESTS,
+                               INSPECTOR_REMOVAL_REASONS),
+    "conflict.declared": _fast("conflict.declared", _CONFLICT_TESTS),
+    "conflict.withdrawn": _fast("conflict.withdrawn", _CONFLICT_TESTS,
+                                CONFLICT_WITHDRAWAL_REASONS),
+}
+
+
+def _clean(fast: _Fast, body: object) -> bool:
+    """True only when :func:`_check_body_full` finds nothing in ``body``: the required
+    fields present, every key a layout field whose value passes that field's test."""
+    if type(body) is not dict:
+        return False
+    if not body.keys() >= fast.required or (fast.change and len(body) == len(fast.required)):
+        return False
+    strings, others = fast.strings, fast.others
+    for name, value in body.items():
+        test = strings.get(name) if type(value) is str else others.get(name)
+        if test is None or not test(value):
+            return False
+    return fast.cross is None or fast.cross(body)
+
+
+# The two most frequent types, written out: the same tests as _clean with _FAST's tables
+# (tests/test_registry.py checks the field lists against the layouts), without the
+# per-field lookups and calls.
+_TARGET_ADDED_KEYS = ("uscc", "name", "dept", "registry", "industry", "region", "risk",
+                      "status", "unit")  # required; reg_no and legal_form are optional
+_TARGET_OPTIONAL = frozenset({"reg_no", "legal_form"})
+_TARGET_ADDED_KNOWN = frozenset(_TARGET_ADDED_KEYS) | _TARGET_OPTIONAL
+_INSPECTOR_ADDED_KEYS = ("cert_no", "name", "dept", "unit", "qualifications", "valid_from",
+                         "valid_to", "expert")  # all required
+_RISKS = frozenset(RISK_LEVELS)
+_STATUSES = frozenset(TARGET_STATUSES)
+
+
+def _target_added_clean(body: object) -> bool:
+    if type(body) is not dict:
+        return False
+    try:
+        uscc, name, dept, registry = body["uscc"], body["name"], body["dept"], body["registry"]
+        industry, region, risk = body["industry"], body["region"], body["risk"]
+        status, unit = body["status"], body["unit"]
+    except KeyError:
+        return False
+    if len(body) != 9 and not _target_optional_clean(body):
+        return False
+    return (type(uscc) is str and type(name) is str and type(dept) is str
+            and type(registry) is str and type(industry) is str and type(region) is str
+            and type(risk) is str and type(status) is str and type(unit) is str
+            and _uscc_ok(uscc)
+            and 1 <= len(name) <= 200 and name.isprintable() and name.strip() == name
+            and len(dept) <= 64 and _dept_ok(dept)
+            and len(registry) <= 130 and _registry_head(registry) == dept
+            and len(industry) <= 5 and _industry_ok(industry)
+            and len(region) == 6 and _region_ok(region)
+            and risk in _RISKS and status in _STATUSES
+            and len(unit) <= 100 and _UNIT_OK(unit))
+
+
+def _target_optional_clean(body: dict[str, Any]) -> bool:
+    """Besides the required fields, only reg_no and legal_form, and clean."""
+    if not body.keys() <= _TARGET_ADDED_KNOWN:
+        return False
+    if "reg_no" in body:
+        reg_no = body["reg_no"]
+        if type(reg_no) is not str or not reg_no_check_ok(reg_no):
+            return False
+    if "legal_form" in body:
+        legal_form = body["legal_form"]
+        if type(legal_form) is not str or len(legal_form) > 50 \
+                or not _LEGAL_FORM_OK(legal_form):
+            return False
+    return True
+
+
+def _inspector_added_clean(body: object) -> bool:
+    if type(body) is not dict or len(body) != 8:
+        return False
+    try:
+        cert_no, name, dept, unit = body["cert_no"], body["name"], body["dept"], body["unit"]
+        qualifications, valid_from = body["qualifications"], body["valid_from"]
+        valid_to, expert = body["valid_to"], body["expert"]
+    except KeyError:
+        return False
+    return (type(cert_no) is str and type(name) is str and type(dept) is str
+            and type(unit) is str and type(valid_from) is str and type(valid_to) is str
+            and type(expert) is bool and _cert_ok(cert_no)
+            and 2 <= len(name) <= 20 and name.isprintable() and name.strip() == name
+            and len(dept) <= 64 and _dept_ok(dept) and len(unit) <= 100 and _UNIT_OK(unit)
+            and len(valid_from) == 10 and _date_ok(valid_from)
+            and len(valid_to) == 10 and _date_ok(valid_to) and valid_from <= valid_to
+            and _qualifications_ok(qualifications))
+
+
+_CLEAN: dict[str, Callable[[object], bool]] = {
+    type_: functools.partial(_clean, fast) for type_, fast in _FAST.items()}
+_CLEAN["target.added"] = _target_added_clean
+_CLEAN["inspector.added"] = _inspector_added_clean
