@@ -361,7 +361,22 @@ class DrawAuditor:
                               f"{self.freeze_days} days before batch {who} was committed; "
                               f"had it not been, it would have been drawn in stratum "
                               f"{stratum}"))
+        self._keep_selected(pending)
         return out
+
+    @staticmethod
+    def _keep_selected(pending: _Pending) -> None:
+        """After the execution and the churn check only the drawn targets matter (for
+        substitutions): drop the rest of the pool, which can be large."""
+        snapshot, outcome = pending.snapshot, pending.outcome
+        if snapshot is None or outcome is None:
+            return
+        drawn = {uscc for uscc, _, _ in outcome.selected}
+        keep = Snapshot([m for m in snapshot.pool if m.uscc in drawn], snapshot.roster,
+                        snapshot.conflicts, snapshot.excluded)
+        pending.snapshot = keep
+        if pending.matcher is not None:
+            pending.matcher.snapshot = keep
 
     def _beacon(self, seq: int, who: str, pending: _Pending, body: dict[str, Any]
                 ) -> tuple[bytes | None, list[Finding]]:

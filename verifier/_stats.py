@@ -38,7 +38,10 @@ class YearStats:
     """Accumulates per-entity inclusion, inspector loads and pairs over executed draws."""
 
     def __init__(self) -> None:
-        self.entities: dict[str, list[float]] = {}  # uscc -> [expected, observed]
+        # uscc -> expected inclusions (a float per entity: a million of them stay small);
+        # observed inclusions are counted only for the few drawn.
+        self.expected: dict[str, float] = {}
+        self.observed: Counter[str] = Counter()
         self.loads: dict[str, Counter[str]] = {}  # dept -> cert_no -> teams
         self.pairs: Counter[tuple[str, str]] = Counter()
         self.draws = 0
@@ -47,16 +50,13 @@ class YearStats:
             dept_of: dict[str, str]) -> None:
         self.draws += 1
         counts: Counter[str] = Counter(m.stratum for m in snapshot.pool)
-        entities = self.entities
+        share = {h: sizes.get(h, 0) / n for h, n in counts.items()}
+        expected = self.expected
+        get = expected.get
         for m in snapshot.pool:
-            p = sizes.get(m.stratum, 0) / counts[m.stratum]
-            row = entities.get(m.uscc)
-            if row is None:
-                entities[m.uscc] = [p, 0.0]
-            else:
-                row[0] += p
+            expected[m.uscc] = get(m.uscc, 0.0) + share[m.stratum]
         for uscc, _, _ in outcome.selected:
-            entities[uscc][1] += 1
+            self.observed[uscc] += 1
         for uscc, team in outcome.teams.items():
             for cert in team:
                 self.loads.setdefault(dept_of.get(cert, "?"), Counter())[cert] += 1
@@ -64,9 +64,9 @@ class YearStats:
 
     def finish(self, voided: dict[str, int], substituted: dict[str, int]
                ) -> tuple[dict[str, Any], list[Finding]]:
-        tested = [(u, e, int(o)) for u, (e, o) in self.entities.items() if e > 0]
-        m = max(1, len(tested))
+        m = max(1, sum(1 for e in self.expected.values() if e > 0))
         threshold = ALPHA / m
+        tested = [(u, self.expected[u], o) for u, o in self.observed.items()]
         flagged = sorted((poisson_tail(o, e), u, e, o) for u, e, o in tested if o >= 2
                          and poisson_tail(o, e) < threshold)
         findings = [Finding("V18.inclusion", VIOLATION, None,
@@ -93,7 +93,7 @@ class YearStats:
                    "allow (Poisson tail, Bonferroni-corrected)",
              "statistic": smallest, "threshold": threshold,
              "verdict": "flag" if flagged else "pass",
-             "detail": f"{len(tested)} entities, {len(flagged)} flagged"},
+             "detail": f"{m} entities, {len(flagged)} flagged"},
             {"name": "repeated_pairs", "zh": "同一执法人员与同一对象在一年内多次配对",
              "en": "the same inspector paired with the same entity more than once this year",
              "statistic": repeated, "threshold": None, "verdict": "info",
