@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/registry_rules.py
 	$(BIN)/python bench/draw.py
 
 clean:
