@@ -187,7 +187,7 @@ _MISSING = object()
 Journal = list[tuple[dict[Any, Any], Any, Any]]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class StreamInfo:
     version: int
     owner: str  # the actor that created the stream
@@ -277,6 +277,8 @@ class LogState:
     conflicts: dict[tuple[str, str], bool] = field(default_factory=dict)
     plans: dict[str, PlanInfo] = field(default_factory=dict)
     draws: dict[str, DrawInfo] = field(default_factory=dict)
+    # Equal immutable records (stream records, target views), stored once.
+    _shared: dict[Any, Any] = field(default_factory=dict, repr=False)
     batch: OpenBatch | None = None
     body_check: BodyCheck | None = field(default_factory=_default_body_check)
     signatures_checked: int = 0
@@ -526,7 +528,10 @@ class LogState:
         owner = info.owner if info else sys.intern(actor)
         if rule is not None and rule.lifecycle == "end":
             ended = True
-        put(self.streams, stream, StreamInfo(version, owner, ended))
+        # Stream records are replaced, never changed in place: equal ones are shared (a
+        # million registry streams hold a handful of distinct records).
+        record = StreamInfo(version, owner, ended)
+        put(self.streams, stream, self._shared.setdefault(record, record))
         sid = sig["sid"]
         batch = _batch_sid(sid) if sid.startswith("batch/") else None
         if batch is None or batch[1] == 0:
@@ -584,15 +589,14 @@ class LogState:
             # Field values repeat across a registry: interned, a million targets share them.
             if verb == "added":
                 get, intern = body.get, sys.intern
-                put(self.targets, uscc, (intern(str(get("registry", ""))),
-                                         intern(str(get("industry", ""))),
-                                         intern(str(get("region", ""))),
-                                         intern(str(get("risk", ""))),
-                                         intern(str(get("status", ""))),
-                                         intern(str(get("unit", "")))))
+                view = (intern(str(get("registry", ""))), intern(str(get("industry", ""))),
+                        intern(str(get("region", ""))), intern(str(get("risk", ""))),
+                        intern(str(get("status", ""))), intern(str(get("unit", ""))))
+                put(self.targets, uscc, self._shared.setdefault(view, view))
             elif verb == "updated" and old is not None:
-                put(self.targets, uscc, tuple(sys.intern(str(body.get(f, old[i])))
-                                              for i, f in enumerate(TARGET_FIELDS)))
+                changed = tuple(sys.intern(str(body.get(f, old[i])))
+                                for i, f in enumerate(TARGET_FIELDS))
+                put(self.targets, uscc, self._shared.setdefault(changed, changed))
             elif verb == "removed":
                 put(self.targets, uscc, None)
         elif kind == "inspector":
