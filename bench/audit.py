@@ -88,7 +88,14 @@ trust = load_trust((export / "trust.json").read_bytes())
 cps = [(p.name, p.read_bytes()) for p in sorted((export / "checkpoints").iterdir())]
 with (export / "entries.jsonl").open("rb") as fh:
     report = audit(read_lines(fh), cps, trust, workers={workers})
-print(report.exit_code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:  # Linux: VmHWM starts afresh at exec; ru_maxrss keeps the forking parent's peak
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1])
+except OSError:
+    pass
+print(report.exit_code, peak)
 """
 
 
