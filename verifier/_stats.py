@@ -42,6 +42,7 @@ class YearStats:
         # observed inclusions are counted only for the few drawn.
         self.expected: dict[str, float] = {}
         self.observed: Counter[str] = Counter()
+        self._floats: dict[float, float] = {}
         self.loads: dict[str, Counter[str]] = {}  # dept -> cert_no -> teams
         self.pairs: Counter[tuple[str, str]] = Counter()
         self.draws = 0
@@ -51,10 +52,12 @@ class YearStats:
         self.draws += 1
         counts: Counter[str] = Counter(m.stratum for m in snapshot.pool)
         share = {h: sizes.get(h, 0) / n for h, n in counts.items()}
-        expected = self.expected
+        expected, floats = self.expected, self._floats
         get = expected.get
         for m in snapshot.pool:
-            expected[m.uscc] = get(m.uscc, 0.0) + share[m.stratum]
+            # Sums of a few shares take few distinct values: each stored once.
+            value = get(m.uscc, 0.0) + share[m.stratum]
+            expected[m.uscc] = floats.setdefault(value, value)
         for uscc, _, _ in outcome.selected:
             self.observed[uscc] += 1
         for uscc, team in outcome.teams.items():
