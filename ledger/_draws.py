@@ -77,6 +77,13 @@ def commit_statement(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id:
     """``draw.committed`` for a batch, signed but not submitted: the snapshot's roots, the
     beacon round fixed by the plan's draw time, the lottery draws and the parties'
     commitments."""
+    return _commitment(ledger, signer, plan_id, batch_id, chain, commitments, now, sid)[0]
+
+
+def _commitment(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str, chain: Chain,
+                commitments: dict[str, str], now: datetime, sid: str | None
+                ) -> tuple[Submission, Snapshot]:
+    """The signed commitment and the snapshot it commits to."""
     body, task, batch, plan_seq = _batch(ledger, plan_id, batch_id)
     recipe = batch.get("randomness", {})
     t_draw = draw_time(batch)
@@ -90,7 +97,6 @@ def commit_statement(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id:
         raise InputError(f"commitments: no commitment from {missing}")
     stream = draw_stream(plan_id, batch_id)
     snapshot = build_snapshot(ledger.state, stream, str(task["matter"]), batch)
-    _last_snapshot[id(ledger)] = snapshot
     statement = {
         "plan_id": plan_id, "batch_id": batch_id, "dept": body["dept"],
         "algorithm": ALGORITHM, "plan_seq": plan_seq, "draw_time": t_draw.isoformat(),
@@ -100,19 +106,19 @@ def commit_statement(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id:
         **snapshot.summary(batch),
     }
     return sign_statement(signer, "draw.committed", stream, body["dept"], statement, now=now,
-                          sid=sid)
+                          sid=sid), snapshot
 
 
 def commit_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str, chain: Chain,
                 commitments: dict[str, str], *, now: datetime) -> int:
     """Write ``draw.committed`` (see ``commit_statement``); returns its seq."""
     ledger.refresh()
-    statement = commit_statement(ledger, signer, plan_id, batch_id, chain, commitments,
-                                 now=now)
+    statement, snapshot = _commitment(ledger, signer, plan_id, batch_id, chain, commitments,
+                                      now, None)
     seq = ledger.submit([statement])[0]
     # The snapshot is the registries at this seq: keep it for the execution, instead of
     # replaying the log up to here again.
-    _cache(ledger)[draw_stream(plan_id, batch_id)] = (seq, _last_snapshot.pop(id(ledger)))
+    _cache(ledger)[draw_stream(plan_id, batch_id)] = (seq, snapshot)
     return seq
 
 
@@ -132,7 +138,6 @@ def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, b
 
 _snapshots: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[int, Snapshot]]] = \
     weakref.WeakKeyDictionary()
-_last_snapshot: dict[int, Snapshot] = {}
 
 
 def _cache(ledger: Ledger) -> dict[str, tuple[int, Snapshot]]:

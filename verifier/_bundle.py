@@ -282,7 +282,10 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
                            f"证明包中没有抽取 {view.draw} 的承诺和执行条目",
                            f"the bundle holds no commitment and execution of {view.draw}"))
         return
-    _evidence(view, state, auditor, report)
+    batch = _batch_of(view, state)
+    if batch is not None:
+        _evidence(view, batch, auditor)
+        _pool_rule(view, batch, report)
 
 
 def _witnessed(seq: int, roots: dict[int, tuple[bytes, int | None]]) -> int | None:
@@ -317,25 +320,35 @@ def _trust_vs_genesis(trust: Trust, body: dict[str, Any], *, beacons: bool) -> l
     return problems
 
 
-def _evidence(view: BundleView, state: LogState, auditor: DrawAuditor, report: Report) -> None:
-    """Claimed (the log's time) or witnessed (a quorum cosigned a checkpoint holding the
-    commitment before the beacon round was due)."""
+def _batch_of(view: BundleView, state: LogState) -> dict[str, Any] | None:
+    """The committed batch as the included plan version defines it."""
     assert view.commit is not None
     plan = state.plans.get(str(view.commit.body.get("plan_id")))
     found = plan.batch(str(view.commit.body.get("batch_id"))) if plan else None
+    return found[1] if found else None
+
+
+def _evidence(view: BundleView, batch: dict[str, Any], auditor: DrawAuditor) -> None:
+    """Claimed (the log's time) or witnessed (a quorum cosigned a checkpoint holding the
+    commitment before the beacon round was due)."""
+    assert view.commit is not None
     beacon = view.commit.body.get("beacon")
     chain = auditor.chains.get(str(beacon.get("chain"))) if isinstance(beacon, dict) else None
-    if found is None or chain is None:
+    if chain is None:
         return
-    view.round_time = chain.round_time(chain.round_at(int(draw_time(found[1]).timestamp())))
+    view.round_time = chain.round_time(chain.round_at(int(draw_time(batch).timestamp())))
     if view.commit_witnessed is not None and view.commit_witnessed < view.round_time:
         view.evidence = "witnessed"
-    # A pool member outside the rule or in the wrong stratum is a committed violation.
-    rule = pool_rule(found[1])
-    assert view.snapshot is not None
+
+
+def _pool_rule(view: BundleView, batch: dict[str, Any], report: Report) -> None:
+    """A pool member outside the plan's rule or in the wrong stratum is a committed
+    violation (the full audit sees it as a V4.snapshot difference)."""
+    assert view.commit is not None and view.snapshot is not None
+    rule = pool_rule(batch)
     for m in view.snapshot.pool:
         fields = dict(zip(TARGET_FIELDS, m.fields, strict=True))
-        if not matches(rule, fields) or stratum_of(found[1], fields) != m.stratum:
+        if not matches(rule, fields) or stratum_of(batch, fields) != m.stratum:
             report.add(Finding("V4.pool_rule", VIOLATION, view.commit.seq,
                                f"对象 {m.uscc} 不符合计划的抽查范围或分层规则",
                                f"pool member {m.uscc} is outside the plan's pool rule or in "

@@ -20,7 +20,6 @@ from typing import Any
 
 from verifier._beacon import Beacon, Chain, verify_beacon
 from verifier._draw import (
-    ALGORITHM,
     INELIGIBLE,
     TARGET_FIELDS,
     Matcher,
@@ -514,5 +513,3 @@ class DrawAuditor:
 def _v(rule: str, seq: int | None, zh: str, en: str, dept: str | None = None) -> Finding:
     return Finding(rule, VIOLATION, seq, zh, en, dept=dept)
 
-
-__all__ += ["ALGORITHM"]
