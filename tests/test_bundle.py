@@ -103,7 +103,8 @@ def test_entity_check(log: tuple[Path, Path], tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["drawn"] is False
 
 
-def test_any_byte_changed_fails(log: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("background", [False, True])
+def test_any_byte_changed_fails(log: tuple[Path, Path], background: bool) -> None:
     root, trust = log
     data = _bundle(root, _first_draw(root))
     pinned = load_trust(trust.read_bytes())
@@ -115,7 +116,7 @@ def test_any_byte_changed_fails(log: tuple[Path, Path]) -> None:
         if old == ord('"'):
             new = ord("'")
         tampered = data[:pos] + bytes([new]) + data[pos + 1:]
-        report, _ = verify_bundle(tampered, pinned)
+        report, _ = verify_bundle(tampered, pinned, background=background)
         assert report.exit_code == EXIT_INTEGRITY, (pos, data[pos - 40:pos + 40])
         assert report.findings[0].rule.startswith(("BUNDLE.", "V1.")), report.findings[0]
 
@@ -126,11 +127,12 @@ def _edit(data: bytes, change: Any) -> bytes:
     return canonical(obj)
 
 
-def test_pool_member_dropped(log: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("background", [False, True])
+def test_pool_member_dropped(log: tuple[Path, Path], background: bool) -> None:
     root, trust = log
     data = _edit(_bundle(root, _first_draw(root)),
                  lambda o: o["snapshot"]["pool"].pop(3))
-    report, _ = verify_bundle(data, load_trust(trust.read_bytes()))
+    report, _ = verify_bundle(data, load_trust(trust.read_bytes()), background=background)
     assert report.exit_code == EXIT_INTEGRITY
     assert "BUNDLE.snapshot" in {f.rule for f in report.findings}
     assert any("pool" in f.en for f in report.findings)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import random
 from collections import Counter
 from datetime import date
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from verifier._canonical import dumps
 from verifier._draw import (
     TARGET_FIELDS,
     Candidate,
@@ -33,11 +35,13 @@ from verifier._draw import (
     inspector_score,
     lp,
     matches,
+    pool_leaf_hashes,
     pool_rule,
     reveal_commitment,
     sample_size,
     sample_sizes,
     select,
+    start_summary,
     stratum_of,
     target_score,
 )
@@ -363,6 +367,39 @@ def test_verifier_snapshot_commitment() -> None:
     assert snapshot.summary(BATCH) == EXPECTED["commitment"]
     leaves = snapshot.leaves()
     assert {name: ls[0].decode() for name, ls in leaves.items()} == EXPECTED["first_leaves"]
+
+
+def test_pool_leaves_are_canonical_json() -> None:
+    """The written-out leaf and the prefix-state hashes equal ``dumps`` of the member and
+    ``leaf_hash`` of it, escapes included."""
+    members = [Member("91370302MA3C5LR47K", s, (r, "F5211", "370302", "A", st, u))
+               for s in ("A", "B\"q") for r in ("ZC-SCJGJ/F", "ZC-SCJGJ/食品")
+               for st in ("存续", "在业\\x") for u in ("般阳路街道市场监管所", "\u2028所")]
+    members.append(Member('9137\u00e9"\n', "A", members[0].fields))
+    for m in members:
+        assert m.leaf() == dumps(m.to_json()) == i_jcs(m.to_json())
+    assert pool_leaf_hashes(members) == [hashlib.sha256(b"\0" + i_jcs(m.to_json())).digest()
+                                         for m in members]
+
+
+def test_summary_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background summary is the same dict; a child that fails is replaced by the
+    summary computed in the parent, never by a wrong or missing one."""
+    snapshot = vector_snapshot()
+    expected = snapshot.summary(BATCH)
+    assert start_summary(snapshot, BATCH, background=True)() == expected
+    assert start_summary(snapshot, BATCH, background=False)() == expected
+    parent = os.getpid()
+    real = Snapshot.summary
+
+    def failing_in_child(self: Snapshot, batch: Any) -> dict[str, Any]:
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return real(self, batch)
+
+    monkeypatch.setattr(Snapshot, "summary", failing_in_child)
+    result = start_summary(snapshot, BATCH, background=True)
+    assert result() == expected and result() is result()
 
 
 def test_verifier_draw() -> None:

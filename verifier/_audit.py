@@ -213,7 +213,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     ``signatures=False`` skips statement signatures and ``body_rules=False`` the field
     rules of section 6.3: each leaves the audit incomplete, which the report says.
     ``workers`` > 0 verifies plain statements' signatures in that many processes while
-    the replay goes on (their findings then come after the others).
+    the replay goes on (their findings then come after the others), and hashes each draw
+    commitment's lists in a forked child until the draw is recomputed (V4.snapshot and
+    V7 then come with the execution).
     """
     report = Report(max_findings=max_findings)
     pool = _Signatures(workers) if signatures and workers > 0 else None
@@ -246,7 +248,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             "(--no-body-rules)", UNVERIFIABLE))
     plans = PlanTracker()
     chains = trust.chains() if trust is not None else Trust.builtin_chains()
-    draws = DrawAuditor(chains)
+    draws = DrawAuditor(chains, background=workers > 0)
     results = ResultAuditor()
     actors: dict[int, str] = {}  # seq -> department, for entries findings may name
     acc = RootAccumulator()

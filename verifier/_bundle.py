@@ -137,9 +137,11 @@ def _snapshot(lists: Any, report: Report, view: BundleView) -> None:
     view.snapshot = snapshot
 
 
-def verify_bundle(data: bytes, trust: Trust | None = None) -> tuple[Report, BundleView]:
+def verify_bundle(data: bytes, trust: Trust | None = None, *, background: bool = False
+                  ) -> tuple[Report, BundleView]:
     """Check a bundle; ``trust`` pins the keys (else the bundle's own, which the report
-    says). Never raises on bad data: problems are findings."""
+    says). Never raises on bad data: problems are findings. ``background`` hashes the
+    lists in a forked child while the draw is recomputed (see ``start_summary``)."""
     report = Report()
     view = BundleView()
     try:
@@ -168,7 +170,7 @@ def verify_bundle(data: bytes, trust: Trust | None = None) -> tuple[Report, Bund
     roots = _proofs(entries, consistency, pinned, report)
     if roots is None:
         return report, view
-    _check(entries, embedded, pinned, trust is not None, report, view, roots)
+    _check(entries, embedded, pinned, trust is not None, report, view, roots, background)
     return report, view
 
 
@@ -221,8 +223,8 @@ def _proofs(entries: list[tuple[Entry, Any]], consistency: list[tuple[int, int, 
 
 
 def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was_pinned: bool,
-           report: Report, view: BundleView, roots: dict[int, tuple[bytes, int | None]]
-           ) -> None:
+           report: Report, view: BundleView, roots: dict[int, tuple[bytes, int | None]],
+           background: bool) -> None:
     ordered = sorted((e for e, _ in entries), key=lambda e: e.seq)
     if not ordered or ordered[0].seq != 0 or ordered[0].type != "log.genesis":
         report.add(_bad("BUNDLE.genesis", None, "证明包缺少创世条目",
@@ -237,7 +239,8 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
                         f"the genesis entry differs from the trust policy: {problem}"))
     keys = {k.name: (k, "authority", 0) for k in pinned.authority_keys}
     state = LogState(body_check=None)
-    auditor = DrawAuditor(pinned.chains())
+    auditor = DrawAuditor(pinned.chains(), background=background)
+    auditor.compare = _commit_lists
     for entry in ordered:
         key = keys.get(entry.sig["key"])
         signed_ok = key is not None and key[2] <= entry.seq and \
@@ -263,7 +266,6 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
             view.commit_time = entry.time
             view.commit_witnessed = _witnessed(entry.seq, roots)
             if view.snapshot is not None:
-                _commit_lists(entry, view, report)
                 auditor.snapshots[stream] = view.snapshot
         state.apply(entry.seq, entry.stream, entry.version, entry.type, entry.actor, entry.body,
                     entry.sig)
@@ -293,18 +295,20 @@ def _witnessed(seq: int, roots: dict[int, tuple[bytes, int | None]]) -> int | No
     return min(times) if times else None
 
 
-def _commit_lists(commit: Entry, view: BundleView, report: Report) -> None:
-    """The lists must be exactly what the commitment's roots stand for, and every pool
-    member must satisfy the plan's rule in the stratum it is listed in."""
+def _commit_lists(seq: int, commit: dict[str, Any], summary: dict[str, Any]
+                  ) -> list[Finding]:
+    """The lists must be exactly what the commitment's roots stand for. ``summary`` is
+    that of the bundle's own lists (their leaves are the snapshot's, checked on parsing)."""
+    out = []
     for name in _LISTS:
-        claimed = commit.body.get(name)
-        root = MerkleTree(leaf_hash(leaf) for leaf in view.leaves[name]).root().hex()
-        if not isinstance(claimed, dict) or claimed.get("root") != root \
-                or claimed.get("size") != len(view.leaves[name]):
-            report.add(_bad("BUNDLE.snapshot", commit.seq,
+        claimed = commit.get(name)
+        if not isinstance(claimed, dict) or claimed.get("root") != summary[name]["root"] \
+                or claimed.get("size") != summary[name]["size"]:
+            out.append(_bad("BUNDLE.snapshot", seq,
                             f"证明包中的{name}清单与承诺的默克尔根不符（清单被改动或删减）",
                             f"the bundle's {name} list does not match the committed root "
                             "(edited, dropped or added members)"))
+    return out
 
 
 def _trust_vs_genesis(trust: Trust, body: dict[str, Any], *, beacons: bool) -> list[str]:

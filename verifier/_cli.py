@@ -215,7 +215,7 @@ def _bundle(args: argparse.Namespace) -> int:
     except (OSError, FormatError) as exc:
         print(f"用法错误 / usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    report, view = verify_bundle(data, trust)
+    report, view = verify_bundle(data, trust, background=not args.serial)
     if args.command == "entity":
         if view.execution is None or view.snapshot is None or report.exit_code == 2:
             _print_report(report, view.trust_source, sys.stdout)
@@ -284,8 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "object of trust.json's beacons list (a dev chain only this way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--workers", type=int, default=-1,
-                   help="processes verifying statement signatures beside the replay "
-                        "(default: one per core but one; 0: none)")
+                   help="processes verifying statement signatures beside the replay, "
+                        "and a forked child hashing each draw's lists "
+                        "(default: one per core but one; 0: none of either)")
     p.add_argument("--html", metavar="FILE",
                    help="also write a self-contained report page (opens offline)")
     p.add_argument("--no-signatures", action="store_true",
@@ -296,11 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--serial", action="store_true",
+                   help="one process: no forked child hashing the lists meanwhile")
     p = sub.add_parser("entity", help="was one entity in a draw's pool, and drawn?")
     p.add_argument("file", help="the draw-proof bundle")
     p.add_argument("uscc", help="统一社会信用代码")
     p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--serial", action="store_true",
+                   help="one process: no forked child hashing the lists meanwhile")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)

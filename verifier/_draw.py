@@ -11,12 +11,14 @@ its own score. Scores are HMAC-SHA256 values compared as big-endian byte strings
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import heapq
 import hmac
 import json
+import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -25,7 +27,7 @@ from typing import Any
 
 from verifier._canonical import dumps
 from verifier._errors import FormatError
-from verifier._merkle import MerkleTree, leaf_hash
+from verifier._merkle import EMPTY_ROOT, leaf_hash
 
 __all__ = [
     "ALGORITHM",
@@ -41,6 +43,7 @@ __all__ = [
     "matches",
     "reveal_commitment",
     "sample_size",
+    "start_summary",
     "stratum_of",
     "target_score",
 ]
@@ -117,19 +120,27 @@ def _pads(key: bytes) -> tuple[Any, Any]:
 def _scores(seed: bytes, prefix: bytes, ids: Iterable[str]) -> list[tuple[bytes, str]]:
     """(HMAC(seed, prefix || LP(id)), id) for each id: the hot loop of a draw. The key's
     pads and the fixed part of the message are hashed once and their states copied, so an
-    id costs two SHA-256 compressions and no HMAC set-up; equal to hmac.digest."""
+    id costs two SHA-256 compressions and no HMAC set-up; equal to hmac.digest. Ids of one
+    byte length (every USCC is 18) also share their length prefix in the copied state."""
     inner, outer = _pads(seed)
     inner = inner.copy()
     inner.update(prefix)
-    icopy, ocopy = inner.copy, outer.copy
-    out = []
+    ocopy = outer.copy
+    by_len: dict[int, Any] = {}
+    out: list[tuple[bytes, str]] = []
+    append = out.append
     for i in ids:
         data = i.encode()
+        icopy = by_len.get(len(data))
+        if icopy is None:
+            state = inner.copy()
+            state.update(len(data).to_bytes(4, "big"))
+            icopy = by_len[len(data)] = state.copy
         h = icopy()
-        h.update(len(data).to_bytes(4, "big") + data)
+        h.update(data)
         o = ocopy()
         o.update(h.digest())
-        out.append((o.digest(), i))
+        append((o.digest(), i))
     return out
 
 
@@ -205,13 +216,38 @@ class Member:
                                                                         self.fields, strict=False))}
 
     def leaf(self) -> bytes:
-        """``dumps(self.to_json())`` written out: keys in their sorted order, each value
-        through the same string encoder, four times faster on a million members."""
-        registry, industry, region, risk, status, unit = self.fields
-        e = _STR
-        return (f'{{"industry":{e(industry)},"region":{e(region)},"registry":{e(registry)},'
-                f'"risk":{e(risk)},"status":{e(status)},"stratum":{e(self.stratum)},'
-                f'"unit":{e(unit)},"uscc":{e(self.uscc)}}}').encode()
+        """``dumps(self.to_json())``: see ``_leaf_prefix``."""
+        return _leaf_prefix(self.fields, self.stratum) + _STR(self.uscc).encode() + b"}"
+
+
+@lru_cache(maxsize=4096)
+def _leaf_prefix(fields: tuple[str, ...], stratum: str) -> bytes:
+    """A pool leaf up to its last value: ``dumps`` of the member written out (keys in
+    their sorted order, each value through the same C string encoder), with the USCC last.
+    A pool has a few hundred distinct (fields, stratum) pairs among a million members, so
+    the leaves and their hashes start from these prefixes."""
+    registry, industry, region, risk, status, unit = fields
+    e = _STR
+    return (f'{{"industry":{e(industry)},"region":{e(region)},"registry":{e(registry)},'
+            f'"risk":{e(risk)},"status":{e(status)},"stratum":{e(stratum)},'
+            f'"unit":{e(unit)},"uscc":').encode()
+
+
+def pool_leaf_hashes(pool: Iterable[Member]) -> list[bytes]:
+    """``leaf_hash(m.leaf())`` for each member, from a SHA-256 state per distinct prefix."""
+    states: dict[tuple[tuple[str, ...], str], Any] = {}
+    e = _STR
+    out: list[bytes] = []
+    append = out.append
+    for m in pool:
+        key = (m.fields, m.stratum)
+        copy = states.get(key)
+        if copy is None:
+            copy = states[key] = hashlib.sha256(b"\x00" + _leaf_prefix(*key)).copy
+        h = copy()
+        h.update(e(m.uscc).encode() + b"}")
+        append(h.digest())
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,15 +279,16 @@ class Snapshot:
     excluded: list[str]
 
     def __post_init__(self) -> None:
-        self.pool.sort(key=lambda m: m.uscc)
+        self.pool.sort(key=_USCC)
         self.roster.sort(key=lambda c: (c.dept, c.cert_no))
         self.excluded.sort()
 
-    def leaves(self) -> dict[str, list[bytes]]:
+    def leaves(self, pool: bool = True) -> dict[str, list[bytes]]:
+        """Each list's canonical leaves, in order (``pool=False`` leaves the pool out)."""
         conflicts = sorted(self.conflicts.items())
         # The values come from replayed, rule-checked bodies: encode, no profile check.
         return {
-            "pool": [m.leaf() for m in self.pool],
+            **({"pool": [m.leaf() for m in self.pool]} if pool else {}),
             "roster": [dumps(c.to_json()) for c in self.roster],
             "conflicts": [dumps({"cert_no": c, "kind": k, "uscc": u})
                           for (c, u), k in conflicts],
@@ -267,8 +304,9 @@ class Snapshot:
     def summary(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """The commitment: each list's Merkle root (RFC 6962 over the canonical leaves) and
         size, the strata populations and the sample sizes the plan gives them."""
-        out: dict[str, Any] = {}
-        for name, leaves in self.leaves().items():
+        out: dict[str, Any] = {"pool": {"root": merkle_root_of_hashes(
+            pool_leaf_hashes(self.pool)).hex(), "size": len(self.pool)}}
+        for name, leaves in self.leaves(pool=False).items():
             out[name] = {"root": merkle_root(leaves).hex(), "size": len(leaves)}
         counts = self.strata_counts(batch)
         out["pool"]["strata"] = counts
@@ -276,8 +314,62 @@ class Snapshot:
         return out
 
 
+def start_summary(snapshot: Snapshot, batch: Mapping[str, Any], background: bool
+                  ) -> Callable[[], dict[str, Any]]:
+    """``snapshot.summary(batch)``, computed in a forked child when ``background`` and the
+    platform can fork, so a re-execution hashes the four lists on one core while it
+    scores and matches on another; the returned function waits for it. The child gets
+    the snapshot as it is now and sends back only the JSON summary; if it fails for any
+    reason, the summary is computed here instead. Never fork where other threads run."""
+    if not background or not hasattr(os, "fork"):
+        summary = snapshot.summary(batch)
+        return lambda: summary
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, whose coverage is not collected
+        status = 1
+        try:
+            gc.disable()  # a collection would touch, and so copy, every shared page
+            os.close(read)
+            with os.fdopen(write, "wb") as out:
+                out.write(json.dumps(snapshot.summary(batch)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    done: list[dict[str, Any]] = []
+
+    def result() -> dict[str, Any]:
+        if not done:
+            with os.fdopen(read, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(pid, 0)
+            summary = json.loads(data) if status == 0 and data else None
+            done.append(summary if isinstance(summary, dict) else snapshot.summary(batch))
+        return done[0]
+
+    return result
+
+
 def merkle_root(leaves: Iterable[bytes]) -> bytes:
-    return MerkleTree(leaf_hash(leaf) for leaf in leaves).root()
+    return merkle_root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+
+
+def merkle_root_of_hashes(hashes: list[bytes]) -> bytes:
+    """The RFC 6962 root, level by level: pairs hashed, an odd last node carried up (the
+    same tree as splitting at the largest power of two), and nothing kept."""
+    if not hashes:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    level = hashes
+    while len(level) > 1:
+        pairs = iter(level)  # an odd last node is left over in the iterator, not hashed
+        up = [sha(b"\x01" + left + right).digest()
+              for left, right in zip(pairs, pairs, strict=False)]
+        if len(level) & 1:
+            up.append(level[-1])
+        level = up
+    return level[0]
 
 
 def sample_sizes(batch: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, int]:
@@ -313,8 +405,13 @@ def select(seed: bytes, snapshot: Snapshot, sizes: Mapping[str, int]
     in ascending score order, and each stratum's cut-off (its n_h-th score)."""
     chosen: list[tuple[bytes, str, str]] = []
     cutoffs: dict[str, bytes] = {}
+    wanted = {stratum for stratum, n in sizes.items() if n > 0}
+    members: dict[str, list[str]] = {stratum: [] for stratum in wanted}
+    for m in snapshot.pool:
+        if m.stratum in wanted:
+            members[m.stratum].append(m.uscc)
     for stratum, n in sizes.items():
-        usccs = [m.uscc for m in snapshot.pool if m.stratum == stratum] if n > 0 else []
+        usccs = members.get(stratum)
         if not usccs:
             continue
         best = heapq.nsmallest(n, _scores(seed, lp("T", stratum), usccs))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -32,6 +33,7 @@ from verifier._draw import (
     pool_rule,
     reveal_commitment,
     sample_sizes,
+    start_summary,
     stratum_of,
 )
 from verifier._rfc3797 import key_string
@@ -92,6 +94,7 @@ class _Pending:
     recused: dict[str, set[str]] = field(default_factory=dict)
     unfillable_seen: dict[str, int] = field(default_factory=dict)
     verified: bool = False  # recomputed byte for byte
+    summary: Callable[[], dict[str, Any]] | None = None  # the replayed lists' commitment
 
 
 @dataclass
@@ -113,16 +116,25 @@ class DrawAuditor:
     """Follows the draws of one log through the audit."""
 
     def __init__(self, chains: dict[str, Chain], freeze_days: int = DEFAULT_FREEZE_DAYS,
-                 beacons: bool = True) -> None:
+                 beacons: bool = True, background: bool = False) -> None:
+        """``background``: hash each commitment's lists in a forked child while the replay
+        goes on, and report V4.snapshot and V7 once the draw has been recomputed (or at
+        the end); only where no other thread runs."""
         self.chains = chains
+        self.background = background
         self.freeze_days = freeze_days
         self.beacons = beacons
         self.pending: dict[str, _Pending] = {}
         # uscc -> (seq, epoch, fields before the change) of its last update or removal
         self.changes: dict[str, tuple[int, float, tuple[str, ...]]] = {}
         self.stats = DrawStats()
-        # Snapshots given rather than rebuilt (a bundle carries the committed lists).
+        # Snapshots given rather than rebuilt (a bundle carries the committed lists), and
+        # their summaries when already computed.
         self.snapshots: dict[str, Snapshot] = {}
+        self.summaries: dict[str, dict[str, Any]] = {}
+        # More checks of a commitment against its lists' summary (the bundle's own).
+        self.compare: Callable[[int, dict[str, Any], dict[str, Any]], list[Finding]] | None \
+            = None
         self.year = YearStats()
 
     # -- registry churn -----------------------------------------------------------------
@@ -176,7 +188,30 @@ class DrawAuditor:
                           f"batch {who} was committed before its plan was published"))
         matter = str(task.get("matter"))
         snapshot = self.snapshots.get(stream) or build_snapshot(state, stream, matter, batch)
-        summary = snapshot.summary(batch)
+        summary = self.summaries.get(stream)
+        previous = self.pending.get(stream)
+        if previous is not None:
+            out.extend(self._settle(previous))
+        pending = _Pending(stream, str(body.get("dept")), matter, batch, seq, entry_hash, body,
+                           snapshot, [])
+        pending.summary = (lambda: summary) if summary is not None else \
+            start_summary(snapshot, batch, self.background)
+        if not self.background:
+            out.extend(self._settle(pending))
+        out.extend(self._round(seq, who, body, batch, time))
+        pending.churn = self._churn(batch, snapshot, _epoch(time))
+        self.pending[stream] = pending
+        return out
+
+    def _settle(self, pending: _Pending) -> list[Finding]:
+        """Compare the commitment with the replayed lists (V4.snapshot, V7): at the
+        commitment, or with ``background`` once the execution has been recomputed."""
+        if pending.summary is None:
+            return []
+        summary, pending.summary = pending.summary(), None
+        body, seq = pending.commit, pending.commit_seq
+        who = f"{body.get('plan_id')}/{body.get('batch_id')}"
+        out = self.compare(seq, body, summary) if self.compare is not None else []
         for name, zh in (("pool", "检查对象池"), ("roster", "执法人员名单"),
                          ("conflicts", "回避清单"), ("excluded", "排除名单")):
             claimed = body.get(name)
@@ -194,10 +229,6 @@ class DrawAuditor:
                           f"所得 {summary['pool']['sample']} 不符",
                           f"batch {who}: sample sizes {pool.get('sample')} differ from the "
                           f"plan's ratios and rounding, {summary['pool']['sample']}"))
-        out.extend(self._round(seq, who, body, batch, time))
-        churn = self._churn(batch, snapshot, _epoch(time))
-        self.pending[stream] = _Pending(stream, str(body.get("dept")), matter, batch, seq,
-                                        entry_hash, body, snapshot, churn)
         return out
 
     def _round(self, seq: int, who: str, body: dict[str, Any], batch: dict[str, Any],
@@ -324,6 +355,7 @@ class DrawAuditor:
         draw_day = date.fromisoformat(str(pending.batch["draw_date"]))
         outcome, matcher = execute(seed, pending.snapshot, pending.batch, draw_day)
         pending.outcome, pending.matcher = outcome, matcher
+        out.extend(self._settle(pending))
         counts = pending.snapshot.strata_counts(pending.batch)
         self.year.add(pending.snapshot, sample_sizes(pending.batch, counts), outcome,
                       {c.cert_no: c.dept for c in pending.snapshot.roster})
@@ -475,6 +507,7 @@ class DrawAuditor:
         out: list[Finding] = []
         now = _epoch(last_time) if last_time else None
         for pending in self.pending.values():
+            out.extend(self._settle(pending))
             who = f"{pending.commit.get('plan_id')}/{pending.commit.get('batch_id')}"
             if pending.outcome is not None:
                 expected = set(pending.outcome.unfillable)
