@@ -64,13 +64,18 @@ def build_snapshot(state: LogState, stream: str, matter: str, batch: dict[str, A
     registries = set(rule["registry"])
     pool: list[Member] = []
     skipped: list[str] = []
+    # The rules read only the fields, and a registry of a million targets holds a few
+    # thousand distinct field tuples: each is judged once.
+    strata: dict[tuple[str, ...], str | None] = {}
     for uscc, fields in state.targets.items():
         if fields is None or fields[0] not in registries:  # fields[0]: the registry
             continue
-        view = dict(zip(TARGET_FIELDS, fields, strict=False))
-        if not matches(rule, view):
-            continue
-        stratum = stratum_of(batch, view)
+        try:
+            stratum = strata[fields]
+        except KeyError:
+            view = dict(zip(TARGET_FIELDS, fields, strict=False))
+            stratum = strata[fields] = stratum_of(batch, view) if matches(rule, view) \
+                else None
         if stratum is None:
             continue
         if uscc in excluded:
