@@ -30,7 +30,11 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger._errors import InputError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
-from ledger._recorder import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
+from ledger._recorder import (
+    ChainedPostgresApplicationRecorder,
+    ChainedSQLiteApplicationRecorder,
+    FramedStoredEvent,
+)
 from ledger._statements import Submission, sign_statement
 from ledger._witness import Witness
 from verifier import (
@@ -494,12 +498,16 @@ class _ImportMembers:
                          b',"sid":', _json_str(self.sid(i)), b',"stream":', _json_str(stream),
                          b',"type":', self._type(type_), b"}"))
 
-    def state(self, i: int, type_: str, value: str) -> bytes:
-        """The stored state of row ``i`` signed with ``value``, as the mapper writes it."""
-        return b"".join((b'{"actor":', self._actor, b',"body":', self._bodies[i],
-                         b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
-                         b',"sid":', _json_str(self.sid(i)), b',"value":', _json_str(value),
-                         b'},"type":', self._type(type_), b"}"))
+    def state(self, i: int, type_: str, value: str) -> tuple[bytes, tuple[int, int]]:
+        """The stored state of row ``i`` signed with ``value``, as the mapper writes it,
+        and where its ``,"sig":`` and ``,"type":`` members start."""
+        body = self._bodies[i]
+        sig = b"".join((b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
+                        b',"sid":', _json_str(self.sid(i)), b',"value":', _json_str(value),
+                        b"}"))
+        sig_at = len(self._actor) + len(body) + 17  # '{"actor":' and ',"body":'
+        return (b"".join((b'{"actor":', self._actor, b',"body":', body, sig, b',"type":',
+                          self._type(type_), b"}")), (sig_at, sig_at + len(sig)))
 
 
 class _ImportEvents(Sequence[StoredEvent]):
@@ -530,14 +538,15 @@ class _ImportEvents(Sequence[StoredEvent]):
             raise IndexError(index)
         i = index - 1
         type_, stream, _ = self._items[i]
-        return StoredEvent(stream, self._members.versions[i], type_,
-                           self._members.state(i, type_, self._value))
+        state, frame = self._members.state(i, type_, self._value)
+        return FramedStoredEvent(stream, self._members.versions[i], type_, state, frame)
 
     def __iter__(self) -> Iterator[StoredEvent]:
         yield self._first
+        versions, state, value = self._members.versions, self._members.state, self._value
         for i, (type_, stream, _) in enumerate(self._items):
-            yield StoredEvent(stream, self._members.versions[i], type_,
-                              self._members.state(i, type_, self._value))
+            data, frame = state(i, type_, value)
+            yield FramedStoredEvent(stream, versions[i], type_, data, frame)
 
 
 def _ctime(text: str) -> datetime:

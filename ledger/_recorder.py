@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring
 from typing import Any
@@ -49,6 +50,7 @@ __all__ = [
     "ChainedPostgresApplicationRecorder",
     "ChainedSQLiteApplicationRecorder",
     "EntryCodec",
+    "FramedStoredEvent",
     "NotAStatementError",
     "RecorderConfigError",
     "format_log_time",
@@ -63,6 +65,17 @@ EntryCodec = Callable[[int, bytes, str, StoredEvent], bytes]
 """``(seq, prev_hash, time, stored_event) -> entry bytes``."""
 
 ZERO_HASH = bytes(32)
+
+
+@dataclass(frozen=True)
+class FramedStoredEvent(StoredEvent):
+    """A stored statement from a writer that spliced its state from canonical pieces and
+    so knows where its ``,"sig":`` and ``,"type":`` members start (``frame``): the codec
+    uses that instead of scanning and re-parsing the state. Only the ledger's import
+    path makes these (``ledger._app._ImportMembers``, tested against ``dumps``)."""
+
+    frame: tuple[int, int]
+
 """The ``prev`` of entry 0 (``GENESIS_PREV`` as bytes) and the head hash of an empty log."""
 
 DEFAULT_PG_LOCK_TIMEOUT = 10.0
@@ -133,7 +146,8 @@ def statement_codec(seq: int, prev: bytes, time: str, stored_event: StoredEvent)
     format and validity) is the ledger's to check before it writes.
     """
     state = stored_event.state
-    frame = _statement_frame(state)
+    frame = stored_event.frame if type(stored_event) is FramedStoredEvent else \
+        _statement_frame(state)
     if frame is None:
         return _statement_entry_slow(seq, prev, time, stored_event)
     sig_at, type_at = frame
@@ -378,13 +392,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        # The library's INSERT comes first: it takes the write lock, so the head read
-        # below is the latest and no other writer can move it before COMMIT.
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        # The INSERT comes first: it takes the write lock, so the head read below is the
+        # latest and no other writer can move it before COMMIT.
         if not stored_events:
-            return notification_ids
-        if notification_ids is None:
-            raise RuntimeError("the SQLite recorder returned no notification ids")
+            return []
+        notification_ids = self._insert_all(c, stored_events)
         c.execute(self._select_head)
         row = c.fetchone()
         time = format_log_time(self.clock())
@@ -396,6 +408,34 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         c.executemany(self._insert_entry, _chain_rows(
             self.codec, stored_events, notification_ids, seq, prev, time))
         return notification_ids
+
+    def _insert_all(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
+                    ) -> Sequence[int]:
+        """The library's INSERT as one ``executemany`` (a statement per event costs as
+        much as the rest of a row's write), and the rowids it gave. Nothing is ever
+        deleted from the table, so SQLite numbers new rows from its largest rowid up:
+        if after the insert there are exactly n rows above the old largest and the new
+        largest is old + n, they are old+1 .. old+n in order. Otherwise (never seen)
+        each rowid is looked up by its primary key."""
+        table = self.events_table_name
+        c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")
+        before = int(c.fetchone()[0])
+        c.executemany(self.insert_events_statement, [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state) for s in stored_events])
+        n = len(stored_events)
+        c.execute(f"SELECT COUNT(*), MAX(rowid) FROM {table} WHERE rowid > ?", (before,))
+        count, last = c.fetchone()
+        if count == n and last == before + n:
+            return list(range(before + 1, before + n + 1))
+        ids = []
+        for s in stored_events:
+            c.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND "
+                      "originator_version = ?",
+                      (s.originator_id.hex if isinstance(s.originator_id, UUID)
+                       else s.originator_id, s.originator_version))
+            ids.append(int(c.fetchone()[0]))
+        return ids
 
     def head(self) -> tuple[int, bytes, str | None]:
         """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""

@@ -301,6 +301,26 @@ def test_write_and_read_back(backend: Backend) -> None:
     assert (first["stream"], first["version"], first["prev"]) == ("inspector-1", 1, "0" * 64)
 
 
+def test_sqlite_rowids_when_not_numbered_from_the_largest(tmp_path: Any) -> None:
+    """The batched INSERT's rowids are derived from the largest rowid; a table where
+    SQLite had to pick them otherwise (its largest rowid taken) gets each looked up."""
+    datastore = SQLiteDatastore(f"file:{tmp_path}/ledger.db", originator_id_type="text")
+    recorder = ChainedSQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    assert recorder.insert_events(events("a", 2)) == [1, 2]
+    with datastore.transaction(commit=True) as c:
+        c.execute(f"INSERT INTO {recorder.events_table_name} (rowid, originator_id, "
+                  "originator_version, topic, state) VALUES (9223372036854775807, 'x', 1, "
+                  "'t', x'7b7d')")
+    ids = recorder.insert_events(events("b", 3))
+    with datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT rowid FROM {recorder.events_table_name} WHERE originator_id = 'b' "
+                  "ORDER BY originator_version")
+        assert list(ids or []) == [row[0] for row in c.fetchall()]
+    assert len(set(ids or [])) == 3
+    datastore.close()
+
+
 @pytest.mark.parametrize("template", [
     "UPDATE {entries} SET time = 'x'",
     "DELETE FROM {entries}",
