@@ -7,6 +7,7 @@ same rules as everywhere apply and a refused statement writes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,14 @@ from typing import Any
 
 from ledger._app import ImportResult, Ledger
 from ledger._errors import InputError
-from ledger._import import RowError, format_errors, parse_file
+from ledger._import import (
+    KIND_ALIASES,
+    KINDS,
+    ParseInChild,
+    RowError,
+    format_errors,
+    parse_file,
+)
 from ledger._statements import sign_statement
 from verifier import NoteSigner, VerifierError
 from verifier._calendar import body_from_file
@@ -84,22 +92,39 @@ def publish_plan(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str,
                                          now=now)])[0]
 
 
-def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: Path
-                ) -> tuple[ImportResult, list[RowError]]:
+def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: Path, *,
+                background: bool | None = None) -> tuple[ImportResult, list[RowError]]:
     """Parse ``path`` and append it as one import, all or nothing.
 
     Raises InputError listing every bad row (row, column, reason) and writes nothing when
-    any row is bad; returns the result and the warnings otherwise.
+    any row is bad; returns the result and the warnings otherwise. ``background`` (the
+    default where ``ParseInChild.available()``) parses in a forked child while this
+    process encodes the rows it has sent; the outcome is the same.
     """
-    parsed = parse_file(path, kind, dept)
-    if parsed.errors:
-        raise InputError(f"{path.name}: {len(parsed.errors)} problem(s), nothing imported:\n"
-                         + format_errors(parsed.errors))
+    if background is None:
+        background = ParseInChild.available()
+    kind = KIND_ALIASES.get(kind, kind)
     prefix = "target" if kind == "targets" else "inspector"
     key = "uscc" if kind == "targets" else "cert_no"
-    items = [(parsed.event_type or f"{prefix}.added", f"{prefix}/{body[key]}", body)
-             for body in parsed.rows]
+    event_type = KINDS[kind][0] if kind in KINDS else ""
+
+    def items(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for body in rows:
+            yield event_type, f"{prefix}/{body[key]}", body
+
+    if background and kind in KINDS:
+        with ParseInChild(path, kind, dept) as job:
+            encoded = ledger.encode_import(dept, items(job.rows()))
+            parsed = job.result()
+    else:
+        parsed = parse_file(path, kind, dept)
+        encoded = None
+    if parsed.errors:
+        raise InputError(f"{Path(path).name}: {len(parsed.errors)} problem(s), nothing "
+                         "imported:\n" + format_errors(parsed.errors))
     record = {"kind": kind, "file_sha256": parsed.file_sha256, "file_name": parsed.file_name}
     # parse_file ran the verifier's body rules (check_body) on every row it kept.
-    return (ledger.submit_import(signer, dept, record, items, bodies_checked=True),
+    return (ledger.submit_import(signer, dept, record,
+                                 encoded if encoded is not None else items(parsed.rows),
+                                 bodies_checked=True),
             parsed.warnings)

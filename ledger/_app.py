@@ -16,7 +16,7 @@ import os
 import threading
 import uuid
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -236,16 +236,28 @@ class Ledger(Application[str]):
             seqs = [self.state.seq_of(s.sig["key"], s.sig["sid"]) for s in submissions]
             return [seq for seq in seqs if seq is not None]
 
+    def encode_import(self, dept: str, items: Iterable[tuple[str, str, dict[str, Any]]]
+                      ) -> EncodedImport:
+        """The first half of ``submit_import``, without the lock: each row's body encoded
+        once, as the rows come (``import_file`` feeds them while a child parses)."""
+        members = _ImportMembers(dept)
+        kept = []
+        for i, item in enumerate(items):
+            members.add(i, item[0], item[1], item[2])
+            kept.append(item)
+        return EncodedImport(dept, kept, members)
+
     def submit_import(self, signer: NoteSigner, dept: str, record: dict[str, Any],
-                      items: Sequence[tuple[str, str, dict[str, Any]]], *,
+                      items: Iterable[tuple[str, str, dict[str, Any]]] | EncodedImport, *,
                       now: datetime | None = None,
                       bodies_checked: bool = False) -> ImportResult:
         """Append an import: its record, then every row as one batch statement.
 
         ``record`` holds ``kind``, ``file_sha256`` and ``file_name``; ``items`` are
-        ``(type, stream, body)`` in file order. One transaction, all or nothing; the rows
-        share one signature over their statements (SPEC.md section 4.2). Importing the
-        same file again for the same department writes nothing and says so.
+        ``(type, stream, body)`` in file order, or what ``encode_import`` made of them for
+        ``dept``. One transaction, all or nothing; the rows share one signature over their
+        statements (SPEC.md section 4.2). Importing the same file again for the same
+        department writes nothing and says so.
 
         Every row goes through ``LogState.check`` like any statement. ``bodies_checked``
         is for ``import_file`` only: it says every body already passed
@@ -255,6 +267,10 @@ class Ledger(Application[str]):
         A state with any other ``body_check``, other event types and the import record are
         checked in full; the audit checks everything again.
         """
+        encoded = items if isinstance(items, EncodedImport) else self.encode_import(dept, items)
+        if encoded.dept != dept:
+            raise InputError(f"dept: the rows were encoded for {encoded.dept}, not {dept}")
+        items, members = encoded.items, encoded.members
         if not items:
             raise InputError("the file has no data rows: nothing to import")
         stream = f"import/{dept}/{record['file_sha256']}"
@@ -267,13 +283,12 @@ class Ledger(Application[str]):
             ctime = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             ctime = ctime.replace("+00:00", "Z")
             count = len(items)
-            # Each body is encoded once; its statement bytes (for the batch digest now and
+            # Each body was encoded once; its statement bytes (for the batch digest now and
             # the state check later) and its stored state are spliced around that encoding.
-            members = _ImportMembers(dept, ctime, signer.name, batch_id, count)
+            members.seal(ctime, signer.name, batch_id, count)
             digest = hashlib.sha256()
-            for i, (type_, item_stream, body) in enumerate(items):
-                digest.update(hashlib.sha256(
-                    members.add(i, type_, item_stream, body)).digest())
+            for i, (type_, item_stream, _) in enumerate(items):
+                digest.update(hashlib.sha256(members.signed(i, type_, item_stream)).digest())
             value = base64.b64encode(signer.sign(batch_message(
                 signer.name, batch_id, ctime, count, digest.digest()))).decode()
             head = sign_statement(signer, "import.recorded", stream, dept,
@@ -452,6 +467,15 @@ def _json_str(text: str) -> bytes:
     return encode_basestring(text).encode()
 
 
+@dataclass
+class EncodedImport:
+    """Rows whose bodies ``Ledger.encode_import`` has encoded for ``dept``."""
+
+    dept: str
+    items: list[tuple[str, str, dict[str, Any]]]
+    members: _ImportMembers
+
+
 class _ImportMembers:
     """An import's rows kept as the canonical bytes of their bodies (one encoding each).
 
@@ -462,13 +486,20 @@ class _ImportMembers:
     general functions.
     """
 
-    def __init__(self, actor: str, ctime: str, key: str, batch_id: str, count: int) -> None:
-        self.actor, self.ctime, self.key = actor, ctime, key
-        self._actor, self._ctime, self._key = _json_str(actor), _json_str(ctime), _json_str(key)
-        self._sid_head, self._sid_tail = f"batch/{batch_id}/", f"/{count}"
+    def __init__(self, actor: str) -> None:
+        self.actor, self._actor = actor, _json_str(actor)
+        self.ctime = self.key = ""
+        self._ctime = self._key = b""
+        self._sid_head = self._sid_tail = ""
         self._bodies: list[bytes] = []
         self._types: dict[str, bytes] = {}
         self.versions = array("Q")  # the stream version of each row, once checked
+
+    def seal(self, ctime: str, key: str, batch_id: str, count: int) -> None:
+        """The batch's time, key, id and size: known once every row is in."""
+        self.ctime, self.key = ctime, key
+        self._ctime, self._key = _json_str(ctime), _json_str(key)
+        self._sid_head, self._sid_tail = f"batch/{batch_id}/", f"/{count}"
 
     def sid(self, i: int) -> str:
         return f"{self._sid_head}{i}{self._sid_tail}"
@@ -479,9 +510,9 @@ class _ImportMembers:
             encoded = self._types[type_] = _json_str(type_)
         return encoded
 
-    def add(self, i: int, type_: str, stream: str, body: dict[str, Any]) -> bytes:
+    def add(self, i: int, type_: str, stream: str, body: dict[str, Any]) -> None:
         """Encode row ``i``'s body (its strings must be NFC and its keys ASCII, as for any
-        submitted statement); returns its statement bytes."""
+        submitted statement)."""
         text = encode_text(body)
         if not text.isascii():
             try:
@@ -489,7 +520,6 @@ class _ImportMembers:
             except CanonicalError as exc:
                 raise InputError(f"statement {i + 1} ({stream}): body {exc}") from None
         self._bodies.append(text.encode())
-        return self.signed(i, type_, stream)
 
     def signed(self, i: int, type_: str, stream: str) -> bytes:
         """``statement_bytes(type_, stream, actor, body, sig)`` of row ``i``."""

@@ -86,12 +86,18 @@ shared) and the key index are kept.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import gc
 import hashlib
 import importlib
+import os
+import pickle
 import re
+import signal
+import threading
 import unicodedata
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -110,8 +116,10 @@ from verifier._registry import (
 __all__ = [
     "INSPECTOR_COLUMNS",
     "KINDS",
+    "KIND_ALIASES",
     "TARGET_COLUMNS",
     "Column",
+    "ParseInChild",
     "ParsedImport",
     "RowError",
     "format_errors",
@@ -184,7 +192,7 @@ KINDS: dict[str, tuple[str, tuple[Column, ...], str]] = {
     "targets": ("target.added", TARGET_COLUMNS, "uscc"),
     "inspectors": ("inspector.added", INSPECTOR_COLUMNS, "cert_no"),
 }
-_KIND_ALIASES = {"target": "targets", "inspector": "inspectors"}
+KIND_ALIASES = {"target": "targets", "inspector": "inspectors"}
 
 _EDGE = " \t\r\n\u3000\u200b\ufeff"
 _DEPT_RE = re.compile(r"\A[^\s/]{1,64}\Z")
@@ -578,15 +586,19 @@ class _Parser:
         return value
 
 
-def parse_file(path: Path, kind: str, dept: str) -> ParsedImport:
+def parse_file(path: Path, kind: str, dept: str,
+               sink: Callable[[list[dict[str, Any]], list[int]], None] | None = None
+               ) -> ParsedImport:
     """Parse a targets or inspectors file for department ``dept``; see the module doc.
 
     Raises :class:`InputError` for an unknown ``kind``, a malformed ``dept``, a file type
     other than .xlsx/.csv, an unreadable workbook, or a file that changed while read.
-    Everything else wrong with the file is in ``errors``.
+    Everything else wrong with the file is in ``errors``. With ``sink``, the good rows go
+    to it in file order, ``_CHUNK`` at a time with their row numbers, instead of into
+    ``rows`` (which is then empty).
     """
     path = Path(path)
-    kind = _KIND_ALIASES.get(kind, kind)
+    kind = KIND_ALIASES.get(kind, kind)
     if kind not in KINDS:
         raise InputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     if not isinstance(dept, str) or not _DEPT_RE.match(dept):
@@ -620,14 +632,127 @@ def parse_file(path: Path, kind: str, dept: str) -> ParsedImport:
                     break
             elif mapping is not None and not _is_blank(cells):
                 parser.row(number, cells, mapping)
+                if sink is not None and len(result.rows) >= _CHUNK:
+                    sink(result.rows, result.row_numbers)
+                    result.rows, result.row_numbers = [], []
     finally:
         rows.close()  # a generator stopped early still closes its file
+    if sink is not None and result.rows:
+        sink(result.rows, result.row_numbers)
+        result.rows, result.row_numbers = [], []
     if number == 0 and not problems:
         result.errors.append(RowError(0, "", "the file is empty", "文件为空"))
     result.errors.extend(problems)
     if _sha256(path) != digest:
         raise InputError(f"{path.name}: the file changed while it was being read")
     return result
+
+
+# Rows a streamed parse hands over at a time: small enough (about 50 KB pickled) that a
+# chunk fits in the pipe while the reader is busy with the one before, so neither waits.
+_CHUNK = 200
+_PIPE_SIZE = 1 << 20  # asked of Linux for more slack (F_SETPIPE_SZ); a hint elsewhere
+
+
+class ParseInChild:
+    """``parse_file`` in a forked child, its good rows streamed back while this process
+    works on them (an import encodes them meanwhile: two cores instead of one).
+
+    Use as a context manager: ``rows()`` yields the bodies in file order, then
+    ``result()`` is the ParsedImport (errors, warnings, digest; ``rows`` empty, and
+    ``row_numbers`` those of every yielded body). A child that fails raises here as it
+    would have inline (InputError for the file's faults); leaving early kills it. Only
+    where ``os.fork`` exists and no other thread runs: see ``available``.
+    """
+
+    def __init__(self, path: Path, kind: str, dept: str) -> None:
+        self.path, self.kind, self.dept = Path(path), kind, dept
+        self.pid = 0
+        self._pipe: Any = None
+        self._result: ParsedImport | None = None
+        self._numbers: list[int] = []
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "fork") and threading.active_count() == 1
+
+    def __enter__(self) -> ParseInChild:
+        read, write = os.pipe()
+        with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux; optional
+            import fcntl
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child, whose coverage is not collected
+            os.close(read)
+            self._child(write)
+        os.close(write)
+        self._pipe = os.fdopen(read, "rb", buffering=1 << 20)
+        return self
+
+    def _child(self, fd: int) -> None:  # pragma: no cover - runs in the child
+        """Parse, send, exit without returning into the parent's code."""
+        status = 1
+        try:
+            gc.freeze()  # the inherited heap is never scanned, so never copied
+            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
+                def send(message: tuple[str, Any]) -> None:
+                    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.write(len(data).to_bytes(8, "big"))
+                    out.write(data)
+
+                try:
+                    result = parse_file(self.path, self.kind, self.dept,
+                                        sink=lambda rows, numbers: send(("rows",
+                                                                         (rows, numbers))))
+                    send(("done", result))
+                except InputError as exc:
+                    send(("input_error", str(exc)))
+                except Exception as exc:  # reported to the parent as it is
+                    send(("error", f"{type(exc).__name__}: {exc}"))
+            status = 0
+        finally:
+            os._exit(status)
+
+    def _message(self) -> tuple[str, Any]:
+        head = self._pipe.read(8)
+        if len(head) != 8:
+            raise RuntimeError("the parsing process ended without a result")
+        data = self._pipe.read(int.from_bytes(head, "big"))
+        message: tuple[str, Any] = pickle.loads(data)
+        return message
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        while True:
+            what, payload = self._message()
+            if what == "rows":
+                bodies, numbers = payload
+                self._numbers.extend(numbers)
+                yield from bodies
+            elif what == "done":
+                payload.row_numbers = self._numbers
+                self._result = payload
+                return
+            elif what == "input_error":
+                raise InputError(payload)
+            else:
+                raise RuntimeError(f"parsing {self.path.name} failed: {payload}")
+
+    def result(self) -> ParsedImport:
+        if self._result is None:
+            for _ in self.rows():
+                pass
+        assert self._result is not None
+        return self._result
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+        if self.pid:
+            if self._result is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
 
 
 def format_errors(errors: Iterable[RowError]) -> str:

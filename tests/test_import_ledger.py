@@ -50,7 +50,9 @@ def write_csv(path: Path, data: list[list[object]]) -> Path:
     return path
 
 
-def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+@pytest.mark.parametrize("background", [True, False])
+def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: Path,
+                                        background: bool) -> None:
     ledger, keys = log
     data = rows(10_000)
     data[1233][0] = str(data[1233][0])[:-1] + ("0" if str(data[1233][0])[-1] != "0" else "1")
@@ -59,13 +61,37 @@ def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: P
     path = write_csv(tmp_path / "targets.csv", data)
     size = ledger.refresh()
     with pytest.raises(InputError) as err:
-        import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", path)
+        import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", path,
+                    background=background)
     message = str(err.value)
     assert "3 problem(s)" in message
     for row in (1235, 4568, 10000):  # spreadsheet rows: the header is row 1
         assert f"row {row} " in message
     assert "Excel" in message
     assert ledger.refresh() == size  # nothing written
+
+
+def test_parsing_in_a_child_imports_the_same_rows(tmp_path: Path) -> None:
+    """Parsed in a forked child or inline, the same file gives the same rows, versions,
+    warnings and replayed registry; the child's faults surface as the inline parse's."""
+    data = rows(5_000)  # more than two chunks of the streamed parse
+    data[7][6] = "在营"  # a status word recorded under its canonical name, with a warning
+    path = write_csv(tmp_path / "targets.csv", data)
+    logs = []
+    for background in (True, False):
+        keys = LogKeys(tmp_path / f"keys-{background}")
+        ledger = Ledger(str(tmp_path / f"db-{background}.sqlite"))
+        build_demo(ledger, keys, targets=5, inspectors=2, conflicts=1)
+        result, warnings = import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ",
+                                       "targets", path, background=background)
+        logs.append((result.rows, warnings, dict(ledger.state.targets)))
+        with pytest.raises(InputError, match="not a readable .xlsx"):
+            bad = tmp_path / "broken.xlsx"
+            bad.write_bytes(b"PK\x03\x04 not a workbook")
+            import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", bad,
+                        background=background)
+        ledger.close()
+    assert logs[0] == logs[1] and logs[0][0] == 5_000 and logs[0][1]
 
 
 def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
@@ -169,15 +195,15 @@ def test_import_members_splice_the_same_bytes_as_the_general_encoders() -> None:
          "expert": True, "qualifications": ["M-1", "M-2"], "n": 3, "none": None},
         {"name": "tab\there\u2028line\x1f😀", "dept": "ZC-SCJGJ", "nested": {"b": [1, {"a": ""}]}},
     ]
-    members = _ImportMembers("ZC-SCJGJ", "2026-03-01T08:00:00Z", "ZC-SCJGJ-导入", "b" * 32,
-                             len(bodies))
+    members = _ImportMembers("ZC-SCJGJ")
+    for i, body in enumerate(bodies):
+        members.add(i, "target.added", f"target/\"{i}\\", body)
+    members.seal("2026-03-01T08:00:00Z", "ZC-SCJGJ-导入", "b" * 32, len(bodies))
     value = "A" * 86 + "=="
     mapper = StatementMapper()
     for i, body in enumerate(bodies):
         stream = f"target/\"{i}\\"
         sig = {"ctime": members.ctime, "key": members.key, "sid": members.sid(i), "value": value}
-        assert members.add(i, "target.added", stream, body) == statement_bytes(
-            "target.added", stream, "ZC-SCJGJ", body, sig)
         assert members.signed(i, "target.added", stream) == statement_bytes(
             "target.added", stream, "ZC-SCJGJ", body, sig)
         expected = mapper.to_stored_event(Stated(stream, 1, datetime.now(UTC), "target.added",
