@@ -80,7 +80,8 @@ Within a file, a key (USCC or 执法证号) given twice is an error on the later
 the earlier one. ``ParsedImport.rows`` holds the bodies of the rows without errors, in file
 order, and ``row_numbers`` their spreadsheet rows; a caller should refuse the import while
 ``errors`` is not empty. Memory: rows are streamed; only the bodies (with repeated values
-shared) and the key index are kept.
+shared) and the key index are kept. ``ParseInChild`` runs the same parse in a forked
+child that streams the good rows back, so an import encodes them on another core.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,13 +86,25 @@ def test_parsing_in_a_child_imports_the_same_rows(tmp_path: Path) -> None:
         result, warnings = import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ",
                                        "targets", path, background=background)
         logs.append((result.rows, warnings, dict(ledger.state.targets)))
-        with pytest.raises(InputError, match="not a readable .xlsx"):
+        with pytest.raises(InputError, match=r"not a readable \.xlsx"):
             bad = tmp_path / "broken.xlsx"
             bad.write_bytes(b"PK\x03\x04 not a workbook")
             import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", bad,
                         background=background)
         ledger.close()
     assert logs[0] == logs[1] and logs[0][0] == 5_000 and logs[0][1]
+
+
+def test_leaving_a_parse_early_stops_the_child(tmp_path: Path) -> None:
+    from ledger._import import ParseInChild
+
+    path = write_csv(tmp_path / "targets.csv", rows(3_000))
+    with ParseInChild(path, "targets", "ZC-SCJGJ") as job:
+        first = next(iter(job.rows()))
+        pid = job.pid
+    assert first["dept"] == "ZC-SCJGJ" and job.pid == 0
+    with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left
+        os.waitpid(pid, os.WNOHANG)
 
 
 def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
