@@ -420,9 +420,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         table = self.events_table_name
         c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")
         before = int(c.fetchone()[0])
-        c.executemany(self.insert_events_statement, [
+        c.executemany(self.insert_events_statement, (  # lazily: states can be large
             (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-             s.originator_version, s.topic, s.state) for s in stored_events])
+             s.originator_version, s.topic, s.state) for s in stored_events))
         n = len(stored_events)
         c.execute(f"SELECT COUNT(*), MAX(rowid) FROM {table} WHERE rowid > ?", (before,))
         count, last = c.fetchone()
