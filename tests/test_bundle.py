@@ -138,6 +138,28 @@ def test_pool_member_dropped(log: tuple[Path, Path], background: bool) -> None:
     assert any("pool" in f.en for f in report.findings)
 
 
+@pytest.mark.parametrize(("change", "rule"), [
+    (lambda leaf: leaf.replace('","', '", "', 1), "BUNDLE.snapshot"),  # not canonical
+    (lambda leaf: leaf[:-1] + ',"risk":"A"}', "BUNDLE.snapshot"),  # a duplicate key
+    (lambda leaf: leaf.replace('"uscc":"9', '"uscc":"\\ud8009', 1), "BUNDLE.format"),
+    (lambda leaf: leaf[:-1], "BUNDLE.format"),  # not JSON
+    (lambda leaf: "[" * 100_000 + "]" * 100_000, "BUNDLE.format"),  # too deep
+])
+def test_pool_leaf_not_in_the_spec_form(log: tuple[Path, Path], change: Any,
+                                        rule: str) -> None:
+    """The leaves are parsed with the plain decoder; the byte-for-byte comparison with
+    the spec's leaf catches every other form, and no text breaks the check."""
+    root, trust = log
+
+    def edit(o: dict[str, Any]) -> None:
+        o["snapshot"]["pool"][2] = change(o["snapshot"]["pool"][2])
+
+    report, _ = verify_bundle(_edit(_bundle(root, _first_draw(root)), edit),
+                              load_trust(trust.read_bytes()))
+    assert report.exit_code == EXIT_INTEGRITY
+    assert rule in {f.rule for f in report.findings}, report.findings
+
+
 def test_outcome_edited(log: tuple[Path, Path]) -> None:
     """An edited outcome breaks the entry's inclusion proof; the log cannot hide it."""
     root, trust = log
