@@ -13,11 +13,12 @@ import itertools
 from typing import Any
 
 from ledger._app import Ledger
-from ledger._draws import draw_stream, snapshot_at
+from ledger._draws import cached_snapshot, draw_stream, snapshot_from_state
 from ledger._errors import InputError
 from verifier._bundle import FORMAT
 from verifier._entry import parse_entry
 from verifier._proof import TlogProof, format_proof
+from verifier._state import LogState
 
 __all__ = ["draw_lines", "make_bundle"]
 
@@ -48,12 +49,27 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     checkpoints = ledger.chain.checkpoints()
     if not checkpoints:
         raise InputError("the log has no checkpoint yet: run `drawledger checkpoint`")
-    snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
-    roster = {c.cert_no for c in snapshot.roster}
+    # One pass over the log: the registries replayed up to the commitment give its lists
+    # (unless this process still holds them), and the entries the bundle needs are kept.
+    cached = cached_snapshot(ledger, info.commit_seq, plan_id, batch_id)
+    state = LogState(body_check=None) if cached is None else None
+    snapshot = cached
+    roster: set[str] = set() if cached is None else {c.cert_no for c in cached.roster}
     wanted: list[tuple[int, bytes]] = []
     keys: set[str] = set()
+    registrations: list[tuple[int, bytes, str]] = []
+    executed = False
     for seq, raw in ledger.entries(0, checkpoints[-1][0]):
+        if seq == info.commit_seq and snapshot is None:
+            assert state is not None
+            snapshot = snapshot_from_state(state, plan_id, batch_id)
+            roster = {c.cert_no for c in snapshot.roster}
+            state = None  # the rest of the log only needs reading
         e = parse_entry(raw)
+        if state is not None:
+            state.apply(seq, e.stream, e.version, e.type, e.actor, e.body, e.sig)
+        if e.type == "key.registered":
+            registrations.append((seq, raw, str(e.body.get("name"))))
         keep = (seq == 0 or e.stream == stream
                 or (e.stream == f"plan/{plan_id}" and (seq == info.commit["plan_seq"]
                                                        or e.type == "plan.published"))
@@ -62,13 +78,12 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
         if keep:
             wanted.append((seq, raw))
             keys.add(e.sig["key"])
-    if not any(parse_entry(raw).type == "draw.executed" for _, raw in wanted):
+            executed = executed or (e.stream == stream and e.type == "draw.executed")
+    if not executed or snapshot is None:
         raise InputError(f"draw {draw_id} has no checkpointed execution yet: run "
                          "`drawledger checkpoint` after the draw")
-    for seq, raw in ledger.entries(0, checkpoints[-1][0]):
-        e = parse_entry(raw)
-        if e.type == "key.registered" and e.body.get("name") in keys:
-            wanted.append((seq, raw))
+    wanted.extend((seq, raw) for seq, raw, name in registrations
+                  if name in keys and (seq, raw) not in wanted)
     wanted.sort()
     notes = {size: note for size, _, note in checkpoints}
     sizes = sorted(notes)

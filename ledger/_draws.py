@@ -36,6 +36,7 @@ from verifier._snapshot import add_declared_conflicts, build_snapshot
 from verifier._state import DrawInfo, LogState
 
 __all__ = [
+    "cached_snapshot",
     "commit_draw",
     "commit_statement",
     "draw_stream",
@@ -44,6 +45,7 @@ __all__ = [
     "matcher_now",
     "reveal_secret",
     "snapshot_at",
+    "snapshot_from_state",
     "substitute",
     "void_draw",
 ]
@@ -144,23 +146,37 @@ def _cache(ledger: Ledger) -> dict[str, tuple[int, Snapshot]]:
     return _snapshots.setdefault(ledger, {})
 
 
-def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapshot:
-    """The snapshot as the registries stood when entry ``seq`` (the commitment) was
-    written: a replay of the entries before it, as the auditor does (or this process's
-    copy from when it wrote the commitment). A fresh object: callers may extend it."""
+def cached_snapshot(ledger: Ledger, seq: int, plan_id: str, batch_id: str
+                    ) -> Snapshot | None:
+    """A fresh copy of the snapshot this process built when it wrote commitment ``seq``."""
     cached = _cache(ledger).get(draw_stream(plan_id, batch_id))
-    if cached is not None and cached[0] == seq:
-        s = cached[1]
-        return Snapshot(s.pool, s.roster, dict(s.conflicts), s.excluded)
-    state = LogState(body_check=None)
-    for i, raw in ledger.entries(0, seq):
-        e = parse_entry(raw)
-        state.apply(i, e.stream, e.version, e.type, e.actor, e.body, e.sig)
+    if cached is None or cached[0] != seq:
+        return None
+    s = cached[1]
+    return Snapshot(s.pool, s.roster, dict(s.conflicts), s.excluded)
+
+
+def snapshot_from_state(state: LogState, plan_id: str, batch_id: str) -> Snapshot:
+    """The batch's snapshot from registries replayed up to (not including) its commitment."""
     plan = state.plans[plan_id]
     found = plan.batch(batch_id)
     assert found is not None
     return build_snapshot(state, draw_stream(plan_id, batch_id), str(found[0]["matter"]),
                           found[1])
+
+
+def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapshot:
+    """The snapshot as the registries stood when entry ``seq`` (the commitment) was
+    written: a replay of the entries before it, as the auditor does (or this process's
+    copy from when it wrote the commitment). A fresh object: callers may extend it."""
+    cached = cached_snapshot(ledger, seq, plan_id, batch_id)
+    if cached is not None:
+        return cached
+    state = LogState(body_check=None)
+    for i, raw in ledger.entries(0, seq):
+        e = parse_entry(raw)
+        state.apply(i, e.stream, e.version, e.type, e.actor, e.body, e.sig)
+    return snapshot_from_state(state, plan_id, batch_id)
 
 
 def execution_statements(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
