@@ -12,11 +12,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ledger._app import Ledger
+from ledger._app import Ledger, own_entry
 from ledger._draws import cached_snapshot, draw_stream, snapshot_from_state
 from ledger._errors import InputError
 from verifier._bundle import FORMAT
-from verifier._entry import parse_entry
 from verifier._proof import TlogProof, format_proof
 from verifier._state import LogState
 
@@ -65,7 +64,7 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
             snapshot = snapshot_from_state(state, plan_id, batch_id)
             roster = {c.cert_no for c in snapshot.roster}
             state = None  # the rest of the log only needs reading
-        e = parse_entry(raw)
+        e = own_entry(raw)
         if state is not None:
             state.apply(seq, e.stream, e.version, e.type, e.actor, e.body, e.sig)
         if e.type == "key.registered":

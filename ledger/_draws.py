@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from ledger._app import Ledger
+from ledger._app import Ledger, own_entry
 from ledger._errors import InputError
 from ledger._statements import Submission, sign_statement
 from verifier import NoteSigner
@@ -30,7 +30,6 @@ from verifier._draw import (
     reveal_commitment,
 )
 from verifier._drawaudit import draw_time
-from verifier._entry import parse_entry
 from verifier._rfc3797 import key_string
 from verifier._snapshot import add_declared_conflicts, build_snapshot
 from verifier._state import DrawInfo, LogState
@@ -174,7 +173,7 @@ def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapsh
         return cached
     state = LogState(body_check=None)
     for i, raw in ledger.entries(0, seq):
-        e = parse_entry(raw)
+        e = own_entry(raw)
         state.apply(i, e.stream, e.version, e.type, e.actor, e.body, e.sig)
     return snapshot_from_state(state, plan_id, batch_id)
 
@@ -185,7 +184,7 @@ def execution_statements(ledger: Ledger, signer: NoteSigner, plan_id: str, batch
     """``draw.executed`` and any ``draw.unfillable`` for a batch, not yet submitted."""
     body, _, batch, _ = _batch(ledger, plan_id, batch_id)
     info = _draw(ledger, plan_id, batch_id)
-    commit_hash = parse_entry(next(iter(ledger.entries(info.commit_seq,
+    commit_hash = own_entry(next(iter(ledger.entries(info.commit_seq,
                                                         info.commit_seq + 1)))[1]).hash
     snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
     randomness = hashlib.sha256(beacon.signature).digest()
@@ -253,7 +252,7 @@ def matcher_now(ledger: Ledger, plan_id: str, batch_id: str) -> tuple[Matcher, D
         raise InputError(f"batch {plan_id}/{batch_id} has not been drawn")
     snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
     add_declared_conflicts(snapshot, ledger.state, batch)
-    entry = parse_entry(next(iter(ledger.entries(info.executed_seq or 0,
+    entry = own_entry(next(iter(ledger.entries(info.executed_seq or 0,
                                                   (info.executed_seq or 0) + 1)))[1])
     seed = bytes.fromhex(entry.body["outcome"]["seed"])
     conflicts = batch["conflicts"]
