@@ -501,6 +501,8 @@ class _ImportMembers:
         self.ctime = self.key = ""
         self._ctime = self._key = b""
         self._sid_head = self._sid_tail = ""
+        self._sid_json_head = self._sid_json_tail = b""
+        self._values: dict[str, bytes] = {}
         self._bodies: list[bytes] = []
         self._types: dict[str, bytes] = {}
         self.versions = array("Q")  # the stream version of each row, once checked
@@ -510,9 +512,17 @@ class _ImportMembers:
         self.ctime, self.key = ctime, key
         self._ctime, self._key = _json_str(ctime), _json_str(key)
         self._sid_head, self._sid_tail = f"batch/{batch_id}/", f"/{count}"
+        # The encoder escapes character by character, so a sid's JSON string is its head's
+        # without the closing quote, the index's digits, and its tail's without the opening.
+        self._sid_json_head = _json_str(self._sid_head)[:-1]
+        self._sid_json_tail = _json_str(self._sid_tail)[1:]
 
     def sid(self, i: int) -> str:
         return f"{self._sid_head}{i}{self._sid_tail}"
+
+    def _sid_json(self, i: int) -> bytes:
+        """``_json_str(self.sid(i))``."""
+        return b"%b%d%b" % (self._sid_json_head, i, self._sid_json_tail)
 
     def _type(self, type_: str) -> bytes:
         encoded = self._types.get(type_)
@@ -535,16 +545,18 @@ class _ImportMembers:
         """``statement_bytes(type_, stream, actor, body, sig)`` of row ``i``."""
         return b"".join((STATEMENT_PREFIX, b'{"actor":', self._actor, b',"body":', self._bodies[i],
                          b',"ctime":', self._ctime, b',"key":', self._key,
-                         b',"sid":', _json_str(self.sid(i)), b',"stream":', _json_str(stream),
+                         b',"sid":', self._sid_json(i), b',"stream":', _json_str(stream),
                          b',"type":', self._type(type_), b"}"))
 
     def state(self, i: int, type_: str, value: str) -> tuple[bytes, tuple[int, int]]:
         """The stored state of row ``i`` signed with ``value``, as the mapper writes it,
         and where its ``,"sig":`` and ``,"type":`` members start."""
         body = self._bodies[i]
+        encoded = self._values.get(value)
+        if encoded is None:  # one signature for the whole batch: encoded once
+            encoded = self._values[value] = _json_str(value)
         sig = b"".join((b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
-                        b',"sid":', _json_str(self.sid(i)), b',"value":', _json_str(value),
-                        b"}"))
+                        b',"sid":', self._sid_json(i), b',"value":', encoded, b"}"))
         sig_at = len(self._actor) + len(body) + 17  # '{"actor":' and ',"body":'
         return (b"".join((b'{"actor":', self._actor, b',"body":', body, sig, b',"type":',
                           self._type(type_), b"}")), (sig_at, sig_at + len(sig)))

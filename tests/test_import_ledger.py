@@ -211,7 +211,9 @@ def test_import_members_splice_the_same_bytes_as_the_general_encoders() -> None:
     members = _ImportMembers("ZC-SCJGJ")
     for i, body in enumerate(bodies):
         members.add(i, "target.added", f"target/\"{i}\\", body)
-    members.seal("2026-03-01T08:00:00Z", "ZC-SCJGJ-导入", "b" * 32, len(bodies))
+    # A batch id that needs escapes, to hold the sid's spliced JSON to the encoder's.
+    members.seal("2026-03-01T08:00:00Z", "ZC-SCJGJ-导入", 'b"\\\u2028\x01' + "b" * 28,
+                 len(bodies))
     value = "A" * 86 + "=="
     mapper = StatementMapper()
     for i, body in enumerate(bodies):
