@@ -228,8 +228,9 @@ class Ledger(Application[str]):
             head = self.chain.head()[0]
             if head == base + len(events):
                 # No other writer slipped in: the journal-applied state is the log's state.
-                hashes = self.chain.read_hashes(base, head)
-                self.tree.extend(hashes)
+                hashes = self.chain.hashes_written(base, head)
+                self.tree.extend(hashes if hashes is not None
+                                 else self.chain.read_hashes(base, head))
                 return list(range(base, head))
             LogState.undo(journal)
             self._refresh()
@@ -364,7 +365,8 @@ class Ledger(Application[str]):
         del stored
         end = self.chain.head()[0]
         if end == base + size:
-            self.tree.extend(self.chain.read_hashes(base, end))
+            hashes = self.chain.hashes_written(base, end)
+            self.tree.extend(hashes if hashes is not None else self.chain.read_hashes(base, end))
             return base
         LogState.undo(journal)
         self._refresh()

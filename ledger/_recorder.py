@@ -308,7 +308,22 @@ def _rebuild(codec: EntryCodec, prev: bytes,
     return out
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class _WrittenHashes:
+    """The chain hashes of this recorder's last successful insert, so a writer that has
+    just appended need not read them back (``hashes_written``)."""
+
+    _written: tuple[int, list[bytes]] | None = None
+
+    def hashes_written(self, start: int, stop: int) -> list[bytes] | None:
+        """The hashes of entries ``start .. stop - 1`` if this recorder's last insert
+        wrote exactly those, else None (read them with ``read_hashes``)."""
+        written = self._written
+        if written is None or written[0] != start or len(written[1]) != stop - start:
+            return None
+        return written[1]
+
+
+class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder):
     """SQLite application recorder that appends each event to the hash chain."""
 
     def __init__(
@@ -386,6 +401,15 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "checkpoint'); END")
         return statements
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        try:
+            return super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self._written = None
+            raise
+
     def _insert_events(
         self,
         c: SQLiteCursor,
@@ -394,6 +418,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         # The INSERT comes first: it takes the write lock, so the head read below is the
         # latest and no other writer can move it before COMMIT.
+        self._written = None
         if not stored_events:
             return []
         notification_ids = self._insert_all(c, stored_events)
@@ -405,8 +430,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         else:
             seq, prev = row[0] + 1, row[1]
             time = max(time, row[2])
-        c.executemany(self._insert_entry, _chain_rows(
-            self.codec, stored_events, notification_ids, seq, prev, time))
+        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
+        c.executemany(self._insert_entry, rows)
+        self._written = (seq, [row[2] for row in rows])  # dropped if the COMMIT fails
         return notification_ids
 
     def _insert_all(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
@@ -498,7 +524,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return None if row is None else (row[0], bytes(row[1]), row[2])
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationRecorder):
     """PostgreSQL application recorder that appends each event to the hash chain."""
 
     def __init__(
@@ -644,7 +670,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         if self.datastore.enable_db_functions:
             raise RecorderConfigError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS is set: refusing to write unchained events")
-        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        try:
+            notification_ids: Sequence[int] | None = super().insert_events(stored_events,
+                                                                           **kwargs)
+        except BaseException:
+            self._written = None
+            raise
         return notification_ids
 
     def _fetch_ids_after_insert_events(
@@ -674,6 +705,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             # A nested pipeline block syncs on exit, so a refused row raises here.
             with curs.connection.pipeline():
                 curs.executemany(self._insert_entry, rows)
+            self._written = (seq, [row[2] for row in rows])  # dropped if the COMMIT fails
         except BaseException:
             self._abort_transaction(curs)
             raise

@@ -321,6 +321,22 @@ def test_sqlite_rowids_when_not_numbered_from_the_largest(tmp_path: Any) -> None
     datastore.close()
 
 
+def test_hashes_written_are_those_read_back(backend: Backend) -> None:
+    """A writer may take the chain hashes of its own last insert instead of reading them
+    back: they are the stored ones, and there are none after a failed insert."""
+    recorder = backend.recorder()
+    assert recorder.hashes_written(0, 0) is None
+    recorder.insert_events(events("a", 3))
+    assert recorder.hashes_written(0, 3) == recorder.read_hashes(0, 3)
+    recorder.insert_events(events("b", 2))
+    assert recorder.hashes_written(3, 5) == recorder.read_hashes(3, 5)
+    assert recorder.hashes_written(0, 5) is None and recorder.hashes_written(3, 4) is None
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(events("c", 1) + events("a", 1))  # "a" version 1 exists
+    assert recorder.hashes_written(5, 6) is None and recorder.hashes_written(3, 5) is None
+    assert recorder.head()[0] == 5
+
+
 @pytest.mark.parametrize("template", [
     "UPDATE {entries} SET time = 'x'",
     "DELETE FROM {entries}",
