@@ -438,22 +438,25 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
     def _insert_all(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
                     ) -> Sequence[int]:
         """The library's INSERT as one ``executemany`` (a statement per event costs as
-        much as the rest of a row's write), and the rowids it gave. Nothing is ever
-        deleted from the table, so SQLite numbers new rows from its largest rowid up:
-        if after the insert there are exactly n rows above the old largest and the new
-        largest is old + n, they are old+1 .. old+n in order. Otherwise (never seen)
-        each rowid is looked up by its primary key."""
+        much as the rest of a row's write), and the rowids it gave.
+
+        The INSERT is the transaction's first statement, so it waits for the write lock
+        as before (a read first would pin a snapshot that another writer's commit makes
+        stale). SQLite numbers a new row from the table's largest rowid up, and nothing
+        is ever deleted here: if the last row inserted is the largest and exactly n rows
+        lie above it minus n, those are the n just written, in order. Otherwise (the
+        largest rowid taken, never seen) each rowid is looked up by its primary key.
+        """
         table = self.events_table_name
-        c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")
-        before = int(c.fetchone()[0])
         c.executemany(self.insert_events_statement, (  # lazily: states can be large
             (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
              s.originator_version, s.topic, s.state) for s in stored_events))
         n = len(stored_events)
-        c.execute(f"SELECT COUNT(*), MAX(rowid) FROM {table} WHERE rowid > ?", (before,))
-        count, last = c.fetchone()
-        if count == n and last == before + n:
-            return list(range(before + 1, before + n + 1))
+        c.execute(f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {table})")
+        last, largest = c.fetchone()
+        c.execute(f"SELECT COUNT(*) FROM {table} WHERE rowid > ?", (last - n,))
+        if last == largest and c.fetchone()[0] == n:
+            return list(range(last - n + 1, last + 1))
         ids = []
         for s in stored_events:
             c.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND "
