@@ -53,7 +53,7 @@ from verifier import (
 )
 from verifier._bodies import body_errors as _default_body_rules
 from verifier._canonical import check_unicode, encode_text
-from verifier._entry import Entry
+from verifier._entry import Entry, entry_hash
 from verifier._trust import chain_from_json
 
 __all__ = ["ImportResult", "Ledger", "db_env"]
@@ -466,7 +466,7 @@ def own_entry(raw: bytes) -> Entry:
     audit runs them on every entry); here they doubled the cost of opening a large log."""
     o = json.loads(raw)
     return Entry(o["seq"], o["prev"], o["time"], o["stream"], o["version"], o["type"],
-                 o["actor"], o["body"], o["sig"], raw, hashlib.sha256(b"\x00" + raw).digest())
+                 o["actor"], o["body"], o["sig"], raw, entry_hash(raw))
 
 
 # Import rows whose body rules are exactly ``verifier._registry.check_body``'s errors under

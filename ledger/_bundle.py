@@ -81,8 +81,8 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     if not executed or snapshot is None:
         raise InputError(f"draw {draw_id} has no checkpointed execution yet: run "
                          "`drawledger checkpoint` after the draw")
-    wanted.extend((seq, raw) for seq, raw, name in registrations
-                  if name in keys and (seq, raw) not in wanted)
+    # Key streams are never among the kept ones above: no registration is there twice.
+    wanted.extend((seq, raw) for seq, raw, name in registrations if name in keys)
     wanted.sort()
     notes = {size: note for size, _, note in checkpoints}
     sizes = sorted(notes)

@@ -65,6 +65,10 @@ EntryCodec = Callable[[int, bytes, str, StoredEvent], bytes]
 """``(seq, prev_hash, time, stored_event) -> entry bytes``."""
 
 ZERO_HASH = bytes(32)
+"""The ``prev`` of entry 0 (``GENESIS_PREV`` as bytes) and the head hash of an empty log."""
+
+DEFAULT_PG_LOCK_TIMEOUT = 10.0
+"""Seconds a PostgreSQL writer waits for the events table lock when none is configured."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,6 @@ class FramedStoredEvent(StoredEvent):
     path makes these (``ledger._app._ImportMembers``, tested against ``dumps``)."""
 
     frame: tuple[int, int]
-
-"""The ``prev`` of entry 0 (``GENESIS_PREV`` as bytes) and the head hash of an empty log."""
-
-DEFAULT_PG_LOCK_TIMEOUT = 10.0
-"""Seconds a PostgreSQL writer waits for the events table lock when none is configured."""
 
 # Asia/Shanghai has kept UTC+8 without daylight saving since 1991: a fixed offset is
 # exact for log times and needs no tz database.
@@ -449,8 +448,8 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
         """
         table = self.events_table_name
         c.executemany(self.insert_events_statement, (  # lazily: states can be large
-            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-             s.originator_version, s.topic, s.state) for s in stored_events))
+            (_stream(s.originator_id), s.originator_version, s.topic, s.state)
+            for s in stored_events))
         n = len(stored_events)
         c.execute(f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {table})")
         last, largest = c.fetchone()
@@ -460,9 +459,7 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
         ids = []
         for s in stored_events:
             c.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND "
-                      "originator_version = ?",
-                      (s.originator_id.hex if isinstance(s.originator_id, UUID)
-                       else s.originator_id, s.originator_version))
+                      "originator_version = ?", (_stream(s.originator_id), s.originator_version))
             ids.append(int(c.fetchone()[0]))
         return ids
 

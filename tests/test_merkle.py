@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from verifier._draw import merkle_root_of_hashes
 from verifier._errors import FormatError, ProofError
 from verifier._merkle import (
     EMPTY_ROOT,
@@ -21,6 +20,7 @@ from verifier._merkle import (
     leaf_hash,
     node_hash,
     root_from_inclusion,
+    root_of_leaf_hashes,
     verify_consistency,
     verify_inclusion,
 )
@@ -114,7 +114,7 @@ def test_level_by_level_root_matches_the_recursive_definition() -> None:
     """The draw's root-only path carries an odd last node up a level; RFC 6962 splits at
     the largest power of two below n. Same tree, for every size up to 300."""
     for n in range(len(LEAVES) + 1):
-        assert merkle_root_of_hashes(LEAVES[:n]) == naive_mth(LEAVES[:n]), n
+        assert root_of_leaf_hashes(LEAVES[:n]) == naive_mth(LEAVES[:n]), n
 
 
 def test_rfc6962_inclusion_prefixes() -> None:

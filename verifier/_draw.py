@@ -27,7 +27,7 @@ from typing import Any
 
 from verifier._canonical import dumps
 from verifier._errors import FormatError
-from verifier._merkle import EMPTY_ROOT, leaf_hash
+from verifier._merkle import leaf_hash, root_of_leaf_hashes
 
 __all__ = [
     "ALGORITHM",
@@ -304,7 +304,7 @@ class Snapshot:
     def summary(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """The commitment: each list's Merkle root (RFC 6962 over the canonical leaves) and
         size, the strata populations and the sample sizes the plan gives them."""
-        out: dict[str, Any] = {"pool": {"root": merkle_root_of_hashes(
+        out: dict[str, Any] = {"pool": {"root": root_of_leaf_hashes(
             pool_leaf_hashes(self.pool)).hex(), "size": len(self.pool)}}
         for name, leaves in self.leaves(pool=False).items():
             out[name] = {"root": merkle_root(leaves).hex(), "size": len(leaves)}
@@ -320,7 +320,9 @@ def start_summary(snapshot: Snapshot, batch: Mapping[str, Any], background: bool
     platform can fork, so a re-execution hashes the four lists on one core while it
     scores and matches on another; the returned function waits for it. The child gets
     the snapshot as it is now and sends back only the JSON summary; if it fails for any
-    reason, the summary is computed here instead. Never fork where other threads run."""
+    reason, the summary is computed here instead. The child only hashes and writes to
+    its own pipe, so no lock another thread may hold at the fork (the audit's signature
+    pool) is ever needed in it."""
     if not background or not hasattr(os, "fork"):
         summary = snapshot.summary(batch)
         return lambda: summary
@@ -352,24 +354,7 @@ def start_summary(snapshot: Snapshot, batch: Mapping[str, Any], background: bool
 
 
 def merkle_root(leaves: Iterable[bytes]) -> bytes:
-    return merkle_root_of_hashes([leaf_hash(leaf) for leaf in leaves])
-
-
-def merkle_root_of_hashes(hashes: list[bytes]) -> bytes:
-    """The RFC 6962 root, level by level: pairs hashed, an odd last node carried up (the
-    same tree as splitting at the largest power of two), and nothing kept."""
-    if not hashes:
-        return EMPTY_ROOT
-    sha = hashlib.sha256
-    level = hashes
-    while len(level) > 1:
-        pairs = iter(level)  # an odd last node is left over in the iterator, not hashed
-        up = [sha(b"\x01" + left + right).digest()
-              for left, right in zip(pairs, pairs, strict=False)]
-        if len(level) & 1:
-            up.append(level[-1])
-        level = up
-    return level[0]
+    return root_of_leaf_hashes([leaf_hash(leaf) for leaf in leaves])
 
 
 def sample_sizes(batch: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, int]:

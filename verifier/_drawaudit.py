@@ -118,8 +118,8 @@ class DrawAuditor:
     def __init__(self, chains: dict[str, Chain], freeze_days: int = DEFAULT_FREEZE_DAYS,
                  beacons: bool = True, background: bool = False) -> None:
         """``background``: hash each commitment's lists in a forked child while the replay
-        goes on, and report V4.snapshot and V7 once the draw has been recomputed (or at
-        the end); only where no other thread runs."""
+        goes on (``start_summary``), and report V4.snapshot and V7 once the draw has been
+        recomputed (or at the end)."""
         self.chains = chains
         self.background = background
         self.freeze_days = freeze_days
@@ -128,10 +128,8 @@ class DrawAuditor:
         # uscc -> (seq, epoch, fields before the change) of its last update or removal
         self.changes: dict[str, tuple[int, float, tuple[str, ...]]] = {}
         self.stats = DrawStats()
-        # Snapshots given rather than rebuilt (a bundle carries the committed lists), and
-        # their summaries when already computed.
+        # Snapshots given rather than rebuilt (a bundle carries the committed lists).
         self.snapshots: dict[str, Snapshot] = {}
-        self.summaries: dict[str, dict[str, Any]] = {}
         # More checks of a commitment against its lists' summary (the bundle's own).
         self.compare: Callable[[int, dict[str, Any], dict[str, Any]], list[Finding]] | None \
             = None
@@ -188,14 +186,12 @@ class DrawAuditor:
                           f"batch {who} was committed before its plan was published"))
         matter = str(task.get("matter"))
         snapshot = self.snapshots.get(stream) or build_snapshot(state, stream, matter, batch)
-        summary = self.summaries.get(stream)
         previous = self.pending.get(stream)
         if previous is not None:
             out.extend(self._settle(previous))
         pending = _Pending(stream, str(body.get("dept")), matter, batch, seq, entry_hash, body,
                            snapshot, [])
-        pending.summary = (lambda: summary) if summary is not None else \
-            start_summary(snapshot, batch, self.background)
+        pending.summary = start_summary(snapshot, batch, self.background)
         if not self.background:
             out.extend(self._settle(pending))
         out.extend(self._round(seq, who, body, batch, time))

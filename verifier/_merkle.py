@@ -26,6 +26,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root_from_inclusion",
+    "root_of_leaf_hashes",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -55,6 +56,24 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _check_hash(value: bytes, what: str) -> None:
     if len(value) != HASH_SIZE:
         raise FormatError(f"{what}: {len(value)} bytes, a SHA-256 hash is {HASH_SIZE}")
+
+
+def root_of_leaf_hashes(hashes: list[bytes]) -> bytes:
+    """The RFC 9162 root of ``hashes`` without a tree: level by level, pairs hashed and an
+    odd last node carried up (the same tree as splitting at the largest power of two),
+    nothing kept; for a million-leaf root computed once (a draw's pool)."""
+    if not hashes:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    level = hashes
+    while len(level) > 1:
+        pairs = iter(level)  # an odd last node is left over in the iterator, not hashed
+        up = [sha(b"\x01" + left + right).digest()
+              for left, right in zip(pairs, pairs, strict=False)]
+        if len(level) & 1:
+            up.append(level[-1])
+        level = up
+    return level[0]
 
 
 class MerkleTree:
