@@ -287,26 +287,30 @@ class Ledger(Application[str]):
             # Each body was encoded once; its statement bytes (for the batch digest now and
             # the state check later) and its stored state are spliced around that encoding.
             members.seal(ctime, signer.name, batch_id, count)
-            digest = hashlib.sha256()
-            for i, (type_, item_stream, _) in enumerate(items):
-                digest.update(hashlib.sha256(members.signed(i, type_, item_stream)).digest())
+            signed, sha256 = members.signed, hashlib.sha256
+            digests = b"".join([sha256(signed(i, type_, item_stream)).digest()
+                                for i, (type_, item_stream, _) in enumerate(items)])
             value = base64.b64encode(signer.sign(batch_message(
-                signer.name, batch_id, ctime, count, digest.digest()))).decode()
+                signer.name, batch_id, ctime, count, sha256(digests).digest()))).decode()
             head = sign_statement(signer, "import.recorded", stream, dept,
                                   {**record, "dept": dept, "rows": count, "batch": batch_id},
                                   now=now)
             skip_body_rules = bodies_checked and self.state.body_check is _default_body_rules
-            seq = self._append_import(head, items, members, value, skip_body_rules)
+            seq = self._append_import(head, items, members, value, digests, skip_body_rules)
             return ImportResult(seq, count, already=False)
 
     def _append_import(self, head: Submission, items: Sequence[tuple[str, str, dict[str, Any]]],
-                       members: _ImportMembers, value: str, skip_body_rules: bool) -> int:
+                       members: _ImportMembers, value: str, digests: bytes,
+                       skip_body_rules: bool) -> int:
         """``submit([head, *members])`` without the intermediate objects: check and apply
         each statement, store them in one transaction; returns the seq of ``head``.
 
         Called with the lock held. Same checks, same rollback, same stored bytes as
         ``submit``; the members' stored states are built from ``members`` (the bytes the
         mapper writes) as the recorder reads them, so they are never all held at once.
+        Members that ``check`` would pass go through ``LogState.apply_clean_members``
+        (their statement digests, ``digests``, were computed once, for the signature);
+        the first, the last and any it stops at go through ``check``.
         """
         state = self.state
         base = self.tree.size
@@ -327,7 +331,18 @@ class Ledger(Application[str]):
                 head.stream, version, _ctime(head.sig["ctime"]), head.type, head.actor,
                 head.body, head.sig))
             actor, sig_base = members.actor, {"ctime": members.ctime, "key": members.key}
-            for i, (type_, item_stream, body) in enumerate(items):
+            checked = _IMPORT_CHECKED_TYPES if skip_body_rules else frozenset()
+            i = 0
+            while i < len(items):
+                if i > 0:  # the members that check would pass, checked and applied at once
+                    versions = state.apply_clean_members(base + 1 + i, items, i, len(items),
+                                                         actor, digests[32 * i:], checked,
+                                                         journal)
+                    members.versions.extend(versions)
+                    i += len(versions)
+                    if i == len(items):
+                        break
+                type_, item_stream, body = items[i]
                 seq = base + 1 + i
                 sig = {**sig_base, "sid": members.sid(i), "value": value}
                 version = state.next_version(item_stream)
@@ -342,6 +357,7 @@ class Ledger(Application[str]):
                     raise RejectedError(i + 1, findings)
                 state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
                 members.versions.append(version)
+                i += 1
             stored: Sequence[StoredEvent]
             if type(self.mapper) is StatementMapper:
                 stored = _ImportEvents(first, items, members, value)
