@@ -204,6 +204,8 @@ _DATE_RES = (
     re.compile(r"\A([0-9]{4})([0-9]{2})([0-9]{2})\Z"),
 )
 _SHARED_KINDS = frozenset({"code", "registry", "status", "list", "date", "text"})
+_MEMO_KINDS = frozenset({"code", "registry", "status", "text"})  # read by _plain alone
+_MEMO_SIZE = 4096  # distinct texts remembered per column; the rest are read each time
 _MISSING_EN = "missing required field"
 _CHUNK = 1 << 20
 
@@ -283,10 +285,19 @@ def _plain(row: _Row, column: Column, value: object) -> str | _Skip:
 
 def _code_cell(row: _Row, column: Column, value: object) -> str | _Skip:
     """USCC and 注册号: refuse what Excel made a number; the USCC is upper-cased."""
-    if _is_number(value) or (isinstance(value, str) and excel_mangled(_norm(value))):
+    text: str | _Skip
+    if isinstance(value, str):
+        text = _norm(value)  # normalised once: what both tests below read
+        if not text:
+            return _SKIP
+        if excel_mangled(text):
+            row.err(column, EXCEL_NUMBER_EN, EXCEL_NUMBER_ZH)
+            return _SKIP
+    elif _is_number(value):
         row.err(column, EXCEL_NUMBER_EN, EXCEL_NUMBER_ZH)
         return _SKIP
-    text = _plain(row, column, value)
+    else:
+        text = _plain(row, column, value)
     if isinstance(text, str) and column.kind == "uscc" and text != text.upper():
         row.warn(column, "lower-case letters converted to upper case", "小写字母已转换为大写")
         text = text.upper()
@@ -520,6 +531,10 @@ class _Parser:
         self.by_field = {c.field: c for c in layout}
         self.keys: dict[str, int] = {}
         self.shared: dict[str, str] = {}
+        # Text cells of these kinds read to a value (and warnings) that depend on the text
+        # alone, and a registry repeats a few hundred distinct ones: each is read once.
+        self.memo: dict[str, dict[str, tuple[object, tuple[tuple[str, str], ...]]]] = {
+            c.field: {} for c in layout if c.kind in _MEMO_KINDS}
 
     def share(self, text: str) -> str:
         return self.shared.setdefault(text, text)
@@ -536,10 +551,22 @@ class _Parser:
                                                "which has no header",
                                                f"第 {letter} 列没有表头却有内容"))
                 continue
-            value = _READERS[column.kind](row, column, cell)
+            memo = self.memo.get(column.field)
+            hit = memo.get(cell) if memo is not None and type(cell) is str else None
+            if hit is None and memo is not None and type(cell) is str \
+                    and len(memo) < _MEMO_SIZE:
+                hit = memo[cell] = self._read_text(column, cell)
+            if hit is not None:
+                value, notes = hit
+                for en, zh in notes:
+                    row.warn(column, en, zh)
+            else:
+                value = _READERS[column.kind](row, column, cell)
+                if not isinstance(value, _Skip):
+                    value = self.finish(row, column, value)
             if isinstance(value, _Skip):
                 continue
-            body[column.field] = self.finish(row, column, value)
+            body[column.field] = value
         body["dept"] = self.dept
         errors, warnings = check_body(self.result.event_type, body)
         for p in errors:
@@ -569,6 +596,17 @@ class _Parser:
         else:
             self.result.rows.append(body)
             self.result.row_numbers.append(number)
+
+    def _read_text(self, column: Column, text: str
+                   ) -> tuple[object, tuple[tuple[str, str], ...]]:
+        """A text cell of a memoised kind read as ``row`` does: its value (or _SKIP) and
+        its warnings (``_plain`` reports no error on text; ``tests/test_import.py`` checks
+        that a memoised read equals a fresh one)."""
+        scratch = _Row(0)
+        value = _READERS[column.kind](scratch, column, text)
+        if not isinstance(value, _Skip):
+            value = self.finish(scratch, column, value)
+        return value, tuple((w.reason, w.reason_zh) for w in scratch.warnings)
 
     def finish(self, row: _Row, column: Column, value: object) -> object:
         """Column-specific completion: registry prefix, status words, shared strings."""

@@ -316,3 +316,29 @@ def test_format_errors() -> None:
         "第 3 行 [名称]: english only / row 3 [名称]: english only",
     ]
     assert format_errors([]) == ""
+
+
+def test_repeated_cells_read_as_the_first_time(tmp_path: Path, rng: random.Random) -> None:
+    """Text cells of a registry's few distinct values (分库, codes, status, unit) are read
+    once per file and remembered: every row still gets its own warnings and errors, the
+    values are those a fresh read gives, and past the memo's size cells are read anew."""
+    from ledger import _import
+
+    rows = [target_row(uscc(rng), i) for i in range(6)]
+    rows[1][6] = rows[4][6] = "存续（在营、开业、在册）"  # a status alias: warned on both rows
+    rows[2][4] = rows[5][4] = "37030X"  # a bad region: an error on both rows
+    rows[3][2] = rows[5][2] = "  ＦＯＯ "  # full width and spaces, normalised the same way
+    path = write_csv(tmp_path / "t.csv", [T_HEAD, *rows])
+    result = parse_file(path, "targets", DEPT)
+    warned = sorted({(w.row, w.column) for w in result.warnings})
+    assert warned == [(3, "登记状态"), (6, "登记状态")]
+    assert sorted({e.row for e in result.errors if e.column == "行政区划代码"}) == [4, 7]
+    assert [b["registry"] for b in result.rows if b["uscc"] == rows[3][0]] == [f"{DEPT}/FOO"]
+    small = _import._MEMO_SIZE
+    try:
+        _import._MEMO_SIZE = 1
+        again = parse_file(path, "targets", DEPT)
+    finally:
+        _import._MEMO_SIZE = small
+    assert (again.rows, again.errors, again.warnings) == \
+        (result.rows, result.errors, result.warnings)
