@@ -33,7 +33,10 @@ from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import (
     ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
+    EntryCodec,
     FramedStoredEvent,
+    _stream,
+    statement_codec,
 )
 from ledger._statements import Submission, sign_statement
 from ledger._witness import Witness
@@ -570,14 +573,29 @@ class _ImportMembers:
         """The stored state of row ``i`` signed with ``value``, as the mapper writes it,
         and where its ``,"sig":`` and ``,"type":`` members start."""
         body = self._bodies[i]
-        encoded = self._values.get(value)
-        if encoded is None:  # one signature for the whole batch: encoded once
-            encoded = self._values[value] = _json_str(value)
         sig = b"".join((b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
-                        b',"sid":', self._sid_json(i), b',"value":', encoded, b"}"))
+                        b',"sid":', self._sid_json(i), b',"value":', self._value(value), b"}"))
         sig_at = len(self._actor) + len(body) + 17  # '{"actor":' and ',"body":'
         return (b"".join((b'{"actor":', self._actor, b',"body":', body, sig, b',"type":',
                           self._type(type_), b"}")), (sig_at, sig_at + len(sig)))
+
+
+    def _value(self, value: str) -> bytes:
+        encoded = self._values.get(value)
+        if encoded is None:  # one signature for the whole batch: encoded once
+            encoded = self._values[value] = _json_str(value)
+        return encoded
+
+    def entry(self, i: int, type_: str, stream: str, version: int, value: str, seq: int,
+              prev: bytes, time: bytes) -> bytes:
+        """``statement_codec(seq, prev, time, stored event of row i)``, from the pieces
+        (``time`` already JSON-encoded) without building the stored state first."""
+        return b"".join((b'{"actor":', self._actor, b',"body":', self._bodies[i],
+                         b',"prev":"', prev.hex().encode(), b'","seq":%d,"sig":{"ctime":' % seq,
+                         self._ctime, b',"key":', self._key, b',"sid":', self._sid_json(i),
+                         b',"value":', self._value(value), b'},"stream":', _json_str(stream),
+                         b',"time":', time, b',"type":', self._type(type_),
+                         b',"version":%d}' % version))
 
 
 class _ImportEvents(Sequence[StoredEvent]):
@@ -610,6 +628,32 @@ class _ImportEvents(Sequence[StoredEvent]):
         type_, stream, _ = self._items[i]
         state, frame = self._members.state(i, type_, self._value)
         return FramedStoredEvent(stream, self._members.versions[i], type_, state, frame)
+
+    def insert_rows(self) -> Iterator[tuple[str, int, str, bytes]]:
+        """``(stream, version, topic, state)`` of each stored event, as the SQLite
+        recorder binds them, without the stored-event objects."""
+        first = self._first
+        yield _stream(first.originator_id), first.originator_version, first.topic, first.state
+        versions, state, value = self._members.versions, self._members.state, self._value
+        for i, (type_, stream, _) in enumerate(self._items):
+            yield stream, versions[i], type_, state(i, type_, value)[0]
+
+    def chain(self, codec: EntryCodec, seq: int, prev: bytes, time: str) -> list[bytes] | None:
+        """The entry hashes from ``seq`` on after ``prev``, as ``_chain_rows`` computes
+        them with ``statement_codec`` (None for another codec: it has to be used)."""
+        if codec is not statement_codec:
+            return None
+        members, value, versions = self._members, self._value, self._members.versions
+        prev = entry_hash(statement_codec(seq, prev, time, self._first))
+        hashes = [prev]
+        encoded_time = _json_str(time)
+        entry = members.entry
+        for i, (type_, stream, _) in enumerate(self._items):
+            seq += 1
+            prev = entry_hash(entry(i, type_, stream, versions[i], value, seq, prev,
+                                    encoded_time))
+            hashes.append(prev)
+        return hashes
 
     def __iter__(self) -> Iterator[StoredEvent]:
         yield self._first

@@ -278,6 +278,12 @@ def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
     if len(notification_ids) != len(stored_events):
         raise RuntimeError(f"got {len(notification_ids)} notification ids for "
                            f"{len(stored_events)} stored events")
+    chain = getattr(stored_events, "chain", None)  # a sequence that builds its entries
+    hashes = chain(codec, seq, prev, time) if chain is not None else None
+    if hashes is not None:
+        return [(seq + i, notification_id, h, time)
+                for i, (notification_id, h) in enumerate(zip(notification_ids, hashes,
+                                                             strict=True))]
     rows = []
     for notification_id, stored_event in zip(notification_ids, stored_events, strict=True):
         entry = codec(seq, prev, time, stored_event)
@@ -447,9 +453,10 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
         largest rowid taken, never seen) each rowid is looked up by its primary key.
         """
         table = self.events_table_name
-        c.executemany(self.insert_events_statement, (  # lazily: states can be large
+        rows = getattr(stored_events, "insert_rows", None)  # a sequence that binds itself
+        c.executemany(self.insert_events_statement, rows() if rows is not None else (
             (_stream(s.originator_id), s.originator_version, s.topic, s.state)
-            for s in stored_events))
+            for s in stored_events))  # lazily: states can be large
         n = len(stored_events)
         c.execute(f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {table})")
         last, largest = c.fetchone()

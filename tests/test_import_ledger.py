@@ -234,6 +234,45 @@ def test_import_members_splice_the_same_bytes_as_the_general_encoders() -> None:
         plain = StoredEvent(stream, 1, "target.added", state)
         assert statement_codec(i, bytes(32), "2026-03-01T16:00:00.000000+08:00", framed) == \
             statement_codec(i, bytes(32), "2026-03-01T16:00:00.000000+08:00", plain)
+        # The entry spliced directly from the pieces is the codec's, for any seq and prev.
+        for seq, prev in ((0, bytes(32)), (7 + i, b"\xab" * 32), (10**12, b"\x00\xff" * 16)):
+            assert members.entry(i, "target.added", stream, 1 + i, value, seq, prev,
+                                 b'"2026-03-01T16:00:00.000000+08:00"') == \
+                statement_codec(seq, prev, "2026-03-01T16:00:00.000000+08:00",
+                                StoredEvent(stream, 1 + i, "target.added", state))
+
+
+def test_import_events_chain_as_the_recorder_would() -> None:
+    """The hashes an import's stored events chain themselves equal _chain_rows's over the
+    same stored events one by one (with another codec the events decline), and the rows
+    they bind are the recorder's."""
+    from array import array
+
+    from ledger._app import _ImportEvents, _ImportMembers
+    from ledger._model import Stated, StatementMapper
+    from ledger._recorder import _chain_rows, _stream, opaque_codec, statement_codec
+
+    members = _ImportMembers("ZC-SCJGJ")
+    items = [("target.added", f"target/9137030{i}", {"uscc": f"9137030{i}", "dept": "ZC-SCJGJ",
+                                                     "name": f"名称{i}"}) for i in range(5)]
+    for i, (type_, stream, body) in enumerate(items):
+        members.add(i, type_, stream, body)
+    members.seal("2026-03-01T08:00:00Z", "ZC-SCJGJ-key", "c" * 32, len(items))
+    members.versions = array("Q", [1, 2, 1, 5, 1])
+    mapper = StatementMapper()
+    first = mapper.to_stored_event(Stated(
+        "import/x", 1, datetime.now(UTC), "import.recorded", "ZC-SCJGJ", {"a": "导入"},
+        {"ctime": "2026-03-01T08:00:00Z", "key": "k", "sid": "s", "value": "B" * 86 + "=="}))
+    events = _ImportEvents(first, items, members, "A" * 86 + "==")
+    time = "2026-03-01T16:00:00.000000+08:00"
+    ids = list(range(40, 46))
+    expected = _chain_rows(statement_codec, list(events), ids, 9, b"\x01" * 32, time)
+    assert _chain_rows(statement_codec, events, ids, 9, b"\x01" * 32, time) == expected
+    assert [row[0] for row in expected] == list(range(9, 15))
+    assert events.chain(opaque_codec, 9, b"\x01" * 32, time) is None
+    # What the SQLite recorder binds for each is what it would read off the events.
+    assert list(events.insert_rows()) == [
+        (_stream(e.originator_id), e.originator_version, e.topic, e.state) for e in events]
 
 
 def test_import_body_not_in_nfc_is_refused(log: tuple[Ledger, LogKeys]) -> None:
