@@ -19,6 +19,7 @@ from ledger._import import (
     KIND_ALIASES,
     KINDS,
     ParseInChild,
+    ParseStream,
     RowError,
     format_errors,
     parse_file,
@@ -112,7 +113,13 @@ def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: 
         for body in rows:
             yield event_type, f"{prefix}/{body[key]}", body
 
-    if background and kind in KINDS:
+    if background and kind in KINDS and Path(path).suffix.lower() == ".xlsx":
+        # openpyxl is the slow part: the child reads the cells, this process checks them.
+        with ParseInChild(path, kind, dept, cells=True) as job:
+            stream = ParseStream(path, kind, dept, xlsx_rows=job.xlsx_rows)
+            encoded = ledger.encode_import(dept, items(stream.rows()))
+            parsed = stream.parsed()
+    elif background and kind in KINDS:
         with ParseInChild(path, kind, dept) as job:
             encoded = ledger.encode_import(dept, items(job.rows()))
             parsed = job.result()

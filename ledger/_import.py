@@ -102,7 +102,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ledger._errors import InputError
 from verifier._registry import (
@@ -421,6 +421,9 @@ def _csv_rows(path: Path, encoding: str,
                                      f"无法解析的 CSV 记录（{exc}）"))
 
 
+XlsxRows = Callable[[Path, list[RowError]], Generator[Sequence[object], None, None]]
+
+
 def _xlsx_rows(path: Path,
                problems: list[RowError]) -> Generator[Sequence[object], None, None]:
     openpyxl: Any = importlib.import_module("openpyxl")
@@ -626,16 +629,70 @@ class _Parser:
 
 
 def parse_file(path: Path, kind: str, dept: str,
-               sink: Callable[[list[dict[str, Any]], list[int]], None] | None = None
-               ) -> ParsedImport:
+               sink: Callable[[list[dict[str, Any]], list[int]], None] | None = None,
+               xlsx_rows: XlsxRows | None = None) -> ParsedImport:
     """Parse a targets or inspectors file for department ``dept``; see the module doc.
 
     Raises :class:`InputError` for an unknown ``kind``, a malformed ``dept``, a file type
     other than .xlsx/.csv, an unreadable workbook, or a file that changed while read.
     Everything else wrong with the file is in ``errors``. With ``sink``, the good rows go
     to it in file order, ``_CHUNK`` at a time with their row numbers, instead of into
-    ``rows`` (which is then empty).
+    ``rows`` (which is then empty). ``xlsx_rows`` reads a workbook's cells in place of
+    openpyxl here (``ParseInChild.xlsx_rows``: openpyxl in another process).
     """
+    chunks = _parse(path, kind, dept, xlsx_rows)
+    rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    while True:
+        try:
+            bodies, chunk_numbers = next(chunks)
+        except StopIteration as stop:
+            result: ParsedImport = stop.value
+            break
+        if sink is not None:
+            sink(bodies, chunk_numbers)
+        else:
+            rows.extend(bodies)
+            numbers.extend(chunk_numbers)
+    result.rows, result.row_numbers = rows, numbers
+    return result
+
+
+class ParseStream:
+    """``parse_file`` as a stream: ``rows()`` yields the good bodies as they are parsed,
+    then ``result`` is the ParsedImport (``rows`` empty, ``row_numbers`` of every body)."""
+
+    def __init__(self, path: Path, kind: str, dept: str,
+                 xlsx_rows: XlsxRows | None = None) -> None:
+        self._chunks = _parse(path, kind, dept, xlsx_rows)
+        self._numbers: list[int] = []
+        self.result: ParsedImport | None = None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        while True:
+            try:
+                bodies, numbers = next(self._chunks)
+            except StopIteration as stop:
+                self.result = stop.value
+                self.result.row_numbers = self._numbers
+                return
+            self._numbers.extend(numbers)
+            yield from bodies
+
+    def parsed(self) -> ParsedImport:
+        """The ParsedImport, reading whatever ``rows()`` has not read yet."""
+        if self.result is None:
+            for _ in self.rows():
+                pass
+        if self.result is None:
+            raise RuntimeError("the parse stream was left unfinished")
+        return self.result
+
+
+def _parse(path: Path, kind: str, dept: str, xlsx_rows: XlsxRows | None
+           ) -> Generator[tuple[list[dict[str, Any]], list[int]], None, ParsedImport]:
+    """The good bodies, ``_CHUNK`` at a time with their row numbers; returns the rest of
+    the ParsedImport (``rows`` and ``row_numbers`` empty)."""
     path = Path(path)
     kind = KIND_ALIASES.get(kind, kind)
     if kind not in KINDS:
@@ -651,7 +708,7 @@ def parse_file(path: Path, kind: str, dept: str,
         rows = _csv_rows(path, encoding, problems)
     elif suffix == ".xlsx":
         digest, encoding = _sha256(path), "xlsx"
-        rows = _xlsx_rows(path, problems)
+        rows = (xlsx_rows or _xlsx_rows)(path, problems)
     else:
         raise InputError(f"{path.name}: only .xlsx and .csv files can be imported "
                          "(save .xls or .et files as .xlsx)")
@@ -671,13 +728,13 @@ def parse_file(path: Path, kind: str, dept: str,
                     break
             elif mapping is not None and not _is_blank(cells):
                 parser.row(number, cells, mapping)
-                if sink is not None and len(result.rows) >= _CHUNK:
-                    sink(result.rows, result.row_numbers)
+                if len(result.rows) >= _CHUNK:
+                    yield result.rows, result.row_numbers
                     result.rows, result.row_numbers = [], []
     finally:
         rows.close()  # a generator stopped early still closes its file
-    if sink is not None and result.rows:
-        sink(result.rows, result.row_numbers)
+    if result.rows:
+        yield result.rows, result.row_numbers
         result.rows, result.row_numbers = [], []
     if number == 0 and not problems:
         result.errors.append(RowError(0, "", "the file is empty", "文件为空"))
@@ -695,7 +752,9 @@ _PIPE_SIZE = 1 << 20  # asked of Linux for more slack (F_SETPIPE_SZ); a hint els
 
 class ParseInChild:
     """``parse_file`` in a forked child, its good rows streamed back while this process
-    works on them (an import encodes them meanwhile: two cores instead of one).
+    works on them (an import encodes them meanwhile: two cores instead of one). With
+    ``cells``, the child only reads a workbook (openpyxl, the slow part) and streams its
+    cell values for ``parse_file(..., xlsx_rows=job.xlsx_rows)`` here.
 
     Use as a context manager: ``rows()`` yields the bodies in file order, then
     ``result()`` is the ParsedImport (errors, warnings, digest; ``rows`` empty, and
@@ -704,12 +763,13 @@ class ParseInChild:
     where ``os.fork`` exists and no other thread runs: see ``available``.
     """
 
-    def __init__(self, path: Path, kind: str, dept: str) -> None:
-        self.path, self.kind, self.dept = Path(path), kind, dept
+    def __init__(self, path: Path, kind: str, dept: str, *, cells: bool = False) -> None:
+        self.path, self.kind, self.dept, self.cells = Path(path), kind, dept, cells
         self.pid = 0
         self._pipe: Any = None
         self._result: ParsedImport | None = None
         self._numbers: list[int] = []
+        self._finished = False
 
     @staticmethod
     def available() -> bool:
@@ -740,10 +800,21 @@ class ParseInChild:
                     out.write(data)
 
                 try:
-                    result = parse_file(self.path, self.kind, self.dept,
-                                        sink=lambda rows, numbers: send(("rows",
-                                                                         (rows, numbers))))
-                    send(("done", result))
+                    if self.cells:
+                        problems: list[RowError] = []
+                        chunk: list[Sequence[object]] = []
+                        for cells in _xlsx_rows(self.path, problems):
+                            chunk.append(cells)
+                            if len(chunk) >= _CHUNK:
+                                send(("cells", chunk))
+                                chunk = []
+                        send(("cells", chunk))
+                        send(("cells_done", problems))
+                    else:
+                        result = parse_file(self.path, self.kind, self.dept,
+                                            sink=lambda rows, numbers: send(("rows",
+                                                                             (rows, numbers))))
+                        send(("done", result))
                 except InputError as exc:
                     send(("input_error", str(exc)))
                 except Exception as exc:  # reported to the parent as it is
@@ -784,11 +855,30 @@ class ParseInChild:
             elif what == "done":
                 payload.row_numbers = self._numbers
                 self._result = payload
+                self._finished = True
                 return
-            elif what == "input_error":
-                raise InputError(payload)
             else:
-                raise RuntimeError(f"parsing {self.path.name} failed: {payload}")
+                self._fail(what, payload)
+
+    def xlsx_rows(self, path: Path, problems: list[RowError]
+                  ) -> Generator[Sequence[object], None, None]:
+        """With ``cells``: the workbook's rows of cell values as the child reads them
+        (an ``XlsxRows`` for ``parse_file``; ``path`` is the child's)."""
+        while True:
+            what, payload = self._message()
+            if what == "cells":
+                yield from payload
+            elif what == "cells_done":
+                problems.extend(payload)
+                self._finished = True
+                return
+            else:
+                self._fail(what, payload)
+
+    def _fail(self, what: str, payload: Any) -> NoReturn:
+        if what == "input_error":
+            raise InputError(payload)
+        raise RuntimeError(f"reading {self.path.name} failed: {payload}")
 
     def result(self) -> ParsedImport:
         if self._result is None:
@@ -801,7 +891,7 @@ class ParseInChild:
         if self._pipe is not None:
             self._pipe.close()
         if self.pid:
-            if self._result is None:
+            if not self._finished:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)

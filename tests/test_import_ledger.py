@@ -51,6 +51,15 @@ def write_csv(path: Path, data: list[list[object]]) -> Path:
     return path
 
 
+def write_xlsx(path: Path, data: list[list[object]]) -> Path:
+    wb = openpyxl.Workbook(write_only=True)
+    sheet = wb.create_sheet()
+    for row in [HEAD, *data]:
+        sheet.append(row)
+    wb.save(path)
+    return path
+
+
 @pytest.mark.parametrize("background", [True, False])
 def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: Path,
                                         background: bool) -> None:
@@ -72,12 +81,15 @@ def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: P
     assert ledger.refresh() == size  # nothing written
 
 
-def test_parsing_in_a_child_imports_the_same_rows(tmp_path: Path) -> None:
-    """Parsed in a forked child or inline, the same file gives the same rows, versions,
-    warnings and replayed registry; the child's faults surface as the inline parse's."""
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_parsing_in_a_child_imports_the_same_rows(tmp_path: Path, suffix: str) -> None:
+    """Parsed in a forked child (a .csv) or read there and parsed here (a .xlsx), or
+    inline, the same file gives the same rows, versions, warnings and replayed registry;
+    the child's faults surface as the inline parse's."""
     data = rows(5_000)  # more than two chunks of the streamed parse
     data[7][6] = "在营"  # a status word recorded under its canonical name, with a warning
-    path = write_csv(tmp_path / "targets.csv", data)
+    write = write_csv if suffix == "csv" else write_xlsx
+    path = write(tmp_path / f"targets.{suffix}", data)
     logs = []
     for background in (True, False):
         keys = LogKeys(tmp_path / f"keys-{background}")
@@ -104,6 +116,13 @@ def test_leaving_a_parse_early_stops_the_child(tmp_path: Path) -> None:
         pid = job.pid
     assert first["dept"] == "ZC-SCJGJ" and job.pid == 0
     with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left
+        os.waitpid(pid, os.WNOHANG)
+    path = write_xlsx(tmp_path / "targets.xlsx", rows(3_000))
+    with ParseInChild(path, "targets", "ZC-SCJGJ", cells=True) as job:
+        header = next(job.xlsx_rows(path, []))
+        pid = job.pid
+    assert header[0] == "统一社会信用代码" and job.pid == 0
+    with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
 
