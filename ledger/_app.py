@@ -10,6 +10,7 @@ construction what the verifier recomputes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -31,15 +32,18 @@ from eventsourcing.persistence import StoredEvent
 from ledger._errors import InputError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import (
+    ZERO_HASH,
     ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
     EntryCodec,
     FramedStoredEvent,
     _stream,
+    format_log_time,
     statement_codec,
 )
 from ledger._statements import Submission, sign_statement
 from ledger._witness import Witness
+from ledger._writer import ChildWriter
 from verifier import (
     STATEMENT_PREFIX,
     CanonicalError,
@@ -320,6 +324,7 @@ class Ledger(Application[str]):
         journal: list[tuple[dict[Any, Any], Any, Any]] = []
         signature = base64.b64decode(value)
         rules = state.body_check
+        stack = contextlib.ExitStack()
         try:
             version = state.next_version(head.stream)
             signed = statement_bytes(head.type, head.stream, head.actor, head.body, head.sig)
@@ -335,16 +340,30 @@ class Ledger(Application[str]):
                 head.body, head.sig))
             actor, sig_base = members.actor, {"ctime": members.ctime, "key": members.key}
             checked = _IMPORT_CHECKED_TYPES if skip_body_rules else frozenset()
+            plain = type(self.mapper) is StatementMapper
+            events = _ImportEvents(first, items, members, value) if plain else None
+            chain = self.chain
+            feed: _ChildFeed | None = None
+            if (events is not None and len(items) >= CHILD_WRITER_MIN_ROWS
+                    and isinstance(chain, ChainedSQLiteApplicationRecorder)
+                    and chain.codec is statement_codec and ChildWriter.available(chain)):
+                feed = _ChildFeed(stack.enter_context(ChildWriter(chain, events)), events,
+                                  chain)
+            written: tuple[int, list[bytes]] | None = None
             i = 0
             while i < len(items):
+                if feed is not None and len(members.versions) - feed.sent >= _WRITE_CHUNK:
+                    feed.send(members.versions)  # the child writes these meanwhile
                 if i > 0:  # the members that check would pass, checked and applied at once
-                    versions = state.apply_clean_members(base + 1 + i, items, i, len(items),
-                                                         actor, digests[32 * i:], checked,
-                                                         journal)
+                    versions = state.apply_clean_members(
+                        base + 1 + i, items, i, min(len(items), i + _WRITE_CHUNK), actor,
+                        digests[32 * i:32 * (i + _WRITE_CHUNK)], checked, journal)
                     members.versions.extend(versions)
                     i += len(versions)
                     if i == len(items):
                         break
+                    if versions:
+                        continue
                 type_, item_stream, body = items[i]
                 seq = base + 1 + i
                 sig = {**sig_base, "sid": members.sid(i), "value": value}
@@ -362,15 +381,20 @@ class Ledger(Application[str]):
                 members.versions.append(version)
                 i += 1
             stored: Sequence[StoredEvent]
-            if type(self.mapper) is StatementMapper:
-                stored = _ImportEvents(first, items, members, value)
+            if feed is not None and events is not None:
+                feed.send(members.versions)
+                written = feed.commit()
+                stored = events
+            elif events is not None:
+                stored = events
             else:  # a mapper of a subclass: let it write every member
                 stored = [first, *(self.mapper.to_stored_event(Stated(
                     item_stream, members.versions[i], _ctime(members.ctime), type_, actor, body,
                     {**sig_base, "sid": members.sid(i), "value": value}))
                     for i, (type_, item_stream, body) in enumerate(items))]
-            # The recorder directly, as EventStore.put does after mapping the events.
-            self.recorder.insert_events(stored)
+            if feed is None:
+                # The recorder directly, as EventStore.put does after mapping the events.
+                self.recorder.insert_events(stored)
         except ESIntegrityError as exc:
             LogState.undo(journal)
             state.batch = None
@@ -380,11 +404,14 @@ class Ledger(Application[str]):
             LogState.undo(journal)
             state.batch = None
             raise
+        finally:
+            stack.close()  # a child writer not committed is stopped, its writes discarded
         size = len(stored)
         del stored
         end = self.chain.head()[0]
         if end == base + size:
-            hashes = self.chain.hashes_written(base, end)
+            hashes = written[1] if written is not None and written[0] == base else \
+                self.chain.hashes_written(base, end)
             self.tree.extend(hashes if hashes is not None else self.chain.read_hashes(base, end))
             return base
         LogState.undo(journal)
@@ -491,6 +518,11 @@ def own_entry(raw: bytes) -> Entry:
 # Import rows whose body rules are exactly ``verifier._registry.check_body``'s errors under
 # the default ``LogState.body_check`` (``verifier._bodies.body_errors``); see submit_import.
 _IMPORT_CHECKED_TYPES = frozenset({"target.added", "inspector.added"})
+# Imports of at least this many rows write in a forked ChildWriter (where one can run);
+# below it a fork costs more than the overlap saves.
+CHILD_WRITER_MIN_ROWS = 20_000
+# Rows checked, then handed to the child writer, at a time.
+_WRITE_CHUNK = 4_096
 
 
 def _json_str(text: str) -> bytes:
@@ -598,6 +630,44 @@ class _ImportMembers:
                          b',"version":%d}' % version))
 
 
+class _ChildFeed:
+    """Hands a ChildWriter the versions of the rows checked so far and, once it has read
+    the chain head, their entries' hashes: the rest of the recorder's transaction."""
+
+    def __init__(self, writer: ChildWriter, events: _ImportEvents,
+                 recorder: ChainedSQLiteApplicationRecorder) -> None:
+        self.writer, self.events, self.recorder = writer, events, recorder
+        self.sent = 0  # members whose rows the child has
+        self.hashes: list[bytes] = []  # entry hashes of the stored events sent
+        self.first = self.seq = 0
+        self.prev, self.time = ZERO_HASH, ""
+
+    def send(self, versions: Sequence[int]) -> None:
+        if len(versions) == self.sent:
+            return
+        self.writer.events(versions[self.sent:])
+        self.sent = len(versions)
+        if not self.hashes:  # the first INSERT is done: the head is the transaction's
+            head = self.writer.head()
+            self.time = format_log_time(self.recorder.clock())
+            if head is not None:
+                self.seq, self.prev, self.time = head[0] + 1, head[1], max(self.time, head[2])
+            self.first = self.seq
+        hashes = self.events.chain(self.recorder.codec, self.seq, self.prev, self.time,
+                                   len(self.hashes), 1 + self.sent)
+        if hashes is None:  # pragma: no cover - the writer is only used with statement_codec
+            raise StorageError("a child writer needs the statement codec")
+        self.writer.entries([(self.seq + k, h, self.time) for k, h in enumerate(hashes)])
+        self.seq += len(hashes)
+        self.prev = hashes[-1]
+        self.hashes.extend(hashes)
+
+    def commit(self) -> tuple[int, list[bytes]]:
+        """Commit; the seq of the first entry written and every entry hash."""
+        self.writer.commit()
+        return self.first, self.hashes
+
+
 class _ImportEvents(Sequence[StoredEvent]):
     """The stored events of an import, the record's first: each member's is built when
     the recorder reads it (it reads each twice: to insert it and to chain it)."""
@@ -629,30 +699,45 @@ class _ImportEvents(Sequence[StoredEvent]):
         state, frame = self._members.state(i, type_, self._value)
         return FramedStoredEvent(stream, self._members.versions[i], type_, state, frame)
 
-    def insert_rows(self) -> Iterator[tuple[str, int, str, bytes]]:
-        """``(stream, version, topic, state)`` of each stored event, as the SQLite
-        recorder binds them, without the stored-event objects."""
-        first = self._first
-        yield _stream(first.originator_id), first.originator_version, first.topic, first.state
+    def insert_rows(self, start: int = 0, stop: int | None = None
+                    ) -> Iterator[tuple[str, int, str, bytes]]:
+        """``(stream, version, topic, state)`` of the stored events ``start:stop``, as
+        the SQLite recorder binds them, without the stored-event objects."""
+        if start == 0:
+            first = self._first
+            yield (_stream(first.originator_id), first.originator_version, first.topic,
+                   first.state)
+            start = 1
         versions, state, value = self._members.versions, self._members.state, self._value
-        for i, (type_, stream, _) in enumerate(self._items):
+        items = self._items
+        for i in range(start - 1, len(items) if stop is None else stop - 1):
+            type_, stream, _ = items[i]
             yield stream, versions[i], type_, state(i, type_, value)[0]
 
-    def chain(self, codec: EntryCodec, seq: int, prev: bytes, time: str) -> list[bytes] | None:
-        """The entry hashes from ``seq`` on after ``prev``, as ``_chain_rows`` computes
-        them with ``statement_codec`` (None for another codec: it has to be used)."""
+    def extend_versions(self, versions: Sequence[int]) -> None:
+        """The next members' stream versions, as they are checked (a ``ChildWriter``)."""
+        self._members.versions.extend(versions)
+
+    def chain(self, codec: EntryCodec, seq: int, prev: bytes, time: str, start: int = 0,
+              stop: int | None = None) -> list[bytes] | None:
+        """The hashes of the entries of stored events ``start:stop`` at ``seq`` on after
+        ``prev``, as ``_chain_rows`` computes them with ``statement_codec`` (None for
+        another codec: it has to be used)."""
         if codec is not statement_codec:
             return None
         members, value, versions = self._members, self._value, self._members.versions
-        prev = entry_hash(statement_codec(seq, prev, time, self._first))
-        hashes = [prev]
-        encoded_time = _json_str(time)
-        entry = members.entry
-        for i, (type_, stream, _) in enumerate(self._items):
-            seq += 1
+        hashes = []
+        if start == 0:
+            prev = entry_hash(statement_codec(seq, prev, time, self._first))
+            hashes.append(prev)
+            seq, start = seq + 1, 1
+        encoded_time, items, entry = _json_str(time), self._items, members.entry
+        for i in range(start - 1, len(items) if stop is None else stop - 1):
+            type_, stream, _ = items[i]
             prev = entry_hash(entry(i, type_, stream, versions[i], value, seq, prev,
                                     encoded_time))
             hashes.append(prev)
+            seq += 1
         return hashes
 
     def __iter__(self) -> Iterator[StoredEvent]:

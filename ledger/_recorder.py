@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring
@@ -54,6 +54,7 @@ __all__ = [
     "NotAStatementError",
     "RecorderConfigError",
     "format_log_time",
+    "inserted_rowids",
     "opaque_codec",
     "pg_function_names",
     "side_table_names",
@@ -293,6 +294,28 @@ def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
     return rows
 
 
+def inserted_rowids(c: Any, table: str, n: int, keys: Iterable[tuple[str, int]]) -> list[int]:
+    """The rowids of the ``n`` rows just inserted into the events ``table`` on cursor
+    ``c``, in order; ``keys`` are their ``(originator_id, originator_version)``.
+
+    SQLite numbers a new row from the table's largest rowid up, and nothing is ever
+    deleted here: if the last row inserted is the largest and exactly n rows lie above
+    it minus n, those are the n just written, in order. Otherwise (the largest rowid
+    taken, never seen) each rowid is looked up by its primary key.
+    """
+    c.execute(f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {table})")
+    last, largest = c.fetchone()
+    c.execute(f"SELECT COUNT(*) FROM {table} WHERE rowid > ?", (last - n,))
+    if last == largest and c.fetchone()[0] == n:
+        return list(range(last - n + 1, last + 1))
+    ids = []
+    for key in keys:
+        c.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND "
+                  "originator_version = ?", key)
+        ids.append(int(c.fetchone()[0]))
+    return ids
+
+
 def _blob(value: bytes | str) -> bytes:
     """A state column as bytes (SQLite hands back TEXT if someone wrote text into it)."""
     return value.encode() if isinstance(value, str) else bytes(value)
@@ -447,28 +470,14 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
 
         The INSERT is the transaction's first statement, so it waits for the write lock
         as before (a read first would pin a snapshot that another writer's commit makes
-        stale). SQLite numbers a new row from the table's largest rowid up, and nothing
-        is ever deleted here: if the last row inserted is the largest and exactly n rows
-        lie above it minus n, those are the n just written, in order. Otherwise (the
-        largest rowid taken, never seen) each rowid is looked up by its primary key.
+        stale); ``inserted_rowids`` says how the rowids are found.
         """
-        table = self.events_table_name
         rows = getattr(stored_events, "insert_rows", None)  # a sequence that binds itself
         c.executemany(self.insert_events_statement, rows() if rows is not None else (
             (_stream(s.originator_id), s.originator_version, s.topic, s.state)
             for s in stored_events))  # lazily: states can be large
-        n = len(stored_events)
-        c.execute(f"SELECT last_insert_rowid(), (SELECT MAX(rowid) FROM {table})")
-        last, largest = c.fetchone()
-        c.execute(f"SELECT COUNT(*) FROM {table} WHERE rowid > ?", (last - n,))
-        if last == largest and c.fetchone()[0] == n:
-            return list(range(last - n + 1, last + 1))
-        ids = []
-        for s in stored_events:
-            c.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND "
-                      "originator_version = ?", (_stream(s.originator_id), s.originator_version))
-            ids.append(int(c.fetchone()[0]))
-        return ids
+        return inserted_rowids(c, self.events_table_name, len(stored_events), (
+            (_stream(s.originator_id), s.originator_version) for s in stored_events))
 
     def head(self) -> tuple[int, bytes, str | None]:
         """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""
