@@ -93,7 +93,6 @@ import gc
 import hashlib
 import importlib
 import os
-import pickle
 import re
 import signal
 import threading
@@ -104,7 +103,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ledger import _pipes as pipes
 from ledger._errors import InputError
+from ledger._pipes import wide_pipe
 from verifier._registry import (
     EXCEL_NUMBER_EN,
     EXCEL_NUMBER_ZH,
@@ -747,7 +748,6 @@ def _parse(path: Path, kind: str, dept: str, xlsx_rows: XlsxRows | None
 # Rows a streamed parse hands over at a time: small enough (about 50 KB pickled) that a
 # chunk fits in the pipe while the reader is busy with the one before, so neither waits.
 _CHUNK = 200
-_PIPE_SIZE = 1 << 20  # asked of Linux for more slack (F_SETPIPE_SZ); a hint elsewhere
 
 
 class ParseInChild:
@@ -776,10 +776,7 @@ class ParseInChild:
         return hasattr(os, "fork") and threading.active_count() == 1
 
     def __enter__(self) -> ParseInChild:
-        read, write = os.pipe()
-        with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux; optional
-            import fcntl
-            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        read, write = wide_pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child, whose coverage is not collected
             os.close(read)
@@ -795,9 +792,7 @@ class ParseInChild:
             gc.freeze()  # the inherited heap is never scanned, so never copied
             with os.fdopen(fd, "wb", buffering=1 << 20) as out:
                 def send(message: tuple[str, Any]) -> None:
-                    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-                    out.write(len(data).to_bytes(8, "big"))
-                    out.write(data)
+                    pipes.send(out, message)
 
                 try:
                     if self.cells:
@@ -824,11 +819,9 @@ class ParseInChild:
             os._exit(status)
 
     def _message(self) -> tuple[str, Any]:
-        head = self._pipe.read(8)
-        if len(head) != 8:
+        message = pipes.receive(self._pipe)
+        if message is None:
             raise RuntimeError("the parsing process ended without a result")
-        data = self._pipe.read(int.from_bytes(head, "big"))
-        message: tuple[str, Any] = pickle.loads(data)
         return message
 
     def rows(self) -> Iterator[dict[str, Any]]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 import sqlite3
 import threading
 from array import array
@@ -42,11 +41,12 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
+from ledger import _pipes as pipes
+from ledger._pipes import wide_pipe
 from ledger._recorder import ChainedSQLiteApplicationRecorder, inserted_rowids
 
 __all__ = ["ChildWriter", "ImportRows"]
 
-_PIPE_SIZE = 1 << 20
 _ERRORS: dict[str, type[PersistenceError]] = {
     "IntegrityError": IntegrityError, "OperationalError": OperationalError,
     "DatabaseError": DatabaseError}
@@ -88,11 +88,8 @@ class ChildWriter:
                 and not recorder.datastore.pool.is_sqlite_memory_mode)
 
     def __enter__(self) -> ChildWriter:
-        down_r, down_w = os.pipe()
+        down_r, down_w = wide_pipe()
         up_r, up_w = os.pipe()
-        with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux; optional
-            import fcntl
-            fcntl.fcntl(down_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child, whose coverage is not collected
             os.close(down_w)
@@ -127,20 +124,18 @@ class ChildWriter:
         self._reap()
 
     def _send(self, message: tuple[str, Any]) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self._to.write(len(data).to_bytes(8, "big") + data)
-            self._to.flush()
+            pipes.send(self._to, message, flush=True)
         except BrokenPipeError:
             self._expect("")  # the child stopped: raise what it reported
 
     def _expect(self, what: str) -> Any:
         with contextlib.suppress(BrokenPipeError):
             self._to.flush()
-        head = self._from.read(8)
-        if len(head) != 8:
+        message = pipes.receive(self._from)
+        if message is None:
             raise PersistenceError("the writing process ended without a report")
-        kind, payload = pickle.loads(self._from.read(int.from_bytes(head, "big")))
+        kind, payload = message
         if kind == "error":
             name, message = payload
             raise _ERRORS.get(name, PersistenceError)(message)
@@ -171,16 +166,12 @@ class ChildWriter:
             with os.fdopen(down, "rb", buffering=1 << 20) as inbox, \
                     os.fdopen(up, "wb") as outbox:
                 def send(message: tuple[str, Any]) -> None:
-                    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-                    outbox.write(len(data).to_bytes(8, "big") + data)
-                    outbox.flush()
+                    pipes.send(outbox, message, flush=True)
 
                 def receive() -> tuple[str, Any]:
-                    head = inbox.read(8)
-                    if len(head) != 8:
+                    message = pipes.receive(inbox)
+                    if message is None:
                         raise PersistenceError("the parent went away")
-                    message: tuple[str, Any] = pickle.loads(
-                        inbox.read(int.from_bytes(head, "big")))
                     return message
 
                 try:
