@@ -8,9 +8,10 @@ already holds a genesis, the department and its key: ``ledger.import_file`` pars
 validates every row, signs the rows as one batch statement and appends the import record
 and the rows in one transaction (entries built, hashed and chained). Medians of R runs,
 rows/s, next to the raw floor (csv.reader / openpyxl read-only iteration of the same file,
-nothing else), and the peak RSS of a child process doing one whole import and of the
-parsing process that one forks (``ledger._import.ParseInChild``: the file is parsed there
-while the importer encodes the rows it streams back).
+nothing else), and the memory of a child process doing one whole import: its peak RSS,
+that of the children it forks (``ledger._import.ParseInChild`` parses a .csv or reads a
+.xlsx while the importer works on the rows it streams back; ``ledger._writer.ChildWriter``
+holds the write transaction), and the peak PSS of all of them together.
 """
 
 from __future__ import annotations
@@ -65,18 +66,44 @@ def import_once(path: Path) -> float:
     return elapsed
 
 
-def child_peak(path: Path) -> tuple[int, int]:
-    """Peak RSS (MiB) of a fresh process that imports ``path`` once, and of the parsing
-    child it forks (whose RSS counts the pages it still shares with its parent)."""
+def _pss_kib(pid: int) -> int:
+    """Proportional set size of a process: each page shared by n processes counts 1/n."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+    except (OSError, StopIteration, ValueError):
+        return 0  # gone meanwhile
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def peaks(path: Path) -> tuple[int, int, int]:
+    """For a fresh process importing ``path`` once: its peak RSS (MiB), the largest peak
+    RSS among the children it forks (the parser, the writer; their RSS counts the pages
+    they share with it), and the peak memory of the whole process tree, sampled every
+    20 ms as the sum of the processes' PSS (a shared page counted once)."""
     code = ("import sys, resource; sys.argv=['x']; import runpy; "
             f"m = runpy.run_path({str(Path(__file__))!r}, run_name='child'); "
             f"m['import_once'](__import__('pathlib').Path({str(path)!r})); "
             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1],"
             " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    me, child = out.stdout.strip().splitlines()[-1].split()
-    return int(me) // 1024, int(child) // 1024
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    tree = 0
+    while proc.poll() is None:
+        tree = max(tree, sum(_pss_kib(p) for p in [proc.pid, *_children(proc.pid)]))
+        time.sleep(0.02)
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"the import in a child process failed ({proc.returncode})")
+    me, child = out.strip().splitlines()[-1].split()
+    return int(me) // 1024, int(child) // 1024, tree // 1024
 
 
 def main() -> None:
@@ -89,7 +116,7 @@ def main() -> None:
     print(f"{args.rows:,} target rows; medians of {args.runs} runs; end to end = parse, "
           "validate, sign as one batch, append and chain in one transaction")
     print(f"{'file':<28}{'raw parse floor':>18}{'end to end':>14}{'ratio':>8}"
-          f"{'peak RSS':>11}{'parser':>9}")
+          f"{'peak RSS':>11}{'children':>13}{'all':>13}")
     for name, path in files.items():
         floor_fn = parse_bench.floor_csv if path.suffix == ".csv" else parse_bench.floor_openpyxl
         floor = []
@@ -101,9 +128,11 @@ def main() -> None:
             e2e.append(import_once(path))
         f_rate = args.rows / statistics.median(floor)
         e_rate = args.rows / statistics.median(e2e)
-        peak, parser_peak = child_peak(path)
+        peak, child_peak, tree = peaks(path)
         print(f"{name:<28}{f_rate:>14,.0f}/s{e_rate:>11,.0f}/s{e_rate / f_rate:>8.2f}"
-              f"{peak:>8} MiB{parser_peak:>5} MiB")
+              f"{peak:>8} MiB{child_peak:>9} MiB{tree:>9} MiB")
+    print("peak RSS: the importer; children: the largest child's peak RSS (pages shared "
+          "with the importer included); all: peak PSS of importer and children together")
     print("targets: >= 20,000 rows/s for CSV, >= 5,000 rows/s for xlsx, peak < 300 MB")
 
 

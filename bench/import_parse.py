@@ -14,8 +14,9 @@ documented Chinese headers as
 then times over R runs (medians, rows/s):
 
 - floor, csv.reader: decode and split the CSV, nothing else;
-- floor, openpyxl read-only: iterate the first sheet's cell values (``reset_dimensions``
-  first, as ``parse_file`` does), nothing else;
+- floor, openpyxl read-only: load the workbook and iterate the first sheet's cell values
+  as ``parse_file`` does (``ledger._import.load_read_only``, which skips openpyxl's scan
+  for the used range, then ``reset_dimensions``), nothing else;
 - parse_file: ``ledger._import.parse_file`` (hash, NFKC, conversions, the verifier's body
   rules, duplicate index, bodies kept).
 
@@ -46,7 +47,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger._import import parse_file  # noqa: E402
+from ledger._import import load_read_only, parse_file  # noqa: E402
 from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char  # noqa: E402
 
 OUT = ROOT / "var" / "bench" / "import"
@@ -173,12 +174,10 @@ def floor_csv(path: Path) -> int:
 
 
 def floor_openpyxl(path: Path) -> int:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    wb = load_read_only(path)  # as parse_file loads it: no scan for the used range
     try:
         sheet = wb.worksheets[0]
-        sheet.reset_dimensions()  # as parse_file does: no scan for the used range
+        sheet.reset_dimensions()  # as parse_file does
         return sum(1 for _ in sheet.iter_rows(values_only=True)) - 1
     finally:
         wb.close()

@@ -342,3 +342,77 @@ def test_repeated_cells_read_as_the_first_time(tmp_path: Path, rng: random.Rando
         _import._MEMO_SIZE = small
     assert (again.rows, again.errors, again.warnings) == \
         (result.rows, result.errors, result.warnings)
+
+
+def test_workbooks_load_without_the_used_range_scan(tmp_path: Path, rng: random.Random
+                                                    ) -> None:
+    """load_read_only reads the same cells as openpyxl's load_workbook, for a sheet with
+    a <dimension> (openpyxl's normal mode) and one without (write-only mode), and leaves
+    openpyxl's read-only sheets as they were."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    from ledger._import import load_read_only
+
+    rows = [T_HEAD, *(target_row(uscc(rng), i) for i in range(30))]
+    streamed = write_xlsx(tmp_path / "streamed.xlsx", rows)  # no <dimension>
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.active["K40"] = "far"  # a used range wider and longer than the rows
+    wb.save(tmp_path / "normal.xlsx")
+    size = ReadOnlyWorksheet.__dict__["_get_size"]
+    for path in (streamed, tmp_path / "normal.xlsx"):
+        plain = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        fast = load_read_only(path)
+        sheets = plain.worksheets[0], fast.worksheets[0]
+        for sheet in sheets:
+            sheet.reset_dimensions()
+        assert list(sheets[0].iter_rows(values_only=True)) == \
+            list(sheets[1].iter_rows(values_only=True))
+        plain.close()
+        fast.close()
+    assert ReadOnlyWorksheet.__dict__["_get_size"] is size
+    assert openpyxl.load_workbook(tmp_path / "normal.xlsx", read_only=True).worksheets[0] \
+        .max_row == 40
+
+
+def test_inline_strings_read_as_openpyxl_reads_them(tmp_path: Path, rng: random.Random,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reading child's plain inline strings give openpyxl's text; anything else is
+    openpyxl's own Text."""
+    from xml.etree.ElementTree import fromstring
+
+    import openpyxl.worksheet._reader as reader
+    from openpyxl.cell.text import Text
+
+    from ledger._import import _InlineText, fast_inline_strings
+
+    monkeypatch.setattr(reader, "Text", reader.Text)  # put back after the test
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    snippets = [
+        "<is {ns}><t>淄博甲有限公司</t></is>", "<is {ns}><t/></is>", "<is {ns}></is>",
+        '<is {ns}><t xml:space="preserve">  两端空格 \n换行 </t></is>',
+        "<is {ns}><t>a<b>inner</b>tail</t></is>",
+        "<is {ns}><r><rPr><b/></rPr><t>粗</t></r><r><t>体</t></r></is>",
+        "<is {ns}><t>基</t><rPh sb='0' eb='1'><t>ji</t></rPh></is>",
+        "<is {ns}><t>one</t><t>two</t></is>",
+        '<is xmlns="urn:other"><t>elsewhere</t></is>',
+        "<is {ns}><t>_x000D_ kept as written 😀</t></is>",
+    ]
+    assert fast_inline_strings() and fast_inline_strings()  # installed once, then kept
+    assert reader.Text is _InlineText
+    for snippet in snippets:
+        node = fromstring(snippet.replace("{ns}", ns))
+        assert _InlineText.from_tree(node).content == Text.from_tree(node).content, snippet
+    # A workbook of inline strings (openpyxl's write-only mode) reads the same both ways.
+    rows = [T_HEAD, *(target_row(uscc(rng), i) for i in range(40))]
+    rows[3][1] = "  名称 \n两行 "
+    rows[4][1] = ""
+    path = write_xlsx(tmp_path / "inline.xlsx", rows)
+    fast = openpyxl.load_workbook(path, read_only=True)
+    fast_rows = list(fast.worksheets[0].iter_rows(values_only=True))
+    fast.close()
+    monkeypatch.setattr(reader, "Text", Text)
+    plain = openpyxl.load_workbook(path, read_only=True)
+    assert list(plain.worksheets[0].iter_rows(values_only=True)) == fast_rows
+    plain.close()
