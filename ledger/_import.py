@@ -590,8 +590,17 @@ _READERS: dict[str, _Reader] = {
 }
 
 
+def _is_blank_cell(cell: object) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip(_EDGE))
+
+
 def _is_blank(cells: Sequence[object]) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip(_EDGE)) for c in cells)
+    if type(cells) is list:  # a CSV record: text only, blank if its join is
+        try:
+            return not "".join(cells).strip(_EDGE)
+        except TypeError:
+            pass
+    return all(_is_blank_cell(c) for c in cells)
 
 
 class _Parser:
@@ -610,6 +619,12 @@ class _Parser:
         # alone, and a registry repeats a few hundred distinct ones: each is read once.
         self.memo: dict[str, dict[str, tuple[object, tuple[tuple[str, str], ...]]]] = {
             c.field: {} for c in layout if c.kind in _MEMO_KINDS}
+        # Per header mapping: the mapped columns in order with their memo and reader, the
+        # unmapped positions among them, and the width they span.
+        self._plan_for: dict[int, Column] | None = None
+        self._plan: list[tuple[int, Column, str, Any, _Reader]] = []
+        self._holes: list[int] = []
+        self._width = 0
 
     def share(self, text: str) -> str:
         return self.shared.setdefault(text, text)
@@ -617,31 +632,19 @@ class _Parser:
     def row(self, number: int, cells: Sequence[object], mapping: dict[int, Column]) -> None:
         row = _Row(number)
         body: dict[str, Any] = {}
-        for index, cell in enumerate(cells):
-            column = mapping.get(index)
-            if column is None:
-                if cell is not None and not (isinstance(cell, str) and not cell.strip(_EDGE)):
-                    letter = _column_letter(index)
-                    row.errors.append(RowError(number, letter, f"a value in column {letter}, "
-                                               "which has no header",
-                                               f"第 {letter} 列没有表头却有内容"))
-                continue
-            memo = self.memo.get(column.field)
-            hit = memo.get(cell) if memo is not None and type(cell) is str else None
-            if hit is None and memo is not None and type(cell) is str \
-                    and len(memo) < _MEMO_SIZE:
-                hit = memo[cell] = self._read_text(column, cell)
-            if hit is not None:
-                value, notes = hit
-                for en, zh in notes:
-                    row.warn(column, en, zh)
-            else:
-                value = _READERS[column.kind](row, column, cell)
-                if not isinstance(value, _Skip):
-                    value = self.finish(row, column, value)
-            if isinstance(value, _Skip):
-                continue
-            body[column.field] = value
+        if mapping is not self._plan_for:
+            self._plan_for, self._plan = mapping, [
+                (i, c, c.field, self.memo.get(c.field), _READERS[c.kind])
+                for i, c in sorted(mapping.items())]
+            width = max(mapping, default=-1) + 1
+            self._holes = [i for i in range(width) if i not in mapping]
+            self._width = width
+        if (self._holes and any(not _is_blank_cell(cells[i])
+                                for i in self._holes if i < len(cells))) or \
+                (len(cells) > self._width and not _is_blank(cells[self._width:])):
+            self._cells_in_order(row, cells, mapping, body)
+        else:
+            self._cells(row, cells, body)
         body["dept"] = self.dept
         errors, warnings = check_body(self.result.event_type, body)
         for p in errors:
@@ -671,6 +674,59 @@ class _Parser:
         else:
             self.result.rows.append(body)
             self.result.row_numbers.append(number)
+
+    def _cells(self, row: _Row, cells: Sequence[object], body: dict[str, Any]) -> None:
+        """The mapped cells of a row whose other cells are blank, into ``body``."""
+        n = len(cells)
+        for index, column, name, memo, reader in self._plan:
+            if index >= n:
+                break
+            cell = cells[index]
+            if memo is not None and type(cell) is str:
+                hit = memo.get(cell)
+                if hit is None:
+                    hit = self._read_text(column, cell)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[cell] = hit
+                value, notes = hit
+                for en, zh in notes:
+                    row.warn(column, en, zh)
+            else:
+                value = reader(row, column, cell)
+                if value is _SKIP:
+                    continue
+                value = self.finish(row, column, value)
+            if value is not _SKIP:
+                body[name] = value
+
+    def _cells_in_order(self, row: _Row, cells: Sequence[object], mapping: dict[int, Column],
+                        body: dict[str, Any]) -> None:
+        """``_cells`` for a row with a value under no header: problems in cell order."""
+        for index, cell in enumerate(cells):
+            column = mapping.get(index)
+            if column is None:
+                if not _is_blank_cell(cell):
+                    letter = _column_letter(index)
+                    row.errors.append(RowError(row.number, letter, f"a value in column "
+                                               f"{letter}, which has no header",
+                                               f"第 {letter} 列没有表头却有内容"))
+                continue
+            memo = self.memo.get(column.field)
+            hit = memo.get(cell) if memo is not None and type(cell) is str else None
+            if hit is None and memo is not None and type(cell) is str \
+                    and len(memo) < _MEMO_SIZE:
+                hit = memo[cell] = self._read_text(column, cell)
+            if hit is not None:
+                value, notes = hit
+                for en, zh in notes:
+                    row.warn(column, en, zh)
+            else:
+                value = _READERS[column.kind](row, column, cell)
+                if not isinstance(value, _Skip):
+                    value = self.finish(row, column, value)
+            if isinstance(value, _Skip):
+                continue
+            body[column.field] = value
 
     def _read_text(self, column: Column, text: str
                    ) -> tuple[object, tuple[tuple[str, str], ...]]:

@@ -416,3 +416,20 @@ def test_inline_strings_read_as_openpyxl_reads_them(tmp_path: Path, rng: random.
     plain = openpyxl.load_workbook(path, read_only=True)
     assert list(plain.worksheets[0].iter_rows(values_only=True)) == fast_rows
     plain.close()
+
+
+def test_values_under_no_header_are_reported_in_cell_order(tmp_path: Path,
+                                                           rng: random.Random) -> None:
+    head = [*T_HEAD[:3], None, *T_HEAD[3:8]]  # column D has no header
+    good = target_row(uscc(rng), 0)[:8]
+    rows = [head,
+            [*good[:3], None, *good[3:]],                    # D blank: a good row
+            [*good[:3], "备注", *good[3:], "多余"],           # D and J hold values
+            ["9.13703E+17", *good[1:3], "x", *good[3:5], "Q", *good[6:]]]  # with bad cells
+    rows[2][0] = uscc(rng)
+    path = write_xlsx(tmp_path / "gap.xlsx", rows)
+    result = parse_file(path, "targets", DEPT)
+    assert result.row_numbers == [2]
+    assert [(e.row, e.column) for e in result.errors] == [
+        (3, "D"), (3, "J"), (4, "统一社会信用代码"), (4, "D"), (4, "风险等级")]
+    assert "no header" in result.errors[0].reason
