@@ -17,6 +17,7 @@ import os
 import threading
 import uuid
 from array import array
+from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -555,7 +556,7 @@ class _ImportMembers:
         self._ctime = self._key = b""
         self._sid_head = self._sid_tail = ""
         self._sid_json_head = self._sid_json_tail = b""
-        self._values: dict[str, bytes] = {}
+        self._values: dict[str, tuple[bytes, bytes]] = {}
         self._bodies: list[bytes] = []
         self._types: dict[str, bytes] = {}
         self.versions = array("Q")  # the stream version of each row, once checked
@@ -569,6 +570,13 @@ class _ImportMembers:
         # without the closing quote, the index's digits, and its tail's without the opening.
         self._sid_json_head = _json_str(self._sid_head)[:-1]
         self._sid_json_tail = _json_str(self._sid_tail)[1:]
+        # The constant runs around each row's body and index, for the hot splices below.
+        self._signed_head = STATEMENT_PREFIX + b'{"actor":' + self._actor + b',"body":'
+        self._signed_mid = (b',"ctime":' + self._ctime + b',"key":' + self._key
+                            + b',"sid":' + self._sid_json_head)
+        self._state_head = b'{"actor":' + self._actor + b',"body":'
+        self._sig_head = (b',"sig":{"ctime":' + self._ctime + b',"key":' + self._key
+                          + b',"sid":' + self._sid_json_head)
 
     def sid(self, i: int) -> str:
         return f"{self._sid_head}{i}{self._sid_tail}"
@@ -596,38 +604,47 @@ class _ImportMembers:
 
     def signed(self, i: int, type_: str, stream: str) -> bytes:
         """``statement_bytes(type_, stream, actor, body, sig)`` of row ``i``."""
-        return b"".join((STATEMENT_PREFIX, b'{"actor":', self._actor, b',"body":', self._bodies[i],
-                         b',"ctime":', self._ctime, b',"key":', self._key,
-                         b',"sid":', self._sid_json(i), b',"stream":', _json_str(stream),
-                         b',"type":', self._type(type_), b"}"))
+        return b'%b%b%b%d%b,"stream":%b,"type":%b}' % (
+            self._signed_head, self._bodies[i], self._signed_mid, i, self._sid_json_tail,
+            _json_str(stream), self._type(type_))
 
     def state(self, i: int, type_: str, value: str) -> tuple[bytes, tuple[int, int]]:
         """The stored state of row ``i`` signed with ``value``, as the mapper writes it,
         and where its ``,"sig":`` and ``,"type":`` members start."""
         body = self._bodies[i]
         sig = b"".join((b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
-                        b',"sid":', self._sid_json(i), b',"value":', self._value(value), b"}"))
+                        b',"sid":', self._sid_json(i), b',"value":', self._value(value)[0],
+                        b"}"))
         sig_at = len(self._actor) + len(body) + 17  # '{"actor":' and ',"body":'
         return (b"".join((b'{"actor":', self._actor, b',"body":', body, sig, b',"type":',
                           self._type(type_), b"}")), (sig_at, sig_at + len(sig)))
 
 
-    def _value(self, value: str) -> bytes:
+    def state_bytes(self, i: int, type_: str, value: str) -> bytes:
+        """``state(i, type_, value)[0]``, in one splice."""
+        return b'%b%b%b%d%b,"type":%b}' % (self._state_head, self._bodies[i], self._sig_head,
+                                           i, self._sig_tail(value), self._type(type_))
+
+    def _sig_tail(self, value: str) -> bytes:
+        """What follows a sid's index to the end of the sig: ``/<count>","value":"V"}``."""
+        return self._value(value)[1]
+
+    def _value(self, value: str) -> tuple[bytes, bytes]:
+        """The signature value as JSON, and the sig's tail after a sid's index."""
         encoded = self._values.get(value)
         if encoded is None:  # one signature for the whole batch: encoded once
-            encoded = self._values[value] = _json_str(value)
+            json_value = _json_str(value)
+            encoded = self._values[value] = (
+                json_value, self._sid_json_tail + b',"value":' + json_value + b"}")
         return encoded
 
     def entry(self, i: int, type_: str, stream: str, version: int, value: str, seq: int,
               prev: bytes, time: bytes) -> bytes:
         """``statement_codec(seq, prev, time, stored event of row i)``, from the pieces
         (``time`` already JSON-encoded) without building the stored state first."""
-        return b"".join((b'{"actor":', self._actor, b',"body":', self._bodies[i],
-                         b',"prev":"', prev.hex().encode(), b'","seq":%d,"sig":{"ctime":' % seq,
-                         self._ctime, b',"key":', self._key, b',"sid":', self._sid_json(i),
-                         b',"value":', self._value(value), b'},"stream":', _json_str(stream),
-                         b',"time":', time, b',"type":', self._type(type_),
-                         b',"version":%d}' % version))
+        return b'%b%b,"prev":"%b","seq":%d%b%d%b,"stream":%b,"time":%b,"type":%b,"version":%d}' % (
+            self._state_head, self._bodies[i], hexlify(prev), seq, self._sig_head, i,
+            self._sig_tail(value), _json_str(stream), time, self._type(type_), version)
 
 
 class _ChildFeed:
@@ -708,11 +725,11 @@ class _ImportEvents(Sequence[StoredEvent]):
             yield (_stream(first.originator_id), first.originator_version, first.topic,
                    first.state)
             start = 1
-        versions, state, value = self._members.versions, self._members.state, self._value
+        versions, state, value = self._members.versions, self._members.state_bytes, self._value
         items = self._items
         for i in range(start - 1, len(items) if stop is None else stop - 1):
             type_, stream, _ = items[i]
-            yield stream, versions[i], type_, state(i, type_, value)[0]
+            yield stream, versions[i], type_, state(i, type_, value)
 
     def extend_versions(self, versions: Sequence[int]) -> None:
         """The next members' stream versions, as they are checked (a ``ChildWriter``)."""
