@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import random
 from datetime import UTC, datetime
@@ -79,6 +80,13 @@ def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: P
         assert f"row {row} " in message
     assert "Excel" in message
     assert ledger.refresh() == size  # nothing written
+    assert gc.isenabled()  # the collector paused for the import runs again
+    gc.disable()
+    with pytest.raises(InputError):  # and stays off where the caller had turned it off
+        import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", "targets", path,
+                    background=background)
+    assert not gc.isenabled()
+    gc.enable()
 
 
 @pytest.mark.parametrize("suffix", ["csv", "xlsx"])
