@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import sqlite3
 import threading
 from array import array
@@ -155,7 +156,7 @@ class ChildWriter:
                     pipe.close()
         if self.pid:  # not committed: the uncommitted transaction dies with the child
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
             self._reap()
 
     # -- the child -----------------------------------------------------------------------
