@@ -123,3 +123,39 @@ def test_a_write_refused_in_the_child_is_raised_here(tmp_path: Path) -> None:
         os.waitpid(pid, os.WNOHANG)
     assert ledger.refresh() == size
     ledger.close()
+
+
+def test_another_writer_between_refresh_and_child_insert(tmp_path: Path,
+                                                         small_chunks: None) -> None:
+    """Another Ledger on the same database appends after this one checked its state and
+    before the child writer takes the write lock: the child chains after that entry, and
+    this ledger catches up with both instead of extending a stale tree."""
+    from ledger import sign_statement
+
+    ledger, keys = demo_log(tmp_path)
+    other = Ledger(str(tmp_path / "db.sqlite"))
+    auth = keys.load("authority")
+    real = ChildWriter.__enter__
+
+    def slip_in(self: ChildWriter) -> ChildWriter:
+        other.submit([sign_statement(auth, "department.registered", "dept/ZC-NEW",
+                                     "authority", {"code": "ZC-NEW", "name": "新部门"})])
+        return real(self)
+
+    base = ledger.size
+    ChildWriter.__enter__ = slip_in  # type: ignore[method-assign]
+    try:
+        result = ledger.submit_import(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", RECORD,
+                                      rows(30))
+    finally:
+        ChildWriter.__enter__ = real  # type: ignore[method-assign]
+    assert result.seq == base + 1 and result.rows == 30  # after the other writer's entry
+    assert ledger.size == other.refresh() == base + 32
+    assert ledger.tree.root() == other.tree.root()
+    assert "ZC-NEW" in ledger.state.departments
+    ledger.checkpoint(keys.load("log"))
+    ledger.export(tmp_path / "out")
+    report = run_audit(tmp_path / "out")
+    assert report.findings == [] and report.exit_code == EXIT_CLEAN
+    other.close()
+    ledger.close()
