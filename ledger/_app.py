@@ -556,7 +556,7 @@ class _ImportMembers:
         self._ctime = self._key = b""
         self._sid_head = self._sid_tail = ""
         self._sid_json_head = self._sid_json_tail = b""
-        self._values: dict[str, tuple[bytes, bytes]] = {}
+        self._values: dict[str, bytes] = {}  # sig tails by signature value
         self._bodies: list[bytes] = []
         self._types: dict[str, bytes] = {}
         self.versions = array("Q")  # the stream version of each row, once checked
@@ -580,10 +580,6 @@ class _ImportMembers:
 
     def sid(self, i: int) -> str:
         return f"{self._sid_head}{i}{self._sid_tail}"
-
-    def _sid_json(self, i: int) -> bytes:
-        """``_json_str(self.sid(i))``."""
-        return b"%b%d%b" % (self._sid_json_head, i, self._sid_json_tail)
 
     def _type(self, type_: str) -> bytes:
         encoded = self._types.get(type_)
@@ -611,31 +607,21 @@ class _ImportMembers:
     def state(self, i: int, type_: str, value: str) -> tuple[bytes, tuple[int, int]]:
         """The stored state of row ``i`` signed with ``value``, as the mapper writes it,
         and where its ``,"sig":`` and ``,"type":`` members start."""
-        body = self._bodies[i]
-        sig = b"".join((b',"sig":{"ctime":', self._ctime, b',"key":', self._key,
-                        b',"sid":', self._sid_json(i), b',"value":', self._value(value)[0],
-                        b"}"))
-        sig_at = len(self._actor) + len(body) + 17  # '{"actor":' and ',"body":'
-        return (b"".join((b'{"actor":', self._actor, b',"body":', body, sig, b',"type":',
-                          self._type(type_), b"}")), (sig_at, sig_at + len(sig)))
-
+        state = self.state_bytes(i, type_, value)
+        sig_at = len(self._state_head) + len(self._bodies[i])
+        return state, (sig_at, len(state) - len(self._type(type_)) - 9)  # ',"type":' and }
 
     def state_bytes(self, i: int, type_: str, value: str) -> bytes:
-        """``state(i, type_, value)[0]``, in one splice."""
+        """The stored state alone, in one splice."""
         return b'%b%b%b%d%b,"type":%b}' % (self._state_head, self._bodies[i], self._sig_head,
-                                           i, self._sig_tail(value), self._type(type_))
+                                           i, self._value(value), self._type(type_))
 
-    def _sig_tail(self, value: str) -> bytes:
-        """What follows a sid's index to the end of the sig: ``/<count>","value":"V"}``."""
-        return self._value(value)[1]
-
-    def _value(self, value: str) -> tuple[bytes, bytes]:
-        """The signature value as JSON, and the sig's tail after a sid's index."""
+    def _value(self, value: str) -> bytes:
+        """The sig's tail after a sid's index, for signature ``value``."""
         encoded = self._values.get(value)
         if encoded is None:  # one signature for the whole batch: encoded once
-            json_value = _json_str(value)
             encoded = self._values[value] = (
-                json_value, self._sid_json_tail + b',"value":' + json_value + b"}")
+                self._sid_json_tail + b',"value":' + _json_str(value) + b"}")
         return encoded
 
     def entry(self, i: int, type_: str, stream: str, version: int, value: str, seq: int,
@@ -644,7 +630,7 @@ class _ImportMembers:
         (``time`` already JSON-encoded) without building the stored state first."""
         return b'%b%b,"prev":"%b","seq":%d%b%d%b,"stream":%b,"time":%b,"type":%b,"version":%d}' % (
             self._state_head, self._bodies[i], hexlify(prev), seq, self._sig_head, i,
-            self._sig_tail(value), _json_str(stream), time, self._type(type_), version)
+            self._value(value), _json_str(stream), time, self._type(type_), version)
 
 
 class _ChildFeed:

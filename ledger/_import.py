@@ -619,12 +619,10 @@ class _Parser:
         # alone, and a registry repeats a few hundred distinct ones: each is read once.
         self.memo: dict[str, dict[str, tuple[object, tuple[tuple[str, str], ...]]]] = {
             c.field: {} for c in layout if c.kind in _MEMO_KINDS}
-        # Per header mapping: the mapped columns in order with their memo and reader, the
-        # unmapped positions among them, and the width they span.
+        # Per header mapping: each position up to the last mapped one, with its column
+        # (None: no header there), field, memo and reader.
         self._plan_for: dict[int, Column] | None = None
-        self._plan: list[tuple[int, Column, str, Any, _Reader]] = []
-        self._holes: list[int] = []
-        self._width = 0
+        self._plan: list[tuple[int, Column | None, str, Any, _Reader]] = []
 
     def share(self, text: str) -> str:
         return self.shared.setdefault(text, text)
@@ -633,18 +631,12 @@ class _Parser:
         row = _Row(number)
         body: dict[str, Any] = {}
         if mapping is not self._plan_for:
-            self._plan_for, self._plan = mapping, [
-                (i, c, c.field, self.memo.get(c.field), _READERS[c.kind])
-                for i, c in sorted(mapping.items())]
-            width = max(mapping, default=-1) + 1
-            self._holes = [i for i in range(width) if i not in mapping]
-            self._width = width
-        if (self._holes and any(not _is_blank_cell(cells[i])
-                                for i in self._holes if i < len(cells))) or \
-                (len(cells) > self._width and not _is_blank(cells[self._width:])):
-            self._cells_in_order(row, cells, mapping, body)
-        else:
-            self._cells(row, cells, body)
+            self._plan_for, self._plan = mapping, []
+            for i in range(max(mapping, default=-1) + 1):
+                c = mapping.get(i)
+                self._plan.append((i, c, c.field, self.memo.get(c.field), _READERS[c.kind])
+                                  if c is not None else (i, None, "", None, _plain))
+        self._cells(row, cells, body)
         body["dept"] = self.dept
         errors, warnings = check_body(self.result.event_type, body)
         for p in errors:
@@ -676,12 +668,17 @@ class _Parser:
             self.result.row_numbers.append(number)
 
     def _cells(self, row: _Row, cells: Sequence[object], body: dict[str, Any]) -> None:
-        """The mapped cells of a row whose other cells are blank, into ``body``."""
+        """A row's cells into ``body``, in cell order: a value under no header is an
+        error where it stands."""
         n = len(cells)
         for index, column, name, memo, reader in self._plan:
             if index >= n:
-                break
+                return
             cell = cells[index]
+            if column is None:
+                if not _is_blank_cell(cell):
+                    self._no_header(row, index)
+                continue
             if memo is not None and type(cell) is str:
                 hit = memo.get(cell)
                 if hit is None:
@@ -698,35 +695,15 @@ class _Parser:
                 value = self.finish(row, column, value)
             if value is not _SKIP:
                 body[name] = value
+        for index in range(len(self._plan), n):
+            if not _is_blank_cell(cells[index]):
+                self._no_header(row, index)
 
-    def _cells_in_order(self, row: _Row, cells: Sequence[object], mapping: dict[int, Column],
-                        body: dict[str, Any]) -> None:
-        """``_cells`` for a row with a value under no header: problems in cell order."""
-        for index, cell in enumerate(cells):
-            column = mapping.get(index)
-            if column is None:
-                if not _is_blank_cell(cell):
-                    letter = _column_letter(index)
-                    row.errors.append(RowError(row.number, letter, f"a value in column "
-                                               f"{letter}, which has no header",
-                                               f"第 {letter} 列没有表头却有内容"))
-                continue
-            memo = self.memo.get(column.field)
-            hit = memo.get(cell) if memo is not None and type(cell) is str else None
-            if hit is None and memo is not None and type(cell) is str \
-                    and len(memo) < _MEMO_SIZE:
-                hit = memo[cell] = self._read_text(column, cell)
-            if hit is not None:
-                value, notes = hit
-                for en, zh in notes:
-                    row.warn(column, en, zh)
-            else:
-                value = _READERS[column.kind](row, column, cell)
-                if not isinstance(value, _Skip):
-                    value = self.finish(row, column, value)
-            if isinstance(value, _Skip):
-                continue
-            body[column.field] = value
+    @staticmethod
+    def _no_header(row: _Row, index: int) -> None:
+        letter = _column_letter(index)
+        row.errors.append(RowError(row.number, letter, f"a value in column {letter}, which "
+                                   "has no header", f"第 {letter} 列没有表头却有内容"))
 
     def _read_text(self, column: Column, text: str
                    ) -> tuple[object, tuple[tuple[str, str], ...]]:
@@ -768,27 +745,24 @@ def parse_file(path: Path, kind: str, dept: str,
     ``rows`` (which is then empty). ``xlsx_rows`` reads a workbook's cells in place of
     openpyxl here (``ParseInChild.xlsx_rows``: openpyxl in another process).
     """
-    chunks = _parse(path, kind, dept, xlsx_rows)
+    stream = ParseStream(path, kind, dept, xlsx_rows)
     rows: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    while True:
-        try:
-            bodies, chunk_numbers = next(chunks)
-        except StopIteration as stop:
-            result: ParsedImport = stop.value
-            break
+    for bodies, numbers in stream.chunks():
         if sink is not None:
-            sink(bodies, chunk_numbers)
+            sink(bodies, numbers)
         else:
             rows.extend(bodies)
-            numbers.extend(chunk_numbers)
-    result.rows, result.row_numbers = rows, numbers
+    result = stream.parsed()
+    if sink is not None:
+        result.row_numbers = []
+    result.rows = rows
     return result
 
 
 class ParseStream:
-    """``parse_file`` as a stream: ``rows()`` yields the good bodies as they are parsed,
-    then ``result`` is the ParsedImport (``rows`` empty, ``row_numbers`` of every body)."""
+    """``parse_file`` as a stream: ``rows()`` (or ``chunks()``) yields the good bodies as
+    they are parsed, then ``parsed()`` is the ParsedImport (``rows`` empty,
+    ``row_numbers`` of every body)."""
 
     def __init__(self, path: Path, kind: str, dept: str,
                  xlsx_rows: XlsxRows | None = None) -> None:
@@ -796,7 +770,8 @@ class ParseStream:
         self._numbers: list[int] = []
         self.result: ParsedImport | None = None
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    def chunks(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        """The good bodies with their row numbers, ``_CHUNK`` at a time."""
         while True:
             try:
                 bodies, numbers = next(self._chunks)
@@ -805,12 +780,16 @@ class ParseStream:
                 self.result.row_numbers = self._numbers
                 return
             self._numbers.extend(numbers)
+            yield bodies, numbers
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for bodies, _ in self.chunks():
             yield from bodies
 
     def parsed(self) -> ParsedImport:
         """The ParsedImport, reading whatever ``rows()`` has not read yet."""
         if self.result is None:
-            for _ in self.rows():
+            for _ in self.chunks():
                 pass
         if self.result is None:
             raise RuntimeError("the parse stream was left unfinished")

@@ -80,7 +80,6 @@ class ChildWriter:
         self._from: Any = None
         self._head: tuple[int, bytes, str] | None = None
         self._head_read = False
-        self._chained = 0  # in the child: stored events whose chain rows are inserted
 
     @staticmethod
     def available(recorder: object) -> bool:
@@ -131,8 +130,6 @@ class ChildWriter:
             self._expect("")  # the child stopped: raise what it reported
 
     def _expect(self, what: str) -> Any:
-        with contextlib.suppress(BrokenPipeError):
-            self._to.flush()
         message = pipes.receive(self._from)
         if message is None:
             raise PersistenceError("the writing process ended without a report")
@@ -194,6 +191,7 @@ class ChildWriter:
             c.execute("BEGIN")
             done = 0  # stored events inserted
             ids: list[int] = []  # their rowids, in order
+            chained = 0  # stored events whose chain rows are inserted
             while True:
                 what, payload = receive()
                 if what == "events":
@@ -213,12 +211,12 @@ class ChildWriter:
                 elif what == "entries":
                     c.executemany(recorder._insert_entry, (
                         (seq, ids[k], digest, time)
-                        for k, (seq, digest, time) in enumerate(payload, start=self._chained)))
-                    self._chained += len(payload)
+                        for k, (seq, digest, time) in enumerate(payload, start=chained)))
+                    chained += len(payload)
                 elif what == "commit":
-                    if self._chained != done or done != len(rows):
+                    if chained != done or done != len(rows):
                         raise PersistenceError(f"{done} of {len(rows)} stored events sent, "
-                                               f"{self._chained} chained")
+                                               f"{chained} chained")
                     c.execute("COMMIT")
                     send(("committed", None))
                     return

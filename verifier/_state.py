@@ -466,7 +466,7 @@ class LogState:
         bytes per member. The batch's last member is left to ``check`` (it verifies the
         signature), and so is any member that ``check`` would report on. Body rules run
         unless the member's type is in ``checked_types`` (the caller ran them already).
-        ``tests/test_state.py`` compares this with ``check`` and ``apply``.
+        ``tests/test_batch.py`` compares this with ``check`` and ``apply``.
         """
         open_ = self.batch
         if open_ is None or not start < stop:
@@ -492,7 +492,7 @@ class LogState:
             if info is None:
                 if rule.lifecycle != "create":
                     break
-                record = StreamInfo(1, owner, rule.lifecycle == "end")
+                record = StreamInfo(1, owner)
             elif rule.lifecycle == "create" or info.ended or info.owner != actor:
                 break
             else:
