@@ -19,6 +19,7 @@ from ledger._app import Ledger
 from ledger._errors import InputError
 from ledger._statements import Submission, sign_statement
 from verifier import NoteSigner
+from verifier._canonical import bounded_int
 
 __all__ = [
     "RESULT_TYPES",
@@ -109,8 +110,9 @@ def receive_lead(ledger: Ledger, signer: NoteSigner, dept: str, *, case_id: str,
 def submit_signed(ledger: Ledger, path: Path, types: tuple[str, ...] = RESULT_TYPES) -> int:
     """Submit a statement signed elsewhere (``Submission.to_json`` as a JSON file)."""
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # bounded_int: a 5,000-digit literal is refused by name, not by int()'s ValueError
+        obj = json.loads(path.read_text(encoding="utf-8"), parse_int=bounded_int)
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, CanonicalError
         raise InputError(f"{path}: not a readable JSON statement ({exc})") from None
     statement = Submission.from_json(obj, str(path))
     if statement.type not in types:

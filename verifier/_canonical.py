@@ -14,8 +14,9 @@ from typing import Any
 
 from verifier._errors import CanonicalError
 
-__all__ = ["MAX_INT", "NOT_CANONICAL", "canonical", "check", "check_unicode", "decode_json",
-           "decode_text", "dumps", "encode_text", "loads_canonical"]
+__all__ = ["MAX_INT", "MAX_INT_DIGITS", "NOT_CANONICAL", "bounded_int", "canonical", "check",
+           "check_unicode", "decode_json", "decode_text", "dumps", "encode_text",
+           "loads_canonical"]
 
 MAX_INT = 2**53
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
@@ -68,14 +69,24 @@ def _reject_constant(text: str) -> Any:
     raise CanonicalError(f"{text} is not JSON")
 
 
-def _bounded_int(text: str) -> int:
+# 2^53 has 16 digits. Counting digits before int() matters: Python refuses to convert a
+# literal over 4,300 digits with a ValueError, which would escape as a traceback.
+MAX_INT_DIGITS = len(str(MAX_INT))
+
+
+def bounded_int(text: str) -> int:
+    """A JSON integer literal within +-2^53, or CanonicalError (never ValueError)."""
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        shown = text if len(text) <= 24 else f"{text[:20]}...({digits} digits)"
+        raise CanonicalError(f"integer {shown} outside +-2^53")
     value = int(text)
     if not -MAX_INT <= value <= MAX_INT:
         raise CanonicalError(f"integer {text} outside +-2^53")
     return value
 
 
-_decoder = json.JSONDecoder(parse_float=_reject_float, parse_int=_bounded_int,
+_decoder = json.JSONDecoder(parse_float=_reject_float, parse_int=bounded_int,
                             parse_constant=_reject_constant)
 
 

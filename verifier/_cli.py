@@ -19,8 +19,9 @@ from typing import IO, Any, NoReturn
 from verifier._audit import EXIT_UNVERIFIABLE, EXIT_USAGE, Oversize, Report, audit
 from verifier._beacon import Chain
 from verifier._bundle import entity_report, verify_bundle
+from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
-from verifier._errors import FormatError
+from verifier._errors import CanonicalError, FormatError
 from verifier._html import render_html
 from verifier._note import NoteVerifier
 from verifier._trust import Trust, chain_from_json, load_trust
@@ -96,9 +97,9 @@ def _progress(lines: Iterator[bytes | Oversize], total: int, out: IO[str]
 
 def _beacon_arg(text: str) -> Chain:
     try:
-        return chain_from_json(json.loads(text), "--beacon")
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"--beacon: not JSON ({exc})") from None
+        return chain_from_json(decode_json(text), "--beacon")
+    except CanonicalError as exc:
+        raise FormatError(f"--beacon: {exc}") from None
 
 
 def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:

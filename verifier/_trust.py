@@ -6,11 +6,11 @@ what the policy pins, so a log that rewrites its genesis is caught.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._beacon import KNOWN_CHAINS, Chain
+from verifier._canonical import decode_json, decode_text, encode_text
 from verifier._errors import FormatError, TrustError
 from verifier._note import NoteVerifier
 
@@ -105,11 +105,17 @@ def parse_trust(obj: Any) -> Trust:
 
 
 def load_trust(data: bytes) -> Trust:
-    """Parse trust.json bytes."""
+    """Parse trust.json bytes with the canonical parser's bounds (integers within +-2^53,
+    counted before conversion; nesting; no NaN), so a crafted file is a usage error, never
+    a traceback. The file itself need not be in canonical form."""
     try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"trust.json: not JSON ({exc})") from None
+        obj = decode_json(decode_text(data))
+        encode_text(obj).encode()
+    except FormatError as exc:
+        raise FormatError(f"trust.json: {exc}") from None
+    except UnicodeEncodeError:  # "\udc00" escaped: parses, but is no text to print or compare
+        raise FormatError("trust.json: a string holds a lone surrogate (not Unicode text)") \
+            from None
     return parse_trust(obj)
 
 
