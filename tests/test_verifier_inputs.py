@@ -8,11 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from ledger import LogKeys
+import verifier
+from ledger import Ledger, LogKeys
+from ledger._bundle import draw_lines, make_bundle
 from ledger._cli import main as ledger_main
 from tests.helpers import build_export, copy_export, entry_obj, read_entries
 from tests.test_audit_input import assert_no_traceback, cli
-from verifier import EXIT_INTEGRITY, EXIT_USAGE
+from verifier import (
+    EXIT_CLEAN,
+    EXIT_INTEGRITY,
+    EXIT_UNVERIFIABLE,
+    EXIT_USAGE,
+    canonical,
+    load_trust,
+)
+from verifier._bundle import verify_bundle
 
 HUGE = b"9" * 5000  # over Python's 4,300-digit int-string limit
 
@@ -132,3 +142,151 @@ def test_statement_body_with_an_integer_of_5000_digits(
     code = ledger_main(["--db", str(db), "inspection", "complete", "--statement", str(path)])
     err = capsys.readouterr().err
     assert code == 1 and "stmt.json" in err and "2^53" in err, err
+
+
+# --- items 12, 14, 15, 20: the bundle and entity commands, usage errors, versions ----------
+
+@pytest.fixture(scope="module")
+def bundle(demo: tuple[Path, LogKeys], tmp_path_factory: pytest.TempPathFactory
+           ) -> tuple[Path, Path]:
+    """A draw-proof bundle of the demo's first draw, and the export's trust.json."""
+    ledger = Ledger(str(demo[0].parent / "db.sqlite"))
+    try:
+        draw_id = next(line.split("\t")[0] for line in draw_lines(ledger)
+                       if "ZC-SCJGJ/" in line)  # three drawn from a larger pool
+        data = canonical(make_bundle(ledger, draw_id))
+    finally:
+        ledger.close()
+    path = tmp_path_factory.mktemp("bundle") / "draw.json"
+    path.write_bytes(data)
+    return path, demo[0] / "trust.json"
+
+
+def _drawn_and_missed(path: Path, trust: Path) -> tuple[str, str]:
+    _, view = verify_bundle(path.read_bytes(), load_trust(trust.read_bytes()))
+    assert view.execution is not None and view.snapshot is not None
+    chosen = {s["uscc"] for s in view.execution.body["outcome"]["selected"]}
+    missed = next(m.uscc for m in view.snapshot.pool if m.uscc not in chosen)
+    return sorted(chosen)[0], missed
+
+
+def _mangle(code: str) -> str:
+    """How a company types its code: lower case, spaces, full-width characters."""
+    full = "".join(chr(ord(c) + 0xFEE0) for c in code[:4])
+    return f"  {full}{code[4:9].lower()} {code[9:].lower()} "
+
+
+def test_entity_typed_in_lower_case_with_spaces_and_full_width_is_found(
+        bundle: tuple[Path, Path]) -> None:
+    path, trust = bundle
+    drawn, _ = _drawn_and_missed(path, trust)
+    proc = cli("entity", str(path), _mangle(drawn), "--trust", str(trust))
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_CLEAN, proc.stdout + proc.stderr
+    assert f"对象 / entity: {drawn}" in proc.stdout and "被抽中 / drawn" in proc.stdout
+    assert "得分不高于本层分界" in proc.stdout and "at or below the stratum's cut-off, hence " \
+        "drawn" in proc.stdout
+    assert "证明包核验通过" in proc.stdout and "the bundle checks" in proc.stdout
+
+
+def test_entity_not_drawn_says_why(bundle: tuple[Path, Path]) -> None:
+    path, trust = bundle
+    _, missed = _drawn_and_missed(path, trust)
+    proc = cli("entity", str(path), missed, "--trust", str(trust), "--json")
+    assert proc.returncode == EXIT_CLEAN, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["drawn"] is False and answer["score"] > answer["cutoff"]
+    assert answer["reason"]["en"] == "score above the stratum's cut-off, hence not drawn"
+    assert answer["verifier"] == {"version": verifier.__version__, "spec": "SPEC-v1"}
+
+
+def test_entity_with_a_wrong_check_character_is_a_usage_error(bundle: tuple[Path, Path]
+                                                              ) -> None:
+    path, trust = bundle
+    drawn, _ = _drawn_and_missed(path, trust)
+    wrong = drawn[:17] + next(c for c in "0123456789" if c != drawn[17])
+    proc = cli("entity", str(path), wrong, "--trust", str(trust))
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_USAGE
+    assert "校验位" in proc.stderr and "check character" in proc.stderr
+    assert "not in the pool" not in proc.stdout + proc.stderr
+
+
+def test_entity_without_pinned_keys_says_what_exit_3_means(bundle: tuple[Path, Path]) -> None:
+    path, trust = bundle
+    drawn, _ = _drawn_and_missed(path, trust)
+    proc = cli("entity", str(path), drawn)
+    assert proc.returncode == EXIT_UNVERIFIABLE
+    assert "无法完全验证" in proc.stdout and "the bundle's own keys" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["export_dir", "trust", "checkpoint", "entries", "empty",
+                                  "report"])
+def test_file_that_is_not_a_bundle_is_a_usage_error(export: Path, tmp_path: Path,
+                                                    case: str) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(cli("audit", str(export), "--json").stdout, encoding="utf-8")
+    (tmp_path / "empty.json").write_bytes(b"")
+    target, looks = {
+        "export_dir": (export, "an export directory"),
+        "trust": (export / "trust.json", "a trust policy"),
+        "checkpoint": (sorted((export / "checkpoints").iterdir())[0], "a signed note"),
+        "entries": (export / "entries.jsonl", "an entries file"),
+        "empty": (tmp_path / "empty.json", "an empty file"),
+        "report": (report, "a verifier report"),
+    }[case]
+    proc = cli("bundle", str(target), "--json")
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_USAGE
+    error = json.loads(proc.stdout)["error"]
+    assert "not a draw-proof bundle" in error["en"] and looks in error["en"], error
+    assert "不是抽取证明包" in error["zh"]
+    assert "tampered" not in proc.stdout + proc.stderr and "None" not in proc.stdout
+
+
+def test_damaged_bundle_is_still_integrity_and_names_no_entry_none(
+        bundle: tuple[Path, Path], tmp_path: Path) -> None:
+    path, trust = bundle
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(path.read_bytes()[:-40])
+    proc = cli("bundle", str(damaged), "--trust", str(trust))
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_INTEGRITY
+    assert "BUNDLE.format" in proc.stdout and "entry None" not in proc.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("audit", "--json", "--quorum", "many", "."),
+    ("audit", "--json"),
+    ("frobnicate", "--json"),
+    ("audit", "--json", "{tmp}"),
+    ("audit", "--json", "{export}", "--trust", "{tmp}/missing.json"),
+    ("bundle", "--json", "{tmp}/missing.json"),
+    ("entity", "--json", "{tmp}", "91350100M000100Y4X"),
+])
+def test_usage_error_under_json_prints_an_error_object(export: Path, tmp_path: Path,
+                                                       args: tuple[str, ...]) -> None:
+    words = [a.format(tmp=tmp_path, export=export) for a in args]
+    proc = cli(*words)
+    assert_no_traceback(proc)
+    assert proc.returncode == EXIT_USAGE
+    obj = json.loads(proc.stdout)
+    assert obj["exit_code"] == EXIT_USAGE and obj["verifier"]["spec"] == "SPEC-v1"
+    assert obj["error"]["zh"] and obj["error"]["en"], obj
+    assert obj["error"]["en"] in proc.stderr  # a person reading the terminal sees it too
+
+
+def test_version_everywhere(export: Path, tmp_path: Path) -> None:
+    version = verifier.__version__
+    assert version and version != "unknown" and verifier.SPEC_VERSION == "SPEC-v1"
+    for words in (("--version",), ("audit", "--version"), ("entity", "--version")):
+        proc = cli(*words)
+        assert proc.returncode == 0 and proc.stdout.strip() == \
+            f"python -m verifier {version} (SPEC-v1)", proc.stdout
+    page = tmp_path / "report.html"
+    proc = cli("audit", str(export), "--json", "--html", str(page))
+    assert json.loads(proc.stdout)["verifier"] == {"version": version, "spec": "SPEC-v1"}
+    assert f"{version}" in page.read_text(encoding="utf-8") and "SPEC-v1" in \
+        page.read_text(encoding="utf-8")
+    text = cli("audit", str(export)).stdout.splitlines()
+    assert text[1] == f"验证程序 / verifier: {version}, 依据规范 / checks SPEC-v1"

@@ -60,6 +60,7 @@ from verifier._note import (
 from verifier._proof import TlogProof, format_proof, parse_proof, verify_proof
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._trust import Trust, load_trust, parse_trust
+from verifier._version import SPEC_VERSION, __version__
 
 __all__ = [
     "BATCH_PREFIX",
@@ -72,6 +73,7 @@ __all__ = [
     "GENESIS_PREV",
     "INTEGRITY",
     "MAX_ENTRY_BYTES",
+    "SPEC_VERSION",
     "STATEMENT_PREFIX",
     "UNVERIFIABLE",
     "VIOLATION",
@@ -94,6 +96,7 @@ __all__ = [
     "Trust",
     "TrustError",
     "VerifierError",
+    "__version__",
     "audit",
     "batch_message",
     "canonical",

@@ -42,6 +42,7 @@ from verifier._note import (
 from verifier._resultaudit import ResultAuditor
 from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
+from verifier._version import version_info
 
 __all__ = ["EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABLE", "EXIT_USAGE", "EXIT_VIOLATION",
            "Oversize", "Report", "audit"]
@@ -115,6 +116,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "exit_code": self.exit_code,
+            "verifier": version_info(),
             "entries": self.entries,
             "checkpoints": self.checkpoints,
             "checkpoints_verified": self.checkpoints_verified,

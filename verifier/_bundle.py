@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._audit import Report
-from verifier._canonical import loads_canonical
+from verifier._canonical import bounded_int, loads_canonical
 from verifier._draw import (
     TARGET_FIELDS,
     Candidate,
@@ -38,7 +38,7 @@ from verifier._proof import parse_proof, verify_proof
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._trust import Trust, chain_to_json, parse_trust
 
-__all__ = ["FORMAT", "BundleView", "entity_report", "verify_bundle"]
+__all__ = ["FORMAT", "BundleView", "entity_report", "not_a_bundle", "verify_bundle"]
 
 FORMAT = "drawledger/draw-bundle/v1"
 _FIELDS = {"format", "draw", "trust", "entries", "consistency", "snapshot"}
@@ -151,6 +151,55 @@ def _snapshot(lists: Any, report: Report, view: BundleView) -> None:
         report.add(_bad("BUNDLE.snapshot", None, "快照清单的条目格式或顺序不合规范",
                         "a snapshot list's leaves are not in the specified form or order"))
     view.snapshot = snapshot
+
+
+def _loose_json(data: bytes) -> Any:
+    """Any JSON (floats too: a report has them), bounded like the canonical parser's
+    integers; ValueError for anything else."""
+    try:
+        return json.loads(data.decode(), parse_int=bounded_int)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def not_a_bundle(data: bytes) -> tuple[str, str] | None:
+    """What a file that is no draw-proof bundle looks like instead, or None when it names
+    the bundle format anywhere: then any failure is tampering (``BUNDLE.format``), since
+    every byte of a bundle is authenticated, while a file of another kind handed to the
+    checker is a usage error (SPEC.md 15.2)."""
+    if FORMAT.encode() in data:
+        return None
+    if not data.strip():
+        return "空文件", "an empty file"
+    if data.startswith(b"c2sp.org/tlog-proof@v1\n"):
+        return "单条目证明（tlog-proof）", "a per-entry proof (tlog-proof)"
+    if data.startswith(b"PK\x03\x04"):
+        return "压缩包或电子表格", "a zip archive or a spreadsheet"
+    if b"\n\n\xe2\x80\x94 " in data[:1 << 16]:
+        return "签名注记（检查点？）", "a signed note (a checkpoint?)"
+    try:
+        obj = _loose_json(data)
+    except ValueError:
+        try:
+            obj = _loose_json(data.split(b"\n", 1)[0])
+        except ValueError:
+            return "不是 JSON", "not JSON"
+        if isinstance(obj, dict) and {"seq", "prev", "sig"} <= set(obj):
+            return "条目文件（entries.jsonl）", "an entries file (entries.jsonl)"
+        return "不是 JSON（或多行 JSON）", "not JSON (or JSON lines)"
+    if not isinstance(obj, dict):
+        return "不是 JSON 对象", "JSON that is not an object"
+    if {"log_key", "authority_keys"} <= set(obj):
+        return "信任策略（trust.json）", "a trust policy (trust.json)"
+    if {"exit_code", "findings"} <= set(obj):
+        return "验证报告（--json 的输出）", "a verifier report (--json output)"
+    if {"seq", "prev", "sig"} <= set(obj):
+        return "单个条目", "a single entry"
+    if isinstance(obj.get("format"), str):
+        fmt = obj["format"][:80]
+        return f"另一种格式的 JSON（{fmt}）", f"JSON of another format ({fmt})"
+    members = ", ".join(sorted(obj)[:6])
+    return f"另一种 JSON（成员：{members}）", f"JSON of another kind (members: {members})"
 
 
 def verify_bundle(data: bytes, trust: Trust | None = None, *, background: bool = False
@@ -393,10 +442,11 @@ def entity_report(view: BundleView, uscc: str) -> dict[str, Any]:
         score = target_score(seed, member.stratum, uscc)
         cutoff = outcome["cutoffs"].get(member.stratum)
         team = next((s["team"] for s in outcome["selected"] if s["uscc"] == uscc), None)
+        below = cutoff is not None and score.hex() <= cutoff
         out.update({"in_pool": True, "stratum": member.stratum, "score": score.hex(),
                     "cutoff": cutoff, "drawn": team is not None,
-                    "consistent": (team is not None) == (cutoff is not None
-                                                         and score.hex() <= cutoff),
+                    "consistent": (team is not None) == below,
+                    "reason": _reason(team is not None, below, cutoff is not None),
                     "team": team, "leaf_index": i,
                     "leaf": view.leaves["pool"][i].decode(),
                     "proof": [h.hex() for h in tree.inclusion_proof(i)]})
@@ -406,6 +456,36 @@ def entity_report(view: BundleView, uscc: str) -> dict[str, Any]:
     neighbours = [{"leaf_index": k, "uscc": usccs[k],
                    "proof": [h.hex() for h in tree.inclusion_proof(k)]}
                   for k in (j - 1, j) if 0 <= k < len(pool)]
+    reason = (("在排除期内（近期已被检查），不进入检查对象池，故未被抽中",
+               "excluded by the plan's exclusion window (inspected recently), so not in the "
+               "pool and not drawn") if excluded else
+              ("不在本次抽取已承诺的检查对象池中（不在抽查范围内或未登记），故未被抽中；两个相邻"
+               "条目及其证明表明它不在有序清单中",
+               "not in the draw's committed pool (outside the pool rule or not registered), "
+               "hence not drawn; the two neighbouring leaves and their proofs show it is "
+               "absent from the sorted list"))
     out.update({"in_pool": False, "excluded": excluded, "drawn": False,
-                "neighbours": neighbours})
+                "reason": {"zh": reason[0], "en": reason[1]}, "neighbours": neighbours})
     return out
+
+
+def _reason(drawn: bool, below: bool, has_cutoff: bool) -> dict[str, str]:
+    """Why an entity in the pool was or was not drawn, in words (SPEC.md 14.7: drawn
+    exactly when its score is at or below its stratum's cut-off)."""
+    if drawn and below:
+        zh, en = ("得分不高于本层分界（小于或等于），故被抽中",
+                  "score at or below the stratum's cut-off, hence drawn")
+    elif not drawn and not has_cutoff:
+        zh, en = "本层没有抽取任何对象，故未被抽中", "the stratum drew no one, hence not drawn"
+    elif not drawn and not below:
+        zh, en = ("得分高于本层分界，故未被抽中",
+                  "score above the stratum's cut-off, hence not drawn")
+    elif drawn:
+        zh, en = ("执行记录称其被抽中，但得分高于本层分界：与抽取规则不符",
+                  "the execution record says drawn, but the score is above the cut-off: "
+                  "this contradicts the draw rule")
+    else:
+        zh, en = ("得分不高于本层分界，本应被抽中，但执行记录未列出：与抽取规则不符",
+                  "score at or below the cut-off, so it should have been drawn, but the "
+                  "execution record does not list it: this contradicts the draw rule")
+    return {"zh": zh, "en": en}

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,13 +19,15 @@ from typing import IO, Any, NoReturn
 
 from verifier._audit import EXIT_UNVERIFIABLE, EXIT_USAGE, Oversize, Report, audit
 from verifier._beacon import Chain
-from verifier._bundle import entity_report, verify_bundle
+from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import CanonicalError, FormatError
 from verifier._html import render_html
 from verifier._note import NoteVerifier
+from verifier._registry import check_uscc
 from verifier._trust import Trust, chain_from_json, load_trust
+from verifier._version import SPEC_VERSION, __version__, version_info
 
 __all__ = ["main", "read_lines"]
 
@@ -32,11 +35,34 @@ MAX_CHECKPOINT_BYTES = 64 * 1024
 _SHANGHAI = timezone(timedelta(hours=8))
 
 
+class _Usage(Exception):
+    """Bad arguments, or an input that is not what the command takes: exit 64, with the
+    reason in both languages (as a JSON error object on stdout under --json)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        print(f"{self.prog}: 用法错误 / usage error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        raise _Usage(f"{self.prog}: 参数错误：{message}", f"{self.prog}: {message}")
+
+
+def _usage_exit(error: _Usage, as_json: bool) -> int:
+    """Report a usage error: always on stderr, and under --json also as the documented
+    error object on stdout, so a script reading stdout is never left with nothing."""
+    print(f"用法错误 / usage error: {error.zh} / {error.en}", file=sys.stderr)
+    if as_json:
+        _dump({"exit_code": EXIT_USAGE, "verifier": version_info(),
+               "error": {"zh": error.zh, "en": error.en}})
+    return EXIT_USAGE
+
+
+def _dump(obj: dict[str, Any]) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
+    print()
 
 
 def read_lines(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes | Oversize]:
@@ -126,6 +152,7 @@ def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
                3: ("无法验证（缺少信任输入）", "unverifiable (a trust input is missing)")}
     zh, en = verdict[report.exit_code]
     print(f"审计结论 / verdict: {zh} / {en} (exit {report.exit_code})", file=out)
+    print(f"验证程序 / verifier: {__version__}, 依据规范 / checks {SPEC_VERSION}", file=out)
     print(f"条目 / entries: {report.entries}; 检查点 / checkpoints: {report.checkpoints} "
           f"({report.checkpoints_verified} verified); 签名 / signatures checked: "
           f"{report.signatures_checked}; 信任来源 / trust: {trust_source}", file=out)
@@ -161,14 +188,12 @@ def _audit(args: argparse.Namespace) -> int:
     export = Path(args.export)
     entries = export / "entries.jsonl"
     if not entries.is_file():
-        print(f"用法错误 / usage error: {entries} not found: not an export directory",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(f"{entries} 不存在：不是导出目录", f"{entries} not found: not an export "
+                     "directory")
     try:
         trust, source = _trust(args, export)
     except (OSError, FormatError) as exc:
-        print(f"信任策略错误 / bad trust input: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(f"信任策略错误：{exc}", f"bad trust input: {exc}") from None
     checkpoints: list[tuple[str, bytes]] = []
     cp_dir = export / "checkpoints"
     if cp_dir.is_dir():
@@ -190,12 +215,11 @@ def _audit(args: argparse.Namespace) -> int:
         try:
             Path(args.html).write_text(render_html(obj), encoding="utf-8")
         except OSError as exc:
-            print(f"无法写入 / cannot write {args.html}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            raise _Usage(f"无法写入 {args.html}：{exc}", f"cannot write {args.html}: {exc}") \
+                from None
     try:
         if args.json:
-            json.dump(obj, sys.stdout, ensure_ascii=False, indent=1)
-            print()
+            _dump(obj)
         else:
             _print_report(report, source, sys.stdout)
         sys.stdout.flush()
@@ -205,48 +229,100 @@ def _audit(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _bundle_trust(args: argparse.Namespace) -> Trust | None:
-    return load_trust(Path(args.trust).read_bytes()) if args.trust else None
+# What a bundle check's exit status means for the answer built on it.
+_BUNDLE_MEANS = {
+    0: ("证明包核验通过：以上结论由签名检查点和固定的公钥支撑",
+        "the bundle checks: this answer rests on signed checkpoints and the pinned keys"),
+    1: ("证明包完整，但抽取违反了规则（见下列发现）：结论如实反映日志所记",
+        "the bundle is intact but the draw broke a rule (findings below): the answer is what "
+        "the log holds"),
+    2: ("完整性失败：证明包被篡改或损坏，不能据此作答",
+        "integrity failure: the bundle is tampered or corrupt, no answer can rest on it"),
+    3: ("无法完全验证：结论取决于未能核验的输入（见下列发现；如未用 --trust 固定公开发布的"
+        "密钥，则取决于证明包自带的密钥是否属实）",
+        "unverifiable: the answer holds only if what could not be checked is genuine (see "
+        "the findings; without --trust, the bundle's own keys)"),
+}
+
+
+def _entity_uscc(text: str) -> str:
+    """The code as the registries hold it: NFKC (full-width to half-width), no spaces,
+    upper case; an invalid code is refused with the reason (a mistyped code must not be
+    told it was not in the pool)."""
+    code = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    errors, _ = check_uscc(code)
+    if errors:
+        raise _Usage(f"统一社会信用代码 {code} 无效：" + "；".join(p.zh for p in errors),
+                     f"USCC {code} is not valid: " + "; ".join(p.en for p in errors))
+    return code
+
+
+def _read_bundle(name: str) -> bytes:
+    path = Path(name)
+    if path.is_dir():
+        what = (("导出目录，请用 python -m verifier audit", "an export directory: use python -m "
+                 "verifier audit") if (path / "entries.jsonl").is_file()
+                else ("目录", "a directory"))
+    else:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _Usage(f"无法读取 {name}：{exc}", f"cannot read {name}: {exc}") from None
+        found = not_a_bundle(data)
+        if found is None:
+            return data
+        what = found
+    raise _Usage(f"{name} 不是抽取证明包（{FORMAT}），而是{what[0]}",
+                 f"{name} is not a draw-proof bundle ({FORMAT}) but {what[1]}")
 
 
 def _bundle(args: argparse.Namespace) -> int:
+    uscc = _entity_uscc(args.uscc) if args.command == "entity" else ""
     try:
-        trust = _bundle_trust(args)
-        data = Path(args.file).read_bytes()
+        trust = load_trust(Path(args.trust).read_bytes()) if args.trust else None
     except (OSError, FormatError) as exc:
-        print(f"用法错误 / usage error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(f"信任策略错误：{exc}", f"bad trust input: {exc}") from None
+    data = _read_bundle(args.file)
     report, view = verify_bundle(data, trust, background=not args.serial)
+    means = dict(zip(("zh", "en"), _BUNDLE_MEANS[report.exit_code], strict=True))
     if args.command == "entity":
         if view.execution is None or view.snapshot is None or report.exit_code == 2:
-            _print_report(report, view.trust_source, sys.stdout)
-            return report.exit_code or EXIT_UNVERIFIABLE
-        result = entity_report(view, args.uscc)
+            code = report.exit_code or EXIT_UNVERIFIABLE
+            if args.json:
+                _dump({**report.to_json(), "exit_code": code, "answer": None,
+                       "bundle_check": means})
+            else:
+                print(f"无法回答 / no answer: {means['zh']} / {means['en']}")
+                _print_report(report, view.trust_source, sys.stdout)
+            return code
+        result = entity_report(view, uscc)
         if args.json:
-            print(json.dumps({**result, "exit_code": report.exit_code,
-                              "findings": [f.to_json() for f in report.findings]},
-                             ensure_ascii=False, indent=1))
+            _dump({**result, "exit_code": report.exit_code, "verifier": version_info(),
+                   "bundle_check": means, "findings": [f.to_json() for f in report.findings]})
         else:
-            _print_entity(result, report)
+            _print_entity(result, report, means)
         return report.exit_code
     if args.json:
-        print(json.dumps({**report.to_json(), **view.to_json()}, ensure_ascii=False, indent=1))
+        _dump({**report.to_json(), **view.to_json(), "bundle_check": means})
     else:
         info = view.to_json()
-        print(f"抽取 / draw: {view.draw}")
-        when = (datetime.fromtimestamp(view.round_time, _SHANGHAI).isoformat()
-                if view.round_time is not None else "-")
-        print(f"承诺 / commitment: 第 {info['commit_seq']} 条 / entry {info['commit_seq']}, "
-              f"{view.commit_time}; 信标轮次时间 / beacon round due {when}; 证据 / evidence: "
-              f"{'见证 / witnessed' if view.evidence == 'witnessed' else '日志自述 / claimed'}")
-        print(f"抽中 / selected: {info['selected']}; 无法配齐 / unfillable: "
-              f"{info['unfillable']}; 重算 / recomputed: {report.draws.get('verified', 0)}")
+        if view.commit is not None:
+            print(f"抽取 / draw: {view.draw}")
+            when = (datetime.fromtimestamp(view.round_time, _SHANGHAI).isoformat()
+                    if view.round_time is not None else "-")
+            print(f"承诺 / commitment: 第 {info['commit_seq']} 条 / entry {info['commit_seq']}, "
+                  f"{view.commit_time}; 信标轮次时间 / beacon round due {when}; 证据 / evidence: "
+                  f"{'见证 / witnessed' if view.evidence == 'witnessed' else '日志自述 / claimed'}")
+            print(f"抽中 / selected: {info['selected']}; 无法配齐 / unfillable: "
+                  f"{info['unfillable']}; 重算 / recomputed: {report.draws.get('verified', 0)}")
         _print_report(report, view.trust_source, sys.stdout)
+        print(f"含义 / meaning: {means['zh']} / {means['en']}")
     return report.exit_code
 
 
-def _print_entity(r: dict[str, Any], report: Report) -> None:
+def _print_entity(r: dict[str, Any], report: Report, means: dict[str, str]) -> None:
     print(f"对象 / entity: {r['uscc']}  抽取 / draw: {r['draw']}")
+    print(f"验证程序 / verifier: {__version__}, 依据规范 / checks {SPEC_VERSION}")
     print(f"检查对象池 / pool: {r['pool_size']} 家, 默克尔根 / root {r['pool_root']}")
     if r["in_pool"]:
         verdict = "被抽中 / drawn" if r["drawn"] else "未被抽中 / not drawn"
@@ -265,12 +341,17 @@ def _print_entity(r: dict[str, Any], report: Report) -> None:
                else "不在池中 / not in the pool")
         print(f"结论 / verdict: {why}; 相邻条目 / neighbours: "
               + ", ".join(f"#{n['leaf_index']} {n['uscc']}" for n in r["neighbours"]))
-    print(f"证明包核验 / bundle check: exit {report.exit_code}")
+    print(f"原因 / why: {r['reason']['zh']} / {r['reason']['en']}")
+    print(f"证明包核验 / bundle check: {means['zh']} / {means['en']} (exit {report.exit_code})")
+    for f in report.findings:
+        print(f"[{f.kind}] {f.rule} seq={'-' if f.seq is None else f.seq}: {f.zh} / {f.en}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="python -m verifier",
-                     description="drawledger standalone verifier (SPEC.md v1)")
+                     description=f"drawledger standalone verifier ({SPEC_VERSION})")
+    version = f"python -m verifier {__version__} ({SPEC_VERSION})"
+    parser.add_argument("--version", action="version", version=version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("audit", help="replay and check an export directory")
     p.add_argument("export", help="directory with entries.jsonl, checkpoints/, trust.json")
@@ -307,10 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--serial", action="store_true",
                    help="one process: no forked child hashing the lists meanwhile")
-    args = parser.parse_args(argv)
-    if args.command == "audit":
-        return _audit(args)
-    if args.command in ("bundle", "entity"):
+    for p in sub.choices.values():
+        p.add_argument("--version", action="version", version=version)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+        if args.command == "audit":
+            return _audit(args)
         try:
             code = _bundle(args)
             sys.stdout.flush()
@@ -318,5 +402,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             code = EXIT_USAGE
         return code
-    return EXIT_USAGE  # pragma: no cover - argparse enforces the choices
+    except _Usage as exc:
+        return _usage_exit(exc, "--json" in words)
 

@@ -150,6 +150,13 @@ def _per_dept(counts: Any, depts: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _version(info: Any) -> str:
+    """"0.1.0 / SPEC-v1": which verifier gave the verdict and under which rules."""
+    if not isinstance(info, dict):
+        return _DASH
+    return f"{_e(info.get('version'))} / {_e(info.get('spec'))}"
+
+
 def _summary(report: Mapping[str, Any]) -> str:
     """Title, verdict and the counts that say how much was actually checked."""
     code = report.get("exit_code")
@@ -161,6 +168,7 @@ def _summary(report: Mapping[str, Any]) -> str:
             f"{_e(report.get('checkpoints_verified'))}/{_e(report.get('checkpoints'))}",
         _bi("签名已核验", "signatures checked"): _e(report.get("signatures_checked")),
         _bi("信任来源", "trust source"): _e(report.get("trust_source")),
+        _bi("验证程序与规范", "verifier and spec"): _version(report.get("verifier")),
     }
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in counts.items())
     cosigs = report.get("cosignatures") or {}
