@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import uuid
 from array import array
@@ -30,7 +31,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import StoredEvent
 
-from ledger._errors import InputError, RejectedError, StorageError
+from ledger._errors import InputError, NoLogError, RejectedError, StorageError
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import (
     ZERO_HASH,
@@ -40,6 +41,7 @@ from ledger._recorder import (
     FramedStoredEvent,
     _stream,
     format_log_time,
+    side_table_names,
     statement_codec,
 )
 from ledger._statements import Submission, sign_statement
@@ -64,7 +66,7 @@ from verifier._canonical import check_unicode, encode_text
 from verifier._entry import Entry, entry_hash
 from verifier._trust import chain_from_json
 
-__all__ = ["ImportResult", "Ledger", "db_env"]
+__all__ = ["ImportResult", "Ledger", "db_env", "require_log"]
 
 _PAGE = 10_000
 Recorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
@@ -99,6 +101,40 @@ def db_env(db: str) -> dict[str, str]:
     }
 
 
+def require_log(db: str) -> None:
+    """Raise NoLogError unless ``db`` already holds a drawledger log (its chain table);
+    creates nothing, not even the SQLite file's directory."""
+    if not db.startswith(("postgres://", "postgresql://")):
+        if not Path(db).is_file():
+            raise NoLogError(db, "没有这个文件 / no such file")
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+                found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                     "name = ?", (side_table_names("stored_events")[0],)
+                                     ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise NoLogError(db, f"不是 SQLite 数据库 / not a SQLite database: {exc}") from None
+        if found is None:
+            raise NoLogError(db, "库中没有日志表 / no log tables in it")
+        return
+    import psycopg
+
+    entries = side_table_names(f"{Ledger.name}_events")[0]  # eventsourcing's PG table name
+    env = db_env(db)
+    try:
+        with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                             dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                             password=env["POSTGRES_PASSWORD"], connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = %s AND "
+                "schemaname = COALESCE(%s, current_schema())",
+                (entries, env.get("POSTGRES_SCHEMA"))).fetchone()
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot read {db}: {exc}") from None
+    if row is None:
+        raise NoLogError(db, "库中没有日志表 / no log tables in it")
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """Where an import landed: the seq of its record and how many rows followed it."""
@@ -114,10 +150,15 @@ class Ledger(Application[str]):
     name = "drawledger"
 
     def __init__(self, db: str, *, clock: Callable[[], datetime] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, create: bool = True) -> None:
+        """Open the log in ``db``; ``create=False`` raises NoLogError when there is none
+        there instead of making an empty one (every CLI command but ``init`` and ``demo``,
+        and the API: a mistyped ``--db`` must not serve an empty log)."""
         if os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").lower() in ("y", "yes", "1", "true"):
             raise StorageError("POSTGRES_ENABLE_DB_FUNCTIONS skips the table lock and would "
                                "let readers miss entries; unset it")
+        if not create:
+            require_log(db)
         merged = db_env(db)
         merged.update(env or {})
         super().__init__(env=merged)

@@ -6,7 +6,7 @@ Commands: ``init`` (keys and genesis), ``demo`` (a small district log), ``checkp
 FILE`` (a draw's offline proof). The API is
 served by ``python -m api`` (ledger never imports api).
 Exit status: 0 done, 1 refused (bad input, the message says which field), 2 storage error,
-64 usage.
+64 usage, 66 no log at ``--db`` (only ``init`` and ``demo`` create one).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from ledger._admin import (
     receive_plan,
 )
 from ledger._app import Ledger
-from ledger._bundle import draw_lines, make_bundle
+from ledger._bundle import draw_lines, draw_status_text, make_bundle
 from ledger._demo import DEFAULT_ORIGIN, LogKeys, build_demo, init_log
-from ledger._errors import InputError, KeyFileError, LedgerError, StorageError
+from ledger._errors import InputError, KeyFileError, LedgerError, NoLogError, StorageError
 from ledger._import import format_errors
 from ledger._results import (
     complete_inspection,
@@ -45,12 +45,20 @@ from ledger._results import (
 )
 from ledger._statements import load_key
 from ledger._witness import ForkError, Witness
-from verifier import canonical
+from verifier import SPEC_VERSION, __version__, canonical
 from verifier._results import OUTCOMES
 
 __all__ = ["main"]
 
 DEFAULT_DB = "var/drawledger.sqlite"
+EXIT_NO_LOG = 66  # sysexits EX_NOINPUT: the --db given holds no log
+_CREATING = ("init", "demo")  # the only commands that may create a log where there is none
+
+
+def version_text() -> str:
+    """``drawledger --version``: the package's version and the SPEC version its verifier
+    checks, from the one place ``python -m verifier --version`` reads them too."""
+    return f"drawledger {__version__} (规范 / spec {SPEC_VERSION})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +77,7 @@ def _keys(args: argparse.Namespace) -> LogKeys:
 
 
 def _run(args: argparse.Namespace) -> int:
-    ledger = Ledger(args.db)
+    ledger = Ledger(args.db, create=args.command in _CREATING)
     try:
         keys = _keys(args)
         if args.command == "init":
@@ -129,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "draws":
             try:
                 for line in draw_lines(ledger):
-                    print(line)
+                    draw_id, day, status, rest = line.split("\t", 3)
+                    print(f"{draw_id}\t{day}\t{draw_status_text(status)}\t{rest}")
                 sys.stdout.flush()
             except BrokenPipeError:  # `drawledger draws | head`: the reader has enough
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -222,9 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", default=DEFAULT_DB,
                         help=f"SQLite file or postgresql:// URL (default {DEFAULT_DB})")
     parser.add_argument("--keys", help="key directory (default: keys/ next to the database)")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init", help="create the log keys and the genesis entry")
-    p.add_argument("--origin", default=DEFAULT_ORIGIN)
+    # Required: a log's origin is its name for ever (in every checkpoint); the demo's example
+    # origin would make a real log look like the demo's.
+    p.add_argument("--origin", required=True,
+                   help="the log's origin, a name for ever, e.g. market.example.gov.cn/ssj "
+                        f"(the demo uses {DEFAULT_ORIGIN})")
     p = sub.add_parser("demo", help="build a demo district year")
     p.add_argument("--targets", type=int, default=20_000)
     p.add_argument("--inspectors", type=int, default=300)
@@ -296,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForkError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except NoLogError as exc:
+        print(f"拒绝 / refused: {exc}", file=sys.stderr)
+        return EXIT_NO_LOG
     except StorageError as exc:
         print(f"存储错误 / storage error: {exc}", file=sys.stderr)
         return 2

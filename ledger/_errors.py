@@ -6,6 +6,7 @@
     ├── InputError               the caller's data is wrong (names the field, row or line);
     │   └── RejectedError        a well-formed statement the rules refuse (carries findings)
     ├── StorageError             the database refused or is misconfigured
+    │   └── NoLogError           the database holds no log (only ``init``/``demo`` make one)
     └── KeyFileError             a key file is missing, unreadable or malformed
 
 Nothing is written when any of these is raised during a submission.
@@ -17,7 +18,8 @@ from collections.abc import Sequence
 
 from verifier import Finding
 
-__all__ = ["InputError", "KeyFileError", "LedgerError", "RejectedError", "StorageError"]
+__all__ = ["InputError", "KeyFileError", "LedgerError", "NoLogError", "RejectedError",
+           "StorageError"]
 
 
 class LedgerError(Exception):
@@ -40,6 +42,16 @@ class RejectedError(InputError):
 
 class StorageError(LedgerError):
     """The database refused an operation or is configured unsafely."""
+
+
+class NoLogError(StorageError):
+    """``--db`` names no log: a typo must not silently become a new, empty one."""
+
+    def __init__(self, db: str, why: str = "") -> None:
+        self.db = db
+        detail = f" ({why})" if why else ""
+        super().__init__(f"没有日志 / no log at {db}{detail}: run `drawledger --db {db} init "
+                         "--origin ORIGIN` (or `demo`) to create one")
 
 
 class KeyFileError(LedgerError):

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from verifier._canonical import (
@@ -52,8 +53,12 @@ MAX_ENTRY_BYTES = 1 << 20
 # Log receive time: Asia/Shanghai, fixed width so that string order is time order.
 # [0-9], not \d: \d also matches non-ASCII digits, which would break string order.
 _TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+08:00"
-_CTIME = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-          r"(?:Z|[+-][0-9]{2}:[0-9]{2})")
+# The signer's clock (SPEC.md section 4): RFC 3339 narrowed to what every RFC 3339 parser
+# reads the same way: upper-case T and Z, 1-6 fraction digits, fields in range, no leap
+# second; _ctime_date_ok adds the real-date check (29..31 and year 0000).
+_CTIME = (r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+          r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+          r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
 _TYPE = r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+"
 _SIG_VALUE = r"[A-Za-z0-9+/]{85}[AQgw]=="
 TIME_RE = re.compile(rf"\A{_TIME}\Z")
@@ -67,6 +72,18 @@ _SIG_VALUE_RE = re.compile(rf"\A{_SIG_VALUE}\Z")
 _SHAPE_RE = re.compile(rf"\A[0-9a-f]{{64}}\n{_TIME}\n{_TYPE}\n{_CTIME}\n{_SIG_VALUE}\Z")
 _ENTRY_KEYS = frozenset(ENTRY_FIELDS)
 _SIG_KEYS = frozenset(SIG_FIELDS)
+
+
+def _ctime_date_ok(ctime: str) -> bool:
+    """Whether a ctime the grammar matched names a real day: only days 29-31 and year
+    0000 need the calendar, so the common case costs two string comparisons."""
+    if ctime[8:10] <= "28" and not ctime.startswith("0000"):
+        return True
+    try:
+        date.fromisoformat(ctime[:10])
+    except ValueError:
+        return False
+    return True
 
 
 def entry_hash(entry: bytes) -> bytes:
@@ -168,7 +185,7 @@ def parse_entry(raw: bytes) -> Entry:
         shape = f"{prev}\n{time}\n{type_}\n{sig['ctime']}\n{sig['value']}"
         fast = (type(sig) is dict and sig.keys() == _SIG_KEYS and type(sig["key"]) is str
                 and type(sig["sid"]) is str and bool(sig["key"]) and bool(sig["sid"])
-                and _SHAPE_RE.match(shape) is not None)
+                and _SHAPE_RE.match(shape) is not None and _ctime_date_ok(sig["ctime"]))
     except (TypeError, KeyError):
         fast = False
     if not fast:
@@ -190,8 +207,9 @@ def parse_sig(sig: Any) -> dict[str, Any]:
     for name in SIG_FIELDS:
         if type(sig[name]) is not str or not sig[name]:
             raise FormatError(f"field sig.{name}: not a non-empty string")
-    if not _CTIME_RE.match(sig["ctime"]):
-        raise FormatError("field sig.ctime: not an RFC 3339 time with offset")
+    if not _CTIME_RE.match(sig["ctime"]) or not _ctime_date_ok(sig["ctime"]):
+        raise FormatError("field sig.ctime: not a real time YYYY-MM-DDThh:mm:ss[.ffffff] "
+                          "with Z or +hh:mm/-hh:mm (SPEC.md section 4)")
     if not _SIG_VALUE_RE.match(sig["value"]):
         raise FormatError("field sig.value: not the padded base64 of a 64-byte Ed25519 "
                           "signature")
