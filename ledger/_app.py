@@ -21,7 +21,7 @@ from array import array
 from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, overload
@@ -31,7 +31,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import StoredEvent
 
-from ledger._errors import InputError, NoLogError, RejectedError, StorageError
+from ledger._errors import ImportRejectedError, InputError, NoLogError, RejectedError, StorageError
+from ledger._import import MAX_ERRORS
 from ledger._model import Record, Stated, StatementMapper
 from ledger._recorder import (
     ZERO_HASH,
@@ -51,19 +52,22 @@ from verifier import (
     STATEMENT_PREFIX,
     CanonicalError,
     Checkpoint,
+    Finding,
     LogState,
     MerkleTree,
     NoteSigner,
     NoteVerifier,
     Trust,
     batch_message,
-    cosign,
     sign_note,
     statement_bytes,
 )
 from verifier._bodies import body_errors as _default_body_rules
 from verifier._canonical import check_unicode, encode_text
+from verifier._deadlines import received_on_finding
+from verifier._drawaudit import redraw_finding
 from verifier._entry import Entry, entry_hash
+from verifier._resultaudit import second_record_finding
 from verifier._trust import chain_from_json
 
 __all__ = ["ImportResult", "Ledger", "db_env", "require_log"]
@@ -238,9 +242,22 @@ class Ledger(Application[str]):
     def submit(self, submissions: Sequence[Submission]) -> list[int]:
         """Check and append a batch of statements in one transaction; returns their seqs.
 
-        Raises RejectedError (naming the statement's index and the rules) or InputError and
-        writes nothing if any statement fails.
+        Every statement goes through ``LogState.check`` and the write-time rules the audit
+        reports through its trackers (``write_findings``: a re-draw, a second result, a
+        receipt dated off its entry). Raises RejectedError (naming the statement's index
+        and the rules) or InputError and writes nothing if any statement fails.
         """
+        return self._submit(submissions, frozenset())
+
+    def plant_violation(self, submissions: Sequence[Submission], rule: str) -> list[int]:
+        """``submit`` that lets findings of exactly ``rule`` through (and still refuses
+        anything else): only for ``drawledger demo --violations``, which plants a
+        violation such as a re-draw (``V8.redraw``) for the audit to find. Never used by
+        the CLI's other commands or the API."""
+        return self._submit(submissions, frozenset({rule}))
+
+    def _submit(self, submissions: Sequence[Submission], planted: frozenset[str]
+                ) -> list[int]:
         if not submissions:
             return []
         with self._lock:
@@ -248,6 +265,7 @@ class Ledger(Application[str]):
             base = self.tree.size
             journal: list[tuple[dict[Any, Any], Any, Any]] = []
             events: list[Stated] = []
+            day: date | None = None  # the date the entries get, once a rule needs it
             try:
                 for i, s in enumerate(submissions):
                     seq = base + i
@@ -256,6 +274,10 @@ class Ledger(Application[str]):
                     signature = base64.b64decode(s.sig["value"])
                     findings = self.state.check(seq, s.stream, version, s.type, s.actor,
                                                 s.body, s.sig, signed, signature)
+                    if s.type in _WRITE_RULE_TYPES:
+                        day = day or self._entry_day()
+                        findings += write_findings(self.state, seq, s.type, s.body, day)
+                    findings = [f for f in findings if f.rule not in planted]
                     if findings:
                         raise RejectedError(i, findings)
                     self.state.apply(seq, s.stream, version, s.type, s.actor, s.body, s.sig,
@@ -285,6 +307,13 @@ class Ledger(Application[str]):
             self._refresh()
             seqs = [self.state.seq_of(s.sig["key"], s.sig["sid"]) for s in submissions]
             return [seq for seq in seqs if seq is not None]
+
+    def _entry_day(self) -> date:
+        """The Asia/Shanghai date the next entries get: the recorder's clock now, never
+        before the last entry's time (the recorder keeps log time monotonic)."""
+        time = format_log_time(self.chain.clock())
+        last = self.chain.head()[2]
+        return date.fromisoformat(max(time, last or "")[:10])
 
     def encode_import(self, dept: str, items: Iterable[tuple[str, str, dict[str, Any]]]
                       ) -> EncodedImport:
@@ -392,9 +421,14 @@ class Ledger(Application[str]):
                 feed = _ChildFeed(stack.enter_context(ChildWriter(chain, events)), events,
                                   chain)
             written: tuple[int, list[bytes]] | None = None
+            # Every member the rules refuse, by index (the first MAX_ERRORS; the rest
+            # counted): an import says which rows conflict with the log, not only the first.
+            refused: list[tuple[int, list[Finding]]] = []
+            omitted = 0
             i = 0
             while i < len(items):
-                if feed is not None and len(members.versions) - feed.sent >= _WRITE_CHUNK:
+                if feed is not None and not refused \
+                        and len(members.versions) - feed.sent >= _WRITE_CHUNK:
                     feed.send(members.versions)  # the child writes these meanwhile
                 if i > 0:  # the members that check would pass, checked and applied at once
                     versions = state.apply_clean_members(
@@ -417,11 +451,17 @@ class Ledger(Application[str]):
                                            members.signed(i, type_, item_stream), signature)
                 finally:
                     state.body_check = rules
-                if findings:
-                    raise RejectedError(i + 1, findings)
-                state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
+                if findings:  # not applied: the next members are checked without it
+                    if len(refused) < MAX_ERRORS:
+                        refused.append((i, findings))
+                    else:
+                        omitted += 1
+                else:
+                    state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
                 members.versions.append(version)
                 i += 1
+            if refused:
+                raise ImportRejectedError(refused, omitted)
             stored: Sequence[StoredEvent]
             if feed is not None and events is not None:
                 feed.send(members.versions)
@@ -462,13 +502,16 @@ class Ledger(Application[str]):
         assert found is not None
         return found
 
-    def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[NoteSigner | Witness] = (),
+    def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[Witness] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:
         """Sign a checkpoint of the whole log and have local witnesses cosign it.
 
-        A ``Witness`` cosigns only after checking consistency with the tree it cosigned
-        last (it refuses a fork: ForkError); a bare key cosigns unchecked (tests, tools).
-        Returns the note, or None when the last checkpoint already covers every entry.
+        Each ``Witness`` cosigns only a tree that extends the one it cosigned last (its
+        state file): the log's database rolled back or forked is refused with ForkError,
+        and then no witness cosigns and no checkpoint is written. There is no unchecked
+        path: a test that must forge a cosignature calls ``verifier.cosign`` itself.
+        Returns the note, or None when the last checkpoint already covers every entry
+        (also when another process wrote it first).
         """
         with self._lock:
             self._refresh()
@@ -483,16 +526,23 @@ class Ledger(Application[str]):
             note = sign_note(cp.text, [log_signer])
             stamp = int((now() if now else datetime.now()).timestamp())
             log_key = NoteVerifier.from_vkey(genesis["log_key"])
-            lines = []
-            for witness in witnesses:
-                if isinstance(witness, Witness):
-                    lines.append(witness.cosign(note, log_key,
-                                                lambda old: self.tree.consistency_proof(old, size),
-                                                stamp))
-                else:
-                    lines.append(cosign(cp.text, witness, stamp))
-            note += "".join(lines)
-            self.chain.add_checkpoint(size, cp.root, note)
+
+            def prove(old: int) -> list[bytes]:
+                return self.tree.consistency_proof(old, size)
+
+            for witness in witnesses:  # every witness agrees before any one cosigns
+                witness.check(note, log_key, prove)
+            note += "".join(witness.cosign(note, log_key, prove, stamp)
+                            for witness in witnesses)
+            try:
+                self.chain.add_checkpoint(size, cp.root, note)
+            except ESIntegrityError:
+                # The grow-only trigger: another process checkpointed this size (or a
+                # larger one) since we looked. Its checkpoint covers ours.
+                latest = self.chain.latest_checkpoint()
+                if latest is not None and latest[0] >= size:
+                    return None
+                raise
             return note
 
     def witness_latest(self, witness: Witness, now: datetime | None = None) -> str:
@@ -510,7 +560,8 @@ class Ledger(Application[str]):
             line = witness.cosign(note, log_key,
                                   lambda old: self.tree.consistency_proof(old, size), stamp)
             if line not in note and (size, line) not in self.chain.cosignatures():
-                self.chain.add_cosignature(size, line)  # the same second twice: once
+                with contextlib.suppress(ESIntegrityError):  # the same line, raced: once
+                    self.chain.add_cosignature(size, line)  # the same second twice: once
             return line
 
     # -- export -------------------------------------------------------------------------
@@ -545,6 +596,24 @@ class Ledger(Application[str]):
                 json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
                 encoding="utf-8")
             return {"entries": count, "checkpoints": len(checkpoints)}
+
+
+# Types with a write-time rule beyond LogState.check (see write_findings).
+_WRITE_RULE_TYPES = frozenset({"draw.executed", "result.recorded", "plan.received"})
+
+
+def write_findings(state: LogState, seq: int, type_: str, body: dict[str, Any], day: date
+                   ) -> list[Finding]:
+    """What the log refuses to write although the replay state's ``check`` leaves it to
+    the audit's trackers, which report it in any log that carries it: a second
+    ``draw.executed`` of a batch (V8.redraw), a second ``result.recorded`` of an
+    inspection (V16.second_record), a ``plan.received`` dated after its entry or too long
+    before it (V2.received_on). The verifier's own functions decide, with the state
+    before the statement and ``day``, the date the entry gets."""
+    found = (redraw_finding(state, seq, type_, body),
+             second_record_finding(state, seq, type_, body),
+             received_on_finding(seq, type_, body, day))
+    return [f for f in found if f is not None]
 
 
 def own_entry(raw: bytes) -> Entry:

@@ -100,9 +100,6 @@ class LogKeys:
         save_key(self.path(file_name), signer)
         return signer
 
-    def witnesses(self) -> list[NoteSigner]:
-        return [load_key(p) for p in sorted(self.directory.glob("witness-*.skey"))]
-
     def witness_tools(self) -> list[Witness]:
         """The local witnesses with their state files (what each cosigned last)."""
         return [Witness(load_key(p), p.with_name(p.stem + ".state.json"))
@@ -609,11 +606,13 @@ def _draw_year(ledger: Ledger, clock: ManualClock, beacon: DevBeacon,
         for plan_id, batch_id, dept in items:
             if violations and (plan_id, batch_id) == redraw_batch:
                 # Planted: the same batch drawn again with the next round (a re-draw).
+                # The log refuses a re-draw (V8.redraw); the demo plants it past that
+                # refusal so that the audit has one to find.
                 clock.at(clock() + timedelta(minutes=30))
                 statements, _ = execution_statements(ledger, dept_keys[dept], plan_id,
                                                      batch_id, chain, beacon.sign(round_ + 1),
                                                      (), now=clock())
-                ledger.submit(statements[:1])
+                ledger.plant_violation(statements[:1], "V8.redraw")
         checkpoint()
         if n == 0:
             _recusals(ledger, clock, dept_keys, executed, violations, day + timedelta(days=1))

@@ -212,7 +212,7 @@ def test_commit_after_the_beacon_round(tmp_path: Path) -> None:
         clock.at(t_draw + timedelta(minutes=6))  # type: ignore[attr-defined]
         execute_draw(ledger, signer, plan["plan_id"], "X1", beacon.chain,
                      beacon.sign(round_), now=clock())
-        ledger.checkpoint(keys.load("log"), keys.witnesses(), now=clock)
+        ledger.checkpoint(keys.load("log"), keys.witness_tools(), now=clock)
         data = canonical(make_bundle(ledger, f"{plan['plan_id']}/X1"))
         trust = ledger.trust()
     finally:

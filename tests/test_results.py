@@ -54,7 +54,7 @@ def _extra_draw(ledger: Ledger, keys: LogKeys) -> dict[str, Any]:
     clock.at(t_draw + timedelta(minutes=1))
     _, outcome = execute_draw(ledger, signer, PLAN, "X1", beacon.chain, beacon.sign(round_),
                               now=clock())
-    ledger.checkpoint(keys.load("log"), keys.witnesses(), now=clock)
+    ledger.checkpoint(keys.load("log"), keys.witness_tools(), now=clock)
     staffed = [(u, t) for u, t in outcome.teams.items() if t]
     assert len(staffed) >= 3
     return {"clock": clock, "staffed": staffed, "pool": outcome}

@@ -19,7 +19,13 @@ from verifier._calendar import CalendarMissing, WorkingCalendar
 from verifier._errors import VerifierError
 from verifier._state import UNVERIFIABLE, VIOLATION, Finding, LogState
 
-__all__ = ["PlanTracker", "filing_deadline"]
+__all__ = ["RECEIVED_ON_TOLERANCE_DAYS", "PlanTracker", "filing_deadline",
+           "received_on_finding"]
+
+# How many days a receipt's ``received_on`` may precede its entry's date (SPEC.md 6.4):
+# the longest run of statutory days off (春节 or 国庆, 7-8 days, around a plan's 31 January
+# deadline) and the weekend after it, during which a receipt is stamped but not entered.
+RECEIVED_ON_TOLERANCE_DAYS = 10
 
 
 @dataclass
@@ -50,6 +56,34 @@ def filing_deadline(year: int, policy: dict[str, Any], calendars: dict[int, dict
     return nominal, due
 
 
+def received_on_finding(seq: int, type_: str, body: dict[str, Any], day: date
+                        ) -> Finding | None:
+    """V2.received_on for a ``plan.received`` whose signed ``received_on`` is after its
+    entry's date ``day`` or more than the tolerance before it: the receipt's date is what
+    the office signs, the entry's date what the log shows. The log refuses it when writing
+    (``day`` is then the date the entry gets) and the audit reports it, by the same
+    words."""
+    if type_ != "plan.received" or type(body.get("received_on")) is not str:
+        return None
+    try:
+        received = date.fromisoformat(body["received_on"])
+    except ValueError:
+        return None  # the body rules name it
+    if received > day:
+        zh, en = "晚于", "after"
+    elif (day - received).days > RECEIVED_ON_TOLERANCE_DAYS:
+        zh, en = f"早于（超过 {RECEIVED_ON_TOLERANCE_DAYS} 天）", \
+            f"more than {RECEIVED_ON_TOLERANCE_DAYS} days before"
+    else:
+        return None
+    plan_id = body.get("plan_id")
+    return Finding("V2.received_on", VIOLATION, seq,
+                   f"计划 {plan_id} 的备案回执日期 received_on {received} {zh}该条目的日志日期 "
+                   f"{day}",
+                   f"plan {plan_id}: the receipt's received_on {received} is {en} the "
+                   f"entry's log date {day}")
+
+
 class PlanTracker:
     """Follows plan entries through the audit and reports late or missing steps."""
 
@@ -68,9 +102,13 @@ class PlanTracker:
         plan = self.plans.get(plan_id)
         if plan is None:
             return []
-        if type_ == "plan.received" and plan.received is None:
-            plan.received = seq
-            return [] if plan.late else self._late(plan, seq, day, state, "received")
+        if type_ == "plan.received":
+            mismatch = received_on_finding(seq, type_, body, day)
+            out = [] if mismatch is None else [mismatch]  # the office's statement
+            if plan.received is None:
+                plan.received = seq
+                out += [] if plan.late else self._late(plan, seq, day, state, "received")
+            return out
         if type_ == "plan.published" and plan.published is None:
             plan.published = seq
             return [] if plan.late else self._late(plan, seq, day, state, "published")

@@ -38,10 +38,11 @@ from verifier._draw import (
 )
 from verifier._rfc3797 import key_string
 from verifier._snapshot import add_declared_conflicts, build_snapshot
-from verifier._state import UNVERIFIABLE, VIOLATION, Finding, LogState
+from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._stats import YearStats
 
-__all__ = ["DEFAULT_FREEZE_DAYS", "DrawAuditor", "draw_time", "resolve_chain"]
+__all__ = ["DEFAULT_FREEZE_DAYS", "DrawAuditor", "draw_time", "redraw_finding",
+           "resolve_chain"]
 
 DEFAULT_FREEZE_DAYS = 10
 _SHANGHAI = timezone(timedelta(hours=8))
@@ -304,10 +305,7 @@ class DrawAuditor:
         self.stats.executed += 1
         if pending.executed_seq is not None:
             self.stats.redraws += 1
-            return [_v("V8.redraw", seq,
-                       f"批次 {who} 已于第 {pending.executed_seq} 条抽取，此处再次抽取（重抽）",
-                       f"batch {who} was already drawn at entry {pending.executed_seq}; this "
-                       "is a re-draw")]
+            return [_redraw(seq, who, pending.executed_seq)]
         pending.executed_seq = seq
         out: list[Finding] = []
         if body.get("commit_seq") != pending.commit_seq:
@@ -350,6 +348,16 @@ class DrawAuditor:
                          pending.commit_hash, randomness, lottery_key, reveals)
         draw_day = date.fromisoformat(str(pending.batch["draw_date"]))
         outcome, matcher = execute(seed, pending.snapshot, pending.batch, draw_day)
+        theirs: dict[str, Any] = body["outcome"] if type(body.get("outcome")) is dict else {}
+        rewritten = None
+        if theirs.get("seed") != outcome.seed.hex() and not any(
+                f.kind == VIOLATION for f in out):
+            rewritten = _own_seed_outcome(theirs, pending.snapshot, pending.batch, draw_day)
+        if rewritten is not None:
+            # The department's record is consistent with its own seed, and every other
+            # input matches the log: the commitment entry's hash changed under it.
+            out.append(_history(pending.commit_seq, who, seq))
+            (outcome, matcher), seed = rewritten, rewritten[0].seed
         pending.outcome, pending.matcher = outcome, matcher
         out.extend(self._settle(pending))
         counts = pending.snapshot.strata_counts(pending.batch)
@@ -357,8 +365,9 @@ class DrawAuditor:
                       {c.cert_no: c.dept for c in pending.snapshot.roster})
         pending.teams = {u: list(t) for u, t in outcome.teams.items()}
         mine = outcome.to_json()
-        theirs: dict[str, Any] = body["outcome"] if type(body.get("outcome")) is dict else {}
-        if theirs.get("seed") != mine["seed"]:
+        if rewritten is not None:
+            pass  # reported at the commitment; the department drew what its seed says
+        elif theirs.get("seed") != mine["seed"]:
             out.append(_v("V8.seed", seq, f"批次 {who} 的种子与重算结果不符",
                           f"batch {who}: the seed differs from the recomputed seed"))
         picked = [(s["uscc"], s["stratum"], s["score"]) for s in mine["selected"]]
@@ -541,4 +550,51 @@ class DrawAuditor:
 
 def _v(rule: str, seq: int | None, zh: str, en: str, dept: str | None = None) -> Finding:
     return Finding(rule, VIOLATION, seq, zh, en, dept=dept)
+
+
+def _redraw(seq: int, who: str, first: int) -> Finding:
+    return _v("V8.redraw", seq, f"批次 {who} 已于第 {first} 条抽取，此处再次抽取（重抽）",
+              f"batch {who} was already drawn at entry {first}; this is a re-draw")
+
+
+def redraw_finding(state: LogState, seq: int, type_: str, body: dict[str, Any]
+                   ) -> Finding | None:
+    """V8.redraw for a ``draw.executed`` at ``seq`` of a batch the replayed state has
+    seen executed at another entry: what the log refuses to write (SPEC.md 14.1) and the
+    audit reports (14.11), by the same words."""
+    if type_ != "draw.executed":
+        return None
+    info = state.draws.get(f"draw/{body.get('plan_id')}/{body.get('batch_id')}")
+    if info is None or info.executed_seq is None or info.executed_seq == seq:
+        return None
+    return _redraw(seq, f"{body.get('plan_id')}/{body.get('batch_id')}", info.executed_seq)
+
+
+def _own_seed_outcome(theirs: dict[str, Any], snapshot: Snapshot, batch: dict[str, Any],
+                      draw_day: date) -> tuple[Outcome, Matcher] | None:
+    """The draw recomputed from the execution's own recorded seed, when it reproduces the
+    recorded outcome byte for byte (else None: the department's draw is wrong)."""
+    try:
+        seed = bytes.fromhex(str(theirs.get("seed")))
+    except ValueError:
+        return None
+    if len(seed) != 32:
+        return None
+    outcome, matcher = execute(seed, snapshot, batch, draw_day)
+    return (outcome, matcher) if outcome.to_json() == theirs else None
+
+
+def _history(commit_seq: int, who: str, exec_seq: int) -> Finding:
+    return Finding("V8.history", INTEGRITY, commit_seq,
+                   f"批次 {who} 的抽取（第 {exec_seq} 条，部门签名有效）与其记录的种子完全一致，"
+                   f"其信标、彩票和揭示值也与日志相符，但该种子已不能由日志中现存的第 {commit_seq} "
+                   f"条承诺条目得出：承诺之下（第 0..{commit_seq} 条）的日志在抽取之后被改写并重新"
+                   "签名，这不是抽取部门不公，而是持有日志密钥者改动了历史",
+                   f"batch {who}: the execution (entry {exec_seq}, validly signed by the "
+                   "department) recomputes exactly from its recorded seed, and its beacon, "
+                   "lottery and reveals match the log, yet that seed no longer follows from "
+                   f"commitment entry {commit_seq} as the log now holds it: the log under the "
+                   f"commitment (entries 0..{commit_seq}) was rewritten and re-signed after the "
+                   "draw. This is not an unfair draw by the department but a changed history "
+                   "(the log key holder's doing)")
 

@@ -17,7 +17,7 @@ from verifier._errors import VerifierError
 from verifier._results import OUTCOMES, random_target
 from verifier._state import UNVERIFIABLE, VIOLATION, Finding, LogState
 
-__all__ = ["ResultAuditor"]
+__all__ = ["ResultAuditor", "second_record_finding"]
 
 
 @dataclass
@@ -31,6 +31,29 @@ class _Inspection:
     published: int | None = None
     outcome: str | None = None
     late: bool = False
+
+
+def _second_record(seq: int, inspection: str, first: int, dept: str) -> Finding:
+    return Finding("V16.second_record", VIOLATION, seq,
+                   f"检查 {inspection} 的结果已于第 {first} 条录入，此处再次录入：结果只能录入"
+                   f"一次，变更须以 result.corrected（corrects = {first}，并说明 reason）更正",
+                   f"inspection {inspection} already has its result recorded at entry {first}; "
+                   "a second result.recorded would silently replace it: a change is a "
+                   f"result.corrected with corrects = {first} and a reason", dept=dept)
+
+
+def second_record_finding(state: LogState, seq: int, type_: str, body: dict[str, Any]
+                          ) -> Finding | None:
+    """V16.second_record for a ``result.recorded`` at ``seq`` of an inspection whose
+    result the replayed state already holds: what the log refuses to write (SPEC.md
+    16.1) and the audit reports (16.3), by the same words."""
+    if type_ != "result.recorded":
+        return None
+    inspection = str(body.get("inspection_id"))
+    first = state.first_record(f"inspection/{inspection}")
+    if first is None or first == seq:
+        return None
+    return _second_record(seq, inspection, first, str(body.get("dept")))
 
 
 class ResultAuditor:
@@ -83,7 +106,10 @@ class ResultAuditor:
         info = self.inspections.get(stream)
         if info is None or info.ended_on is None:
             return []
-        if type_ == "result.recorded" and info.recorded is None:
+        if type_ == "result.recorded" and info.recorded is not None:
+            return [_second_record(seq, str(body.get("inspection_id")), info.recorded,
+                                   info.dept)]
+        if type_ == "result.recorded":
             info.recorded = seq
             info.outcome = str(body.get("outcome"))
             self.counts["recorded"] += 1

@@ -110,8 +110,13 @@ def inspection_errors(type_: str, body: dict[str, Any], state: LogState) -> list
                 type(a) is str and _HEX64.match(a) for a in attachments):
             out.append("attachments: a list of SHA-256 digests (64 hex); files stay off the log")
         if type_ == "result.corrected":
-            if type(body.get("corrects")) is not int:
+            corrects = body.get("corrects")
+            earlier = state.results.get(f"inspection/{body.get('inspection_id')}", ())
+            if type(corrects) is not int:
                 out.append("corrects: the seq of the result record corrected")
+            elif corrects not in {seq for _, seq in earlier}:
+                out.append(f"corrects: entry {corrects} is not a result.recorded or "
+                           f"result.corrected of inspection {body.get('inspection_id')}")
             _text(body, "reason", out, limit=500)
         return out
     if type_ == "result.published":

@@ -279,6 +279,9 @@ class LogState:
     conflicts: dict[tuple[str, str], bool] = field(default_factory=dict)
     plans: dict[str, PlanInfo] = field(default_factory=dict)
     draws: dict[str, DrawInfo] = field(default_factory=dict)
+    # inspection stream -> seqs of its result.recorded and result.corrected entries, in
+    # order (a correction's ``corrects`` names one; the first record is the result)
+    results: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     # Equal immutable records (stream records, target views), stored once.
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False)
     batch: OpenBatch | None = None
@@ -291,6 +294,11 @@ class LogState:
         batch = _batch_sid(sid) if sid.startswith("batch/") else None
         first = self.statements.get((key, _replay_id(sid, batch)))
         return None if first is None else first + (batch[1] if batch else 0)
+
+    def first_record(self, stream: str) -> int | None:
+        """The seq of the inspection's first ``result.recorded`` (its result), or None."""
+        return next((seq for type_, seq in self.results.get(stream, ())
+                     if type_ == "result.recorded"), None)
 
     def min_team_size(self) -> int:
         size = self.policy.get("min_team_size", 2)
@@ -631,6 +639,8 @@ class LogState:
             put(self.import_streams, stream, (seq, rows))
         elif type_.startswith(("target.", "inspector.", "conflict.", "plan.", "draw.")):
             self._apply_domain(seq, type_, body, put)
+        elif type_ in ("result.recorded", "result.corrected"):
+            put(self.results, stream, (*self.results.get(stream, ()), (type_, seq)))
         elif type_ == "key.registered":
             try:
                 v = NoteVerifier.from_vkey(str(body.get("vkey")))
