@@ -1,9 +1,15 @@
-# drawledger: `make run` serves a demo log on 127.0.0.1:8000; `make test` runs everything.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
-DEMO   := var/demo/drawledger.sqlite
+# drawledger: `make run` serves a demo log on $(HOST):$(PORT) (default 127.0.0.1:8000),
+# building the demo only if there is none yet; `make demo` rebuilds it; `make test` runs
+# everything.
+PYTHON   ?= python3
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+DEMO_DIR ?= var/demo
+DEMO_ARGS ?=
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed-stamp
+DEMO     := $(DEMO_DIR)/drawledger.sqlite
 
 .PHONY: install run demo test lint types unit bench clean
 
@@ -15,12 +21,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo is built beside its place and moved there whole, so an interrupted build never
+# leaves a half demo that `make run` would then reuse.
 demo: install
-	rm -rf var/demo
-	$(BIN)/drawledger --db $(DEMO) demo
+	@if [ -e $(DEMO_DIR) ]; then \
+	  echo "重建演示日志：替换 $(DEMO_DIR) / rebuilding the demo log: replacing $(DEMO_DIR)"; \
+	else \
+	  echo "生成演示日志 $(DEMO_DIR) / building the demo log in $(DEMO_DIR)"; \
+	fi
+	rm -rf $(DEMO_DIR).new
+	$(BIN)/drawledger --db $(DEMO_DIR).new/drawledger.sqlite demo $(DEMO_ARGS)
+	rm -rf $(DEMO_DIR)
+	mv $(DEMO_DIR).new $(DEMO_DIR)
 
-run: demo
-	$(BIN)/python -m api --db $(DEMO) --host 127.0.0.1 --port 8000
+run: install
+	@if [ -f $(DEMO) ]; then \
+	  echo "沿用已有的演示日志 $(DEMO)（重建：make demo） / reusing the demo log $(DEMO) (rebuild: make demo)"; \
+	else \
+	  $(MAKE) --no-print-directory -o $(STAMP) demo; \
+	fi
+	@echo "服务地址 / serving http://$(HOST):$(PORT)/"
+	$(BIN)/python -m api --db $(DEMO) --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check verifier ledger api tests bench

@@ -1,17 +1,43 @@
-"""``python -m api [--db PATH] [--host H] [--port P]``: serve the read-only API."""
+"""``python -m api [--db PATH] [--host H] [--port P]``: serve the read-only API.
+
+Exit status: 66 when ``--db`` holds no log (a mistyped path is refused, never served as an
+empty log), 2 when the database cannot be read, 64 usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 import uvicorn
 
 from api._app import create_app
+from ledger import NoLogError, StorageError
+from ledger._app import require_log
 
-parser = argparse.ArgumentParser(prog="python -m api", description="drawledger read-only API")
+EXIT_NO_LOG = 66  # as `drawledger`: sysexits EX_NOINPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: 用法错误 / usage error: {message}", file=sys.stderr)
+        raise SystemExit(64)
+
+
+parser = _Parser(prog="python -m api", description="drawledger read-only API")
 parser.add_argument("--db", default="var/drawledger.sqlite",
-                    help="SQLite file or postgresql:// URL")
+                    help="SQLite file or postgresql:// URL (must already hold a log)")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
 args = parser.parse_args()
+try:
+    require_log(args.db)
+except NoLogError as exc:
+    print(f"拒绝 / refused: {exc}", file=sys.stderr)
+    sys.exit(EXIT_NO_LOG)
+except StorageError as exc:
+    print(f"存储错误 / storage error: {exc}", file=sys.stderr)
+    sys.exit(2)
 uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="info")

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from html import escape
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
+from api._problems import Problem, install
 from ledger import InputError, Ledger
-from ledger._bundle import draw_lines, make_bundle
+from ledger._bundle import draw_lines, draw_status_text, draw_status_zh, make_bundle
+from ledger._draws import draw_stream
 from verifier import TlogProof, canonical, format_proof
 
 __all__ = ["MAX_PAGE", "create_app"]
@@ -26,19 +28,21 @@ MAX_PAGE = 1000
 
 
 def create_app(db: str) -> FastAPI:
-    """The API over the log in ``db`` (a SQLite path or a postgresql:// URL)."""
+    """The API over the log in ``db`` (a SQLite path or a postgresql:// URL); starting it
+    raises ``ledger.NoLogError`` when ``db`` holds no log (it never creates one)."""
     state: dict[str, Ledger] = {}
     lock = threading.Lock()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["ledger"] = Ledger(db)
+        state["ledger"] = Ledger(db, create=False)
         yield
         state.pop("ledger").close()
 
     app = FastAPI(title="drawledger", version="1",
                   description="双随机、一公开 审计日志 / audit log for random inspections",
                   lifespan=lifespan)
+    install(app)
 
     def ledger() -> Ledger:
         return state["ledger"]
@@ -55,7 +59,8 @@ def create_app(db: str) -> FastAPI:
         for line in lines:
             draw_id, day, status, selected, *_ = line.split("\t")
             rows.append(f"<tr><td>{escape(draw_id)}</td><td>{escape(day)}</td>"
-                        f"<td>{escape(status)}</td><td>{escape(selected.split('=')[1])}</td>"
+                        f"<td>{escape(draw_status_text(status))}</td>"
+                        f"<td>{escape(selected.split('=')[1])}</td>"
                         f'<td><a href="/v1/draws/{escape(draw_id)}/bundle">下载证明包 / '
                         "bundle</a></td></tr>")
         signed = latest[0] if latest else 0
@@ -89,7 +94,7 @@ the latest signed checkpoint covers {signed}.</p>
     def checkpoint() -> PlainTextResponse:
         latest = ledger().chain.latest_checkpoint()
         if latest is None:
-            raise HTTPException(404, "尚无签名检查点 / no signed checkpoint yet")
+            raise Problem("no-checkpoint", "日志尚无签名检查点", "no signed checkpoint yet")
         return PlainTextResponse(latest[2], media_type="text/plain; charset=utf-8")
 
     @app.get("/v1/entries")
@@ -99,14 +104,18 @@ the latest signed checkpoint covers {signed}.</p>
         with lock:
             size = ledger().refresh()
         if start > size:
-            raise HTTPException(400, f"start ({start}) is past the log size ({size})")
+            raise Problem("bad-range", f"start（{start}）超过日志条数（{size}）",
+                          f"start ({start}) is past the log size ({size})")
         stop = min(size, start + MAX_PAGE) if end is None else end
         if stop < start:
-            raise HTTPException(400, f"end ({stop}) is before start ({start})")
+            raise Problem("bad-range", f"end（{stop}）小于 start（{start}）",
+                          f"end ({stop}) is before start ({start})")
         if stop - start > MAX_PAGE:
-            raise HTTPException(400, f"at most {MAX_PAGE} entries per request (end - start)")
+            raise Problem("bad-range", f"每次最多 {MAX_PAGE} 条（end - start）",
+                          f"at most {MAX_PAGE} entries per request (end - start)")
         if stop > size:
-            raise HTTPException(400, f"end ({stop}) is past the log size ({size})")
+            raise Problem("bad-range", f"end（{stop}）超过日志条数（{size}）",
+                          f"end ({stop}) is past the log size ({size})")
         rows = list(ledger().entries(start, stop))
 
         def body() -> Iterator[bytes]:
@@ -116,16 +125,14 @@ the latest signed checkpoint covers {signed}.</p>
         return StreamingResponse(body(), media_type="application/jsonl")
 
     @app.get("/v1/proof/{seq}", response_class=PlainTextResponse)
-    def proof(seq: int) -> PlainTextResponse:
-        if seq < 0:
-            raise HTTPException(400, "seq must be >= 0")
+    def proof(seq: int = Path(ge=0, description="the entry's seq")) -> PlainTextResponse:
         with lock:
             led = ledger()
             led.refresh()
             latest = led.chain.latest_checkpoint()
             if latest is None or seq >= latest[0]:
-                raise HTTPException(404, f"entry {seq} is not yet covered by a signed checkpoint"
-                                         " / 该条目尚未被签名检查点覆盖")
+                raise Problem("not-covered", f"第 {seq} 条尚未被签名检查点覆盖",
+                              f"entry {seq} is not yet covered by a signed checkpoint")
             size, _, note = latest
             path = led.tree.inclusion_proof(seq, size)
         text = format_proof(TlogProof(seq, tuple(path), note))
@@ -140,17 +147,25 @@ the latest signed checkpoint covers {signed}.</p>
         for line in lines:
             draw_id, day, status, *_ = line.split("\t")
             out.append({"draw": draw_id, "draw_date": day, "status": status,
+                        "status_zh": draw_status_zh(status),
                         "bundle": f"/v1/draws/{draw_id}/bundle"})
         return out
 
     @app.get("/v1/draws/{plan_id}/{batch_id}/bundle")
     def bundle(plan_id: str, batch_id: str) -> Response:
         """The draw-proof bundle: check it with ``python -m verifier bundle FILE``."""
+        draw_id = f"{plan_id}/{batch_id}"
         try:
             with lock:
-                data = canonical(make_bundle(ledger(), f"{plan_id}/{batch_id}"))
+                if draw_stream(plan_id, batch_id) not in ledger().state.draws:
+                    ledger().refresh()
+                if draw_stream(plan_id, batch_id) not in ledger().state.draws:
+                    raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
+                                  f"no draw {draw_id} (see /v1/draws)")
+                data = canonical(make_bundle(ledger(), draw_id))
         except InputError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise Problem("draw-not-ready", f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
+                          str(exc)) from None
         name = f"{plan_id}_{batch_id}.draw.json"
         return Response(data, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -2,7 +2,14 @@
 
 from ledger._app import ImportResult, Ledger, db_env
 from ledger._demo import DEFAULT_ORIGIN, DEFAULT_POLICY, DEPARTMENTS, LogKeys, build_demo, init_log
-from ledger._errors import InputError, KeyFileError, LedgerError, RejectedError, StorageError
+from ledger._errors import (
+    InputError,
+    KeyFileError,
+    LedgerError,
+    NoLogError,
+    RejectedError,
+    StorageError,
+)
 from ledger._model import Record, Stated, StatementMapper
 from ledger._statements import Submission, load_key, save_key, sign_statement
 
@@ -16,6 +23,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LogKeys",
+    "NoLogError",
     "Record",
     "RejectedError",
     "Stated",

@@ -19,7 +19,10 @@ from verifier._bundle import FORMAT
 from verifier._proof import TlogProof, format_proof
 from verifier._state import LogState
 
-__all__ = ["draw_lines", "make_bundle"]
+__all__ = ["DRAW_STATUS_ZH", "draw_lines", "draw_status_text", "draw_status_zh", "make_bundle"]
+
+# A draw's status as `drawledger draws` and the API's page show it to people, Chinese first.
+DRAW_STATUS_ZH = {"committed": "已提交承诺，尚未执行", "executed": "已执行", "voided": "已作废"}
 
 
 def draw_lines(ledger: Ledger) -> list[str]:
@@ -35,6 +38,19 @@ def draw_lines(ledger: Ledger) -> list[str]:
                    f"selected={len(teams)}\tcommit_seq={info.commit_seq}\t"
                    f"executed_seq={info.executed_seq if info.executed_seq is not None else '-'}")
     return out
+
+
+def draw_status_zh(status: str) -> str:
+    """The Chinese of a status field of ``draw_lines`` (a code, with a ``+N redraw`` suffix
+    when a batch was executed more than once): ``executed`` -> ``已执行``."""
+    code, _, redraws = status.partition("+")
+    zh = DRAW_STATUS_ZH.get(code, code)
+    return f"{zh}（另有 {redraws.split()[0]} 次重新抽取）" if redraws else zh
+
+
+def draw_status_text(status: str) -> str:
+    """``已执行 / executed``: what people read, Chinese first."""
+    return f"{draw_status_zh(status)} / {status}"
 
 
 def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:

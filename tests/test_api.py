@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, LogKeys, build_demo, init_log
 from verifier import (
     NoteVerifier,
     parse_entry,
@@ -87,7 +91,8 @@ def test_proof_beyond_the_checkpoint(client: tuple[TestClient, Ledger]) -> None:
 def test_draw_bundle_downloads_and_verifies(client: tuple[TestClient, Ledger]) -> None:
     c, led = client
     draws = c.get("/v1/draws").json()
-    assert draws and all(d["status"] == "executed" for d in draws)
+    assert draws and all(d["status"] == "executed" and d["status_zh"] == "已执行"
+                         for d in draws)
     r = c.get(draws[0]["bundle"])
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     report, view = verify_bundle(r.content, led.trust())
@@ -100,3 +105,88 @@ def test_index_page_lists_the_draws(client: tuple[TestClient, Ledger]) -> None:
     r = c.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "抽取公示" in r.text and "/bundle" in r.text and "<script" not in r.text
+    assert "<td>已执行 / executed</td>" in r.text  # a status, not a bare English code
+
+
+# -- one error format: RFC 9457 problem+json, Chinese and English ------------------------
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_problem(r: Any, status: int, name: str, path: str) -> dict[str, Any]:
+    """The body is problem+json of type ``name``, Chinese in title/detail, English in
+    title_en/detail_en, and nothing of a traceback."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert body["type"] == f"/problems/{name}" and body["status"] == status
+    assert body["instance"] == path
+    assert _CJK.search(body["title"]) and _CJK.search(body["detail"]), body
+    assert re.search(r"[A-Za-z]{3}", body["title_en"]) and re.search(r"[A-Za-z]{3}",
+                                                                      body["detail_en"])
+    assert not _CJK.search(body["title_en"] + body["detail_en"]), body
+    assert "Traceback" not in r.text
+    return body
+
+
+@pytest.mark.parametrize("method, path, params, status, name", [
+    ("GET", "/no/such/route", {}, 404, "not-found"),
+    ("GET", "/v1/draws/a/b/c/bundle", {}, 404, "not-found"),
+    ("POST", "/healthz", {}, 405, "method-not-allowed"),
+    ("DELETE", "/v1/entries", {}, 405, "method-not-allowed"),
+    ("GET", "/v1/entries", {"start": "x"}, 422, "invalid-request"),
+    ("GET", "/v1/entries", {"start": -1}, 422, "invalid-request"),
+    ("GET", "/v1/entries", {"start": 5, "end": 2}, 400, "bad-range"),
+    ("GET", "/v1/entries", {"start": 0, "end": 5000}, 400, "bad-range"),
+    ("GET", "/v1/entries", {"start": 100000}, 400, "bad-range"),
+    ("GET", "/v1/proof/abc", {}, 422, "invalid-request"),
+    ("GET", "/v1/proof/-1", {}, 422, "invalid-request"),
+    ("GET", "/v1/proof/100000", {}, 404, "not-covered"),
+    ("GET", "/v1/draws/no-such-plan/B1/bundle", {}, 404, "no-such-draw"),
+    ("GET", "/problems/no-such-type", {}, 404, "not-found"),
+])
+def test_every_error_is_bilingual_problem_json(client: tuple[TestClient, Ledger], method: str,
+                                               path: str, params: dict[str, Any],
+                                               status: int, name: str) -> None:
+    body = assert_problem(client[0].request(method, path, params=params), status, name, path)
+    if status == 405:
+        assert "GET" in client[0].request(method, path).headers["allow"]
+    if status == 422:  # FastAPI's validation, in our format: every field in both languages
+        assert body["errors"] and all(
+            e["field"].startswith(("query.", "path.")) and _CJK.search(e["detail"])
+            and e["field"] in e["detail_en"] for e in body["errors"])
+
+
+def test_problem_types_are_documented_where_type_points(
+        client: tuple[TestClient, Ledger]) -> None:
+    c, _ = client
+    body = c.get("/no/such/route").json()
+    page = c.get(body["type"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert body["title"] in page.text and body["title_en"] in page.text
+
+
+def test_a_log_without_checkpoint_answers_problems(tmp_path: Path) -> None:
+    db = str(tmp_path / "db.sqlite")
+    ledger = Ledger(db)
+    init_log(ledger, LogKeys(tmp_path / "keys"), "test.example/ssj")
+    ledger.close()
+    with TestClient(create_app(db)) as c:
+        assert_problem(c.get("/v1/checkpoint"), 404, "no-checkpoint", "/v1/checkpoint")
+        assert_problem(c.get("/v1/proof/0"), 404, "not-covered", "/v1/proof/0")
+        assert c.get("/v1/draws").json() == []
+
+
+def test_an_unexpected_failure_is_a_problem_without_its_cause(tmp_path: Path) -> None:
+    """A 500 says "internal" in both languages; the cause stays in the server's log."""
+    db = tmp_path / "db.sqlite"
+    ledger = Ledger(str(db))
+    init_log(ledger, LogKeys(tmp_path / "keys"), "test.example/ssj")
+    ledger.close()
+    with TestClient(create_app(str(db)), raise_server_exceptions=False) as c:
+        assert c.get("/healthz").status_code == 200
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TABLE dl_entries")
+        r = c.get("/healthz")
+        assert_problem(r, 500, "internal", "/healthz")
+        assert "dl_entries" not in r.text and "Error" not in r.json()["detail_en"]

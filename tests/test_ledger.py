@@ -163,7 +163,7 @@ def test_cli_init_demo_checkpoint_export(tmp_path: Path, capsys: pytest.CaptureF
     assert cli_main(["--db", db, "checkpoint"]) == 0
     assert cli_main(["--db", db, "export", str(tmp_path / "out")]) == 0
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
-    assert cli_main(["--db", db, "init"]) == 1
+    assert cli_main(["--db", db, "init", "--origin", "test.example/ssj"]) == 1
     assert "not empty" in capsys.readouterr().err
 
 

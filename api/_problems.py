@@ -1,0 +1,172 @@
+"""One error format for every endpoint: RFC 9457 ``application/problem+json``, Chinese
+first, English beside it (docs/SPEC.md section 17).
+
+A client that handles one error handles them all: unknown routes, wrong methods, FastAPI's
+parameter validation and unexpected failures go through the same handlers as the API's own
+refusals, so no endpoint answers in English only or with a framework's default body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = ["MEDIA_TYPE", "PROBLEMS", "Problem", "install"]
+
+MEDIA_TYPE = "application/problem+json"
+
+# name -> (status, title zh, title en, what it means zh, what it means en)
+PROBLEMS: dict[str, tuple[int, str, str, str, str]] = {
+    "not-found": (404, "未找到", "Not Found",
+                  "没有这个路径。", "There is no such path."),
+    "method-not-allowed": (405, "不支持该请求方法", "Method Not Allowed",
+                           "该路径不接受此请求方法（见 Allow 头）。",
+                           "The path does not accept this method (see the Allow header)."),
+    "invalid-request": (422, "请求参数无效", "Invalid request parameters",
+                        "某个参数缺失或格式不对，errors 逐项列出。",
+                        "A parameter is missing or malformed; errors lists each one."),
+    "bad-range": (400, "条目范围无效", "Bad entry range",
+                  "start/end 超出日志或每次请求的上限。",
+                  "start/end fall outside the log or the per-request limit."),
+    "no-checkpoint": (404, "尚无签名检查点", "No signed checkpoint yet",
+                      "日志还没有签名检查点。", "The log has no signed checkpoint yet."),
+    "not-covered": (404, "条目尚未被检查点覆盖", "Entry not yet covered",
+                    "该条目不在最新签名检查点之内，稍后再试。",
+                    "The entry is beyond the latest signed checkpoint; try again later."),
+    "no-such-draw": (404, "没有这个抽取", "No such draw",
+                     "没有这个抽取编号（见 /v1/draws）。",
+                     "There is no draw with this id (see /v1/draws)."),
+    "draw-not-ready": (404, "抽取尚无可证明的执行记录", "Draw not yet provable",
+                       "该抽取尚未执行，或其执行尚未被签名检查点覆盖。",
+                       "The draw is not executed yet, or no signed checkpoint covers it."),
+    "internal": (500, "服务器内部错误", "Internal Server Error",
+                 "服务器出错；运维人员可在服务日志中看到原因。",
+                 "The server failed; the operator finds the cause in its log."),
+    "http-error": (400, "请求错误", "Request error",
+                   "其他 HTTP 错误，status 为其状态码。",
+                   "Another HTTP error; status is its code."),
+}
+
+_BY_STATUS = {404: "not-found", 405: "method-not-allowed", 422: "invalid-request",
+              500: "internal"}
+
+# Chinese for pydantic's error types that query and path parameters produce.
+_VALIDATION_ZH = {
+    "missing": "缺少该参数",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "greater_than": "必须大于 {gt}",
+    "less_than_equal": "不能大于 {le}",
+    "less_than": "必须小于 {lt}",
+}
+
+
+@dataclass
+class Problem(Exception):
+    """An API refusal: a problem type of PROBLEMS and what went wrong, in both languages."""
+
+    name: str
+    detail: str
+    detail_en: str
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail_en)
+
+
+def problem_response(request: Request, name: str, detail: str, detail_en: str,
+                     status: int | None = None, headers: dict[str, str] | None = None,
+                     **extra: Any) -> Response:
+    """The problem+json response for a problem type (``status`` overrides its default)."""
+    default, title, title_en, _, _ = PROBLEMS[name]
+    code = status or default
+    if name == "http-error":
+        title_en = _phrase(code)
+    body = {"type": f"/problems/{name}", "title": title, "title_en": title_en,
+            "status": code, "detail": detail, "detail_en": detail_en,
+            "instance": request.url.path, **extra}
+    return Response(json.dumps(body, ensure_ascii=False), status_code=code,
+                    media_type=MEDIA_TYPE, headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc.name, exc.detail, exc.detail_en)
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    name = _BY_STATUS.get(exc.status_code, "http-error")
+    path = request.url.path
+    if name == "not-found":
+        zh, en = f"没有这个路径：{path}", f"no such path: {path}"
+    elif name == "method-not-allowed":
+        zh, en = (f"{path} 不接受 {request.method} 请求",
+                  f"{path} does not accept {request.method}")
+    else:
+        zh, en = PROBLEMS[name][3], str(exc.detail)
+    return problem_response(request, name, zh, en, status=exc.status_code,
+                            headers=dict(exc.headers or {}))
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ()))
+        ctx = error.get("ctx") or {}
+        template = _VALIDATION_ZH.get(str(error.get("type")), "格式不对")
+        try:
+            zh = template.format(**ctx)
+        except (KeyError, IndexError):
+            zh = template
+        errors.append({"field": field, "detail": f"{field}：{zh}",
+                       "detail_en": f"{field}: {error.get('msg', 'invalid')}"})
+    fields = "、".join(e["field"] for e in errors)
+    return problem_response(request, "invalid-request", f"参数无效：{fields}",
+                            f"invalid parameters: {', '.join(e['field'] for e in errors)}",
+                            errors=errors)
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    # The cause goes to the server's log (Starlette re-raises after this handler), never
+    # to the client: a traceback would tell a stranger about the deployment.
+    return problem_response(request, "internal", PROBLEMS["internal"][3],
+                            PROBLEMS["internal"][4])
+
+
+def install(app: FastAPI) -> None:
+    """Route every error of ``app`` through the handlers above and document the problem
+    types at ``/problems/{name}`` (where the ``type`` member of each body points)."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(Exception, _on_error)
+
+    @app.get("/problems/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def problem_type(name: str) -> HTMLResponse:
+        """What a problem type means, for a person following a body's ``type``."""
+        if name not in PROBLEMS:
+            raise Problem("not-found", f"没有这种错误类型：{name}",
+                          f"no such problem type: {name}")
+        status, title, title_en, zh, en = PROBLEMS[name]
+        return HTMLResponse(
+            f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>'
+            f"{escape(title)} / {escape(title_en)}</title></head><body><h1>{escape(title)} / "
+            f"{escape(title_en)}</h1><p>HTTP {status}</p><p>{escape(zh)}</p><p lang=\"en\">"
+            f"{escape(en)}</p></body></html>")
