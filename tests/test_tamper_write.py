@@ -78,8 +78,10 @@ def roll_back(db: Path, keep: int) -> None:
         con.execute("DELETE FROM stored_events WHERE rowid IN "
                     "(SELECT notification_id FROM dl_entries WHERE seq >= ?)", (keep,))
         con.execute("DELETE FROM dl_entries WHERE seq >= ?", (keep,))
-        con.execute("DELETE FROM dl_checkpoints WHERE size > ?", (keep,))
-        con.execute("DELETE FROM dl_cosignatures WHERE size > ?", (keep,))
+        # ... and the checkpoint of exactly ``keep`` entries: the log then has a tree to
+        # sign that no checkpoint covers yet.
+        con.execute("DELETE FROM dl_checkpoints WHERE size >= ?", (keep,))
+        con.execute("DELETE FROM dl_cosignatures WHERE size >= ?", (keep,))
         con.commit()
     finally:
         con.close()
