@@ -636,3 +636,46 @@ def test_later_fields_of_a_stream_merge_per_top_level_body_key() -> None:
                             "result_entry_working_days": 5}
     apply("policy.amended", "log", {"policy": {"plan_filing_deadline": "03-31"}})
     assert state.policy == {"plan_filing_deadline": "03-31"}  # replaced, not merged
+
+
+def _small_bundle(extra: dict[str, dict[str, object]] | None = None) -> bytes:
+    """A bundle of entry-v1's four entries, proved to checkpoints of sizes 2 and 4 and
+    linked by the vector's kind of consistency item; it holds no draw (so it ends
+    ``BUNDLE.incomplete``) but passes every format and proof check."""
+    from verifier import MerkleTree, TlogProof, canonical, cosign, format_proof, sign_note
+    from verifier._note import Checkpoint, NoteSigner
+
+    def signer(role: str) -> NoteSigner:
+        k = V["keys"][role]
+        return NoteSigner(k["name"], key(role), k["sigtype"])
+
+    lines = _base_lines()
+    tree = MerkleTree(sha(b"\x00" + raw) for raw in lines)
+    notes = {}
+    for size in (2, 4):
+        text = Checkpoint(V["keys"]["log"]["name"], size, tree.root(size)).text
+        notes[size] = sign_note(text, [signer("log")]) + cosign(
+            text, signer("witness"), V["cosignature_timestamp"])
+    entries = [{"entry": raw.decode(), "proof": format_proof(TlogProof(
+        seq, tuple(tree.inclusion_proof(seq, 2 if seq < 2 else 4)), notes[2 if seq < 2 else 4]))}
+        for seq, raw in enumerate(lines)]
+    consistency = {"old": 2, "new": 4, "proof": [h.hex() for h in tree.consistency_proof(2, 4)]}
+    extra = extra or {}
+    return canonical({
+        "format": "drawledger/draw-bundle/v1", "draw": "P/B", "trust": _trust().to_json(),
+        "entries": [{**e, **extra.get("entries", {})} for e in entries],
+        "consistency": [{**consistency, **extra.get("consistency", {})}],
+        "snapshot": {"pool": [], "roster": [], "conflicts": [], "excluded": []}})
+
+
+def test_bundle_item_with_an_unaccounted_member_is_malformed() -> None:
+    """15.1: entry and consistency items have exactly their listed members; a bundle
+    carries no bytes that no check accounts for (an added "note" could claim anything)."""
+    from verifier._bundle import verify_bundle
+
+    report, _ = verify_bundle(_small_bundle(), _trust())
+    assert [f.rule for f in report.findings] == ["BUNDLE.incomplete"]
+    for where in ("entries", "consistency"):
+        report, _ = verify_bundle(_small_bundle({where: {"note": "verified fair"}}), _trust())
+        assert [f.rule for f in report.findings] == ["BUNDLE.format"]
+        assert f"{where}[0]" in report.findings[0].en

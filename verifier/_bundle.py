@@ -43,6 +43,8 @@ __all__ = ["FORMAT", "BundleView", "entity_report", "not_a_bundle", "verify_bund
 FORMAT = "drawledger/draw-bundle/v1"
 _FIELDS = {"format", "draw", "trust", "entries", "consistency", "snapshot"}
 _LISTS = ("pool", "roster", "conflicts", "excluded")
+_ENTRY_ITEM = frozenset({"entry", "proof"})
+_CONSISTENCY_ITEM = frozenset({"old", "new", "proof"})
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -74,6 +76,17 @@ class BundleView:
 def _int(value: Any) -> int:
     if type(value) is not int or value < 0:
         raise FormatError(f"{value!r} is not a tree size")
+    return value
+
+
+def _items(value: Any, members: frozenset[str], where: str) -> list[dict[str, Any]]:
+    """A list of objects with exactly ``members`` each (SPEC.md 15.1): an extra member
+    would be bytes in the bundle that no check accounts for."""
+    if type(value) is not list:
+        raise FormatError(f"{where}: not a list")
+    for i, item in enumerate(value):
+        if type(item) is not dict or item.keys() != members:
+            raise FormatError(f"{where}[{i}]: needs exactly the members {sorted(members)}")
     return value
 
 
@@ -217,9 +230,9 @@ def verify_bundle(data: bytes, trust: Trust | None = None, *, background: bool =
         view.draw = str(obj["draw"])
         _snapshot(obj["snapshot"], report, view)
         entries = [(parse_entry(str(e["entry"]).encode()), parse_proof(str(e["proof"])))
-                   for e in obj["entries"]]
+                   for e in _items(obj["entries"], _ENTRY_ITEM, "entries")]
         consistency = [(_int(c["old"]), _int(c["new"]), [_hash(h) for h in c["proof"]])
-                       for c in obj["consistency"]]
+                       for c in _items(obj["consistency"], _CONSISTENCY_ITEM, "consistency")]
         _entry_order(entries, view.draw)
     except (VerifierError, KeyError, TypeError, ValueError) as exc:
         report.add(_bad("BUNDLE.format", None, f"证明包格式错误：{exc}",
