@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from ledger import Ledger, LogKeys, RejectedError, sign_statement
+from ledger import Ledger, LogKeys, RejectedError, init_log, sign_statement
 from ledger._cli import main as cli_main
 from ledger._statements import Submission
+from tests.conftest import pg_db_url
 from tests.helpers import (
     build_export,
     entry_obj,
@@ -183,11 +184,10 @@ def test_honest_checkpoint_is_cosigned_through_the_state_check(log_dir: Path) ->
 # -- issue 12 item 10: concurrent checkpoints -------------------------------------------
 
 
-def test_concurrent_checkpoint_says_already_up_to_date(log_dir: Path) -> None:
-    """Two ledgers on one database checkpoint the same new tree: the one that loses the
-    race to the grow-only trigger says "already up to date" (None), not IntegrityError."""
-    db = str(log_dir / "db.sqlite")
-    keys = LogKeys(log_dir / "keys")
+def race_checkpoints(db: str, keys: LogKeys) -> None:
+    """Two ledgers on one database checkpoint the same new tree, the second one's check
+    passing just before the first one writes: the loser of the race to the grow-only
+    trigger says "already up to date" (None), not IntegrityError."""
     first, second = Ledger(db), Ledger(db)
     try:
         first.submit(new_departments(keys, 1, "RACE"))
@@ -206,6 +206,22 @@ def test_concurrent_checkpoint_says_already_up_to_date(log_dir: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_concurrent_checkpoint_says_already_up_to_date(log_dir: Path) -> None:
+    race_checkpoints(str(log_dir / "db.sqlite"), LogKeys(log_dir / "keys"))
+
+
+@pytest.mark.postgres
+def test_concurrent_checkpoint_on_postgres_says_already_up_to_date(
+        pg_schema: str, tmp_path: Path) -> None:
+    db, keys = pg_db_url(pg_schema), LogKeys(tmp_path / "keys")
+    ledger = Ledger(db)
+    try:
+        init_log(ledger, keys, "drawledger.test/race")
+    finally:
+        ledger.close()
+    race_checkpoints(db, keys)
 
 
 def test_concurrent_checkpoint_processes_all_succeed(log_dir: Path) -> None:
