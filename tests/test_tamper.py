@@ -228,7 +228,8 @@ def test_statement_signed_by_unregistered_key(export: Path, demo: tuple[Path, Lo
     report = run_audit(export)
     assert report.exit_code == EXIT_INTEGRITY
     assert [f.seq for f in report.findings if f.kind == INTEGRITY] == [seq]
-    assert rules(report) == {"V1.key"}
+    # The re-signed checkpoint has no cosignature: the new entry is also unwitnessed.
+    assert rules(report) == {"V1.key", "V1.unwitnessed"}
 
 
 def test_statement_signed_by_revoked_key(tmp_path: Path) -> None:
@@ -242,7 +243,7 @@ def test_statement_signed_by_revoked_key(tmp_path: Path) -> None:
         revoke = sign_statement(keys.load("authority"), "key.revoked", f"key/{dept_key.name}",
                                 "authority", {"name": dept_key.name, "reason": "lost"})
         ledger.submit([revoke])
-        ledger.checkpoint(keys.load("log"))
+        ledger.checkpoint(keys.load("log"), keys.witness_tools())
         ledger.export(export)
     finally:
         ledger.close()
@@ -250,7 +251,8 @@ def test_statement_signed_by_revoked_key(tmp_path: Path) -> None:
     seq = _append_forged(export, keys, dept_key, "ZC-SCJGJ")
     report = run_audit(export)
     assert report.exit_code == EXIT_INTEGRITY
-    assert [(f.rule, f.seq) for f in report.findings] == [("V1.key", seq)]
+    assert [(f.rule, f.seq) for f in report.findings] == [("V1.key", seq),
+                                                          ("V1.unwitnessed", seq)]
     assert "revoked" in report.findings[0].en
 
 
@@ -283,7 +285,8 @@ def test_cli_names_the_entry(export: Path) -> None:
 def test_statement_edited_and_rechained(export: Path, demo: tuple[Path, LogKeys],
                                         workers: int) -> None:
     """A colluding log edits a plan after the fact and re-chains and re-signs everything:
-    only the department's signature still tells, in the replay or in a worker process."""
+    the department's signature tells, in the replay or in a worker process; the draws
+    committed after it tell that the log under them changed (V8.history)."""
     lines = read_entries(export)
     k = next(i for i, line in enumerate(lines) if entry_obj(line)["type"] == "plan.filed")
     lines[k] = lines[k].replace(b'"load_cap":20', b'"load_cap":21', 1)
@@ -293,5 +296,6 @@ def test_statement_edited_and_rechained(export: Path, demo: tuple[Path, LogKeys]
     with (export / "entries.jsonl").open("rb") as fh:
         report = audit(read_lines(fh), cps, trust, workers=workers)
     assert report.exit_code == EXIT_INTEGRITY
-    assert [(f.rule, f.seq) for f in report.findings if f.kind == INTEGRITY] == \
-        [("V1.signature", k)]
+    integrity = [(f.rule, f.seq) for f in report.findings if f.kind == INTEGRITY]
+    assert [x for x in integrity if x[0] != "V8.history"] == [("V1.signature", k)]
+    assert all(seq is not None and seq > k for rule, seq in integrity if rule == "V8.history")
