@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -28,7 +29,7 @@ from ledger import DEFAULT_ORIGIN, Ledger, NoLogError
 from ledger._app import require_log
 from ledger._cli import EXIT_NO_LOG
 from ledger._cli import main as cli_main
-from tests.conftest import PG_DBNAME, PG_HOST, PG_PORT, PG_USER
+from tests.conftest import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -121,16 +122,19 @@ def test_create_app_refuses_a_missing_log(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+_PG_CONNINFO = dict(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER,
+                   password=PG_PASSWORD)
+
+
 @pytest.fixture
 def pg_empty_schema() -> Iterator[str]:
     import psycopg
 
     schema = f"dl{uuid.uuid4().hex[:10]}"
-    conninfo = dict(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER)
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
+    with psycopg.connect(**_PG_CONNINFO, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     yield schema
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
+    with psycopg.connect(**_PG_CONNINFO, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
@@ -139,12 +143,14 @@ def test_a_postgres_database_without_tables_is_refused(
         pg_empty_schema: str, capsys: pytest.CaptureFixture[str]) -> None:
     import psycopg
 
-    url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DBNAME}?schema={pg_empty_schema}"
+    secret = f":{quote(PG_PASSWORD, safe='')}" if PG_PASSWORD else ""
+    url = (f"postgresql://{quote(PG_USER, safe='')}{secret}@{PG_HOST}:{PG_PORT}/{PG_DBNAME}"
+           f"?schema={pg_empty_schema}")
     assert cli_main(["--db", url, "draws"]) == EXIT_NO_LOG
     assert "no log at" in capsys.readouterr().err
     with pytest.raises(NoLogError):
         require_log(url)
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER) as conn:
+    with psycopg.connect(**_PG_CONNINFO) as conn:
         tables = conn.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = %s",
                               (pg_empty_schema,)).fetchone()
     assert tables == (0,)  # nothing created
