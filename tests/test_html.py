@@ -216,3 +216,31 @@ def test_verdict_for_each_exit_code(kinds: tuple[str, ...], code: int, verdict: 
     verdict_div = re.search(r'<div class="verdict"[^>]*>(.*?)</div>', page)
     assert verdict_div is not None and verdict in verdict_div.group(1)
     assert f"(exit {code})" in verdict_div.group(1)
+
+
+def test_pin_point_cause_comes_before_its_checkpoint_knock_ons() -> None:
+    """An altered entry 99 and 23 checkpoints over it: the chain break is listed first,
+    the checkpoints under it with their count (SPEC.md 9.3)."""
+    report = Report()
+    for size in range(100, 330, 10):
+        report.add(Finding("V1.checkpoint", INTEGRITY, 60, f"检查点 {size}",
+                           f"checkpoint {size}", seq_end=size - 1))
+    report.add(Finding("V1.chain", INTEGRITY, 99, "第 99 条被改动", "entry 99 altered",
+                       dept="ZC-X"))
+    obj = report.to_json()
+    assert [g["count"] for g in obj["groups"]] == [23]
+    page = render_html(obj)
+    _assert_self_contained(page, _parse(page))
+    chain = page.index("<code>V1.chain</code>")
+    assert chain < page.index("由此引起 23 条后果 / 23 consequences of this: V1.checkpoint ×23")
+    assert chain < page.index("<code>V1.checkpoint</code>")
+    assert page.count('class="consequence"') == 23
+    assert "验证程序与规范" in page and "SPEC-v1" in page
+
+
+def test_odd_cause_indices_do_not_raise() -> None:
+    base = {"rule": "V1.x", "severity": "critical", "seq": 1, "zh": "甲", "en": "a"}
+    findings = [{**base, "cause": c} for c in (None, 0, 5, -1, "0", True, 1, 2.5)]
+    page = render_html({"exit_code": 2, "findings": findings, "verifier": "odd"})
+    _assert_self_contained(page, _parse(page))
+    assert "Findings</span> (8)" in page

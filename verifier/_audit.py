@@ -31,6 +31,7 @@ from verifier._deadlines import PlanTracker
 from verifier._drawaudit import DrawAuditor
 from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
 from verifier._errors import FormatError, VerifierError
+from verifier._grouping import Signers, attribute, causes, groups, signer_dept
 from verifier._merkle import RootAccumulator
 from verifier._note import (
     Checkpoint,
@@ -114,6 +115,7 @@ class Report:
         return EXIT_VIOLATION if kinds else EXIT_CLEAN
 
     def to_json(self) -> dict[str, Any]:
+        cause = causes(self.findings)  # SPEC.md 9.3: consequences name their cause
         return {
             "exit_code": self.exit_code,
             "verifier": version_info(),
@@ -122,7 +124,9 @@ class Report:
             "checkpoints_verified": self.checkpoints_verified,
             "signatures_checked": self.signatures_checked,
             "cosignatures": self.cosignatures,
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [f.to_json() if c is None else {**f.to_json(), "cause": c}
+                         for f, c in zip(self.findings, cause, strict=True)],
+            "groups": groups(cause),
             "findings_not_shown": self.dropped,
             "draws": self.draws,
             "results": self.results,
@@ -253,6 +257,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     draws = DrawAuditor(chains, background=workers > 0)
     results = ResultAuditor()
     actors: dict[int, str] = {}  # seq -> department, for entries findings may name
+    signers = Signers()  # seq -> the signing key's department, for integrity findings
     acc = RootAccumulator()
     prev = bytes.fromhex(GENESIS_PREV)
     last_time = ""
@@ -309,6 +314,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             if entry.actor != "authority" and entry.type in _LATER:
                 actors[seq] = entry.actor
             authorised = _statement(state, entry, seq, signatures, trust, report, pool)
+            signers.note(seq, signer_dept(state, entry))
             for finding in (_judge(entry, seq, state, plans, draws, results) if authorised
                             else ()):
                 report.add(finding)
@@ -372,6 +378,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             f"checkpoint {cp.name} covers {cp.checkpoint.size} entries but the "
                             f"export holds {acc.size} (tail truncated)",
                             seq_end=cp.checkpoint.size - 1))
+    attribute(report.findings, signers, report.departments)
     return report
 
 

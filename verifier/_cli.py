@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,9 +24,11 @@ from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import CanonicalError, FormatError
+from verifier._grouping import causes, groups
 from verifier._html import render_html
 from verifier._note import NoteVerifier
 from verifier._registry import check_uscc
+from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding
 from verifier._trust import Trust, chain_from_json, load_trust
 from verifier._version import SPEC_VERSION, __version__, version_info
 
@@ -172,16 +175,30 @@ def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
         print(f"统计 / statistic {test['name']}: {value:.3g} (阈值 / threshold "
               f"{'-' if limit is None else format(limit, '.3g')}): {test['verdict']}; "
               f"{test['detail']}", file=out)
-    for f in report.findings:
+    _print_findings(report.findings, out)
+    if report.dropped:
+        print(f"另有 {report.dropped} 条发现未列出 / {report.dropped} more findings not shown",
+              file=out)
+
+
+def _print_findings(findings: list[Finding], out: IO[str]) -> None:
+    """Causes first (integrity, then violations, then what could not be checked), each
+    with a count of the findings that follow from it (SPEC.md 9.3); --json lists each."""
+    cause = causes(findings)
+    rank = {INTEGRITY: 0, VIOLATION: 1, UNVERIFIABLE: 2}
+    for group in sorted(groups(cause), key=lambda g: rank.get(findings[g["cause"]].kind, 3)):
+        f = findings[group["cause"]]
         where = "-" if f.seq is None else str(f.seq)
         if f.seq_end is not None:
             where += f"..{f.seq_end}"
         extra = f" [{f.dept}]" if f.dept else ""
         extra += f" ({f.evidence})" if f.evidence else ""
         print(f"[{f.kind}] {f.rule} seq={where}{extra}: {f.zh} / {f.en}", file=out)
-    if report.dropped:
-        print(f"另有 {report.dropped} 条发现未列出 / {report.dropped} more findings not shown",
-              file=out)
+        if group["count"]:
+            rules = Counter(findings[j].rule for j in group["consequences"])
+            print(f"    └ 由此引起 {group['count']} 条后果 / {group['count']} consequences of "
+                  f"this: {', '.join(f'{r} x{n}' for r, n in sorted(rules.items()))} "
+                  "(--json 逐条列出 / --json lists each)", file=out)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -343,8 +360,7 @@ def _print_entity(r: dict[str, Any], report: Report, means: dict[str, str]) -> N
               + ", ".join(f"#{n['leaf_index']} {n['uscc']}" for n in r["neighbours"]))
     print(f"原因 / why: {r['reason']['zh']} / {r['reason']['en']}")
     print(f"证明包核验 / bundle check: {means['zh']} / {means['en']} (exit {report.exit_code})")
-    for f in report.findings:
-        print(f"[{f.kind}] {f.rule} seq={'-' if f.seq is None else f.seq}: {f.zh} / {f.en}")
+    _print_findings(report.findings, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

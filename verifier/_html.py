@@ -71,6 +71,9 @@ tr.hot td { background: #fff1e0; }
 tr.sev-critical td:first-child { border-left: 5px solid #b00020; }
 tr.sev-major td:first-child { border-left: 5px solid #b35c00; }
 tr.sev-warning td:first-child { border-left: 5px solid #5a4a8a; }
+tr.follows td { background: #f4f4f4; font-style: italic; }
+tr.consequence td { color: #555; font-size: .92em; }
+tr.consequence td:first-child { padding-left: 1.2em; }
 .pass { color: #1b7f3b; font-weight: bold; }
 .flag { color: #b00020; font-weight: bold; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1em; margin: .4em 0; }
@@ -210,10 +213,40 @@ def _seq(f: Mapping[str, Any]) -> str:
     return _e(seq) if end is None else f"{_e(seq)}–{_e(end)}"
 
 
+def _finding_row(f: Mapping[str, Any], cls: str, lead: str = "") -> str:
+    return (f"<tr{cls}><td class=\"num\">{lead}{_seq(f)}</td><td><code>{_e(f.get('rule'))}"
+            f"</code></td><td>{_e(f.get('dept'))}</td><td>{_e(f.get('zh'))}<br>"
+            f"<span class=\"en\">{_e(f.get('en'))}</span></td>"
+            f"<td>{_EVIDENCE.get(str(f.get('evidence')), _e(f.get('evidence')))}</td></tr>")
+
+
+def _split_causes(findings: list[Any]) -> tuple[list[dict[str, Any]],
+                                                dict[int, list[dict[str, Any]]]]:
+    """(causes, cause id -> its consequences) from the findings' ``cause`` indices
+    (SPEC.md 9.3); a finding whose ``cause`` is not a valid index stands on its own."""
+    def valid_cause(i: int, c: Any) -> bool:
+        return (type(c) is int and 0 <= c < len(findings) and c != i
+                and isinstance(findings[c], dict) and findings[c].get("cause") is None)
+
+    tops: list[dict[str, Any]] = []
+    follows: dict[int, list[dict[str, Any]]] = {}
+    for i, f in enumerate(findings):
+        if not isinstance(f, dict):
+            continue
+        c = f.get("cause")
+        if isinstance(c, int) and valid_cause(i, c):
+            follows.setdefault(c, []).append(f)
+        else:
+            tops.append({**f, "_index": i})
+    return tops, follows
+
+
 def _findings(findings: list[Any], not_shown: Any) -> str:
-    """Findings grouped by severity (critical first), by entry within a group."""
+    """Causes grouped by severity (critical first), by entry within a group; under each
+    cause, the findings that follow from it with their count."""
     order = list(_SEVERITIES)
-    valid = [f for f in findings if isinstance(f, dict)]
+    tops, follows = _split_causes(findings)
+    total = len(tops) + sum(len(v) for v in follows.values())
 
     def key(f: dict[str, Any]) -> tuple[int, int, int]:
         sev = f.get("severity")
@@ -221,22 +254,34 @@ def _findings(findings: list[Any], not_shown: Any) -> str:
         seq = f.get("seq")
         return (rank, 0 if isinstance(seq, int) else 1, seq if isinstance(seq, int) else 0)
 
-    out = [f"<h2>{_bi('发现', 'Findings')} ({len(valid)})</h2>"]
-    if not valid:
+    out = [f"<h2>{_bi('发现', 'Findings')} ({total})</h2>"]
+    if not total:
         out.append(f'<p class="note">{_bi("无发现", "no findings")}</p>')
+    elif follows:
+        note = _bi(f"先列原因（{len(tops)} 项），其后果列在其下并计数",
+                   f"causes first ({len(tops)}), the findings that follow from each listed "
+                   "under it with a count")
+        out.append(f'<p class="note">{note}</p>')
     head = [_bi("条目", "Seq"), _bi("规则", "Rule"), _bi("部门", "Dept"), _bi("说明", "Finding"),
             _bi("时间依据", "Evidence")]
     groups: dict[str, list[dict[str, Any]]] = {}
-    for f in sorted(valid, key=key):
+    for f in sorted(tops, key=key):
         groups.setdefault(str(f.get("severity")), []).append(f)
     for sev, items in groups.items():
         zh, en = _SEVERITIES.get(sev, ("其他", sev))
         cls = f' class="sev-{sev}"' if sev in _SEVERITIES else ""
-        rows = (f"<tr{cls}><td class=\"num\">{_seq(f)}</td><td><code>{_e(f.get('rule'))}</code>"
-                f"</td><td>{_e(f.get('dept'))}</td><td>{_e(f.get('zh'))}<br>"
-                f"<span class=\"en\">{_e(f.get('en'))}</span></td>"
-                f"<td>{_EVIDENCE.get(str(f.get('evidence')), _e(f.get('evidence')))}</td></tr>"
-                for f in items)
+        rows = []
+        for f in items:
+            rows.append(_finding_row(f, cls))
+            after = follows.get(f["_index"], [])
+            if after:
+                n = len(after)
+                rules = sorted({str(c.get("rule")) for c in after})
+                counts = ", ".join(f"{escape(r)} ×{sum(1 for c in after if c.get('rule') == r)}"
+                                   for r in rules)
+                rows.append(f'<tr class="follows"><td colspan="5">由此引起 {n} 条后果 / '
+                            f"{n} consequences of this: {counts}</td></tr>")
+                rows += [_finding_row(c, ' class="consequence"', "↳ ") for c in after]
         out.append(f"<h3>{_bi(zh, en)} ({len(items)})</h3>{_table(head, rows)}")
     if isinstance(not_shown, int) and not_shown > 0:
         out.append(f'<p class="note">另有 {not_shown} 条发现未列出 / '
