@@ -49,6 +49,8 @@ from ledger._statements import Submission, sign_statement
 from ledger._witness import Witness
 from ledger._writer import ChildWriter
 from verifier import (
+    INTEGRITY,
+    MAX_ENTRY_BYTES,
     STATEMENT_PREFIX,
     CanonicalError,
     Checkpoint,
@@ -59,6 +61,7 @@ from verifier import (
     NoteVerifier,
     Trust,
     batch_message,
+    make_entry,
     sign_note,
     statement_bytes,
 )
@@ -277,6 +280,7 @@ class Ledger(Application[str]):
                     if s.type in _WRITE_RULE_TYPES:
                         day = day or self._entry_day()
                         findings += write_findings(self.state, seq, s.type, s.body, day)
+                    findings += _size_findings(seq, version, s)
                     findings = [f for f in findings if f.rule not in planted]
                     if findings:
                         raise RejectedError(i, findings)
@@ -614,6 +618,23 @@ def write_findings(state: LogState, seq: int, type_: str, body: dict[str, Any], 
              second_record_finding(state, seq, type_, body),
              received_on_finding(seq, type_, body, day))
     return [f for f in found if f is not None]
+
+
+# The width of a log time (SPEC 3.1) and a stand-in of that width: an entry's size is
+# known before the log stamps it, because `prev` and `time` have fixed widths.
+_TIME_STANDIN = "0000-00-00T00:00:00.000000+08:00"
+
+
+def _size_findings(seq: int, version: int, s: Submission) -> list[Finding]:
+    """V1.format when the entry this statement becomes would exceed the 1 MiB limit
+    (SPEC 3.1): the audit would call an honest log corrupt, so the log refuses it."""
+    size = len(make_entry(seq, bytes(32), _TIME_STANDIN, s.stream, version,
+                          {"actor": s.actor, "body": s.body, "sig": s.sig, "type": s.type}))
+    if size <= MAX_ENTRY_BYTES:
+        return []
+    return [Finding("V1.format", INTEGRITY, seq,
+                    f"该声明写入后条目为 {size} 字节，超过 {MAX_ENTRY_BYTES} 字节上限",
+                    f"the entry would be {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit")]
 
 
 def own_entry(raw: bytes) -> Entry:

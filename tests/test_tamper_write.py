@@ -407,3 +407,29 @@ def test_received_on_mismatch_in_a_log_is_flagged(log_dir: Path) -> None:
     found = [f for f in report.findings if f.rule == "V2.received_on"]
     assert [(f.seq, f.kind) for f in found] == [(seq, VIOLATION)]
     assert f"after the entry's log date {day}" in found[0].en
+
+
+# -- the entry size limit (SPEC 3.1) at write time --------------------------------------
+
+
+def test_statement_over_the_entry_limit_is_refused(log_dir: Path) -> None:
+    """A statement whose entry would exceed 1 MiB: the audit would call that log corrupt
+    (V1.format), so the log refuses it and writes nothing; one just under is written."""
+    keys = LogKeys(log_dir / "keys")
+    ledger = Ledger(str(log_dir / "db.sqlite"))
+    try:
+        size = ledger.size
+        authority = keys.load("authority")
+        big = sign_statement(authority, "department.registered", "dept/ZC-BIG", "authority",
+                             {"code": "ZC-BIG", "name": "大" * 400_000})  # 1.2 MB of UTF-8
+        with pytest.raises(RejectedError, match=r"V1\.format") as caught:
+            ledger.submit([big])
+        assert "1048576-byte limit" in str(caught.value)
+        assert ledger.refresh() == size
+        fits = sign_statement(authority, "department.registered", "dept/ZC-FIT", "authority",
+                              {"code": "ZC-FIT", "name": "大" * 349_000})
+        [seq] = ledger.submit([fits])
+        raw = dict(ledger.entries(seq, seq + 1))[seq]
+        assert 1_040_000 < len(raw) <= 1 << 20
+    finally:
+        ledger.close()
