@@ -14,6 +14,7 @@ from verifier import (
     NoteSigner,
     Report,
     audit,
+    cosign,
     entry_hash,
     load_trust,
     make_entry,
@@ -80,3 +81,38 @@ def rewrite_history(export: Path, log_key: NoteSigner, lines: list[bytes], start
     for p in (export / "checkpoints").iterdir():
         p.unlink()
     resign_checkpoint(export, log_key, lines)
+
+
+def audit_export(export: Path, **options: Any) -> Report:
+    """``run_audit`` with the audit's other options (``outside``, ``now``, ``trust``...)."""
+    trust = options.pop("trust", None) or load_trust((export / "trust.json").read_bytes())
+    checkpoints = [(p.name, p.read_bytes()) for p in sorted((export / "checkpoints").iterdir())]
+    with (export / "entries.jsonl").open("rb") as fh:
+        return audit(read_lines(fh), checkpoints, trust, **options)
+
+
+def note_size(path: Path) -> int:
+    """The tree size a checkpoint file of an export is named after (SPEC.md 9.1)."""
+    return int(path.name.split(".")[0])
+
+
+def truncate_export(export: Path, keep: int) -> None:
+    """What a log that hides its tail hands the auditor: entries ``0..keep-1`` and only the
+    checkpoints that do not cover a dropped entry."""
+    write_entries(export, read_entries(export)[:keep])
+    for p in (export / "checkpoints").iterdir():
+        if note_size(p) > keep:
+            p.unlink()
+
+
+def add_cosignature(export: Path, witness: NoteSigner, size: int, timestamp: int) -> Path:
+    """What the holder of a witness key can add: one more cosignature of the export's
+    checkpoint of ``size``, dated ``timestamp``, as a note of its own (SPEC.md 9.1)."""
+    cp_dir = export / "checkpoints"
+    text, _, sigs = (cp_dir / f"{size:012d}.note").read_text(encoding="utf-8").partition("\n\n")
+    log_line = sigs.splitlines()[0]
+    n = sum(1 for p in cp_dir.iterdir() if p.name.count(".") == 2)
+    path = cp_dir / f"{size:012d}.{900000 + n:06d}.note"
+    line = cosign(text + "\n", witness, timestamp)
+    path.write_text(f"{text}\n\n{log_line}\n{line}", encoding="utf-8")
+    return path

@@ -34,7 +34,7 @@ def imported(tmp_path: Path) -> tuple[Ledger, LogKeys, Path, int]:
     record = {"kind": "targets", "file_sha256": "ab" * 32, "file_name": "名录.csv"}
     result = ledger.submit_import(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ", record, rows(40))
     assert not result.already and result.rows == 40
-    ledger.checkpoint(keys.load("log"))
+    ledger.checkpoint(keys.load("log"), keys.witness_tools())
     ledger.export(tmp_path / "out")
     yield ledger, keys, tmp_path / "out", result.seq
     ledger.close()

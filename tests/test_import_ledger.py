@@ -149,7 +149,7 @@ def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) 
     size = ledger.refresh()
     again, _ = import_file(ledger, signer, "ZC-SCJGJ", "targets", tmp_path / "targets.xlsx")
     assert again.already and again.seq == result.seq and ledger.refresh() == size
-    ledger.checkpoint(keys.load("log"))
+    ledger.checkpoint(keys.load("log"), keys.witness_tools())
     ledger.export(tmp_path / "out")
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
 
@@ -218,6 +218,7 @@ def test_cli_import_calendar_and_plan(tmp_path: Path, capsys: pytest.CaptureFixt
                      "--department", "ZC-WLJ"]) == 1
     err = capsys.readouterr().err
     assert "outside the plan year 2028" in err and "below the policy minimum of 2" in err
+    assert cli_main(["--db", db, "checkpoint"]) == 0  # the witnesses cosign the new tail
     assert cli_main(["--db", db, "export", str(tmp_path / "out")]) == 0
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN
 
@@ -365,6 +366,6 @@ def test_checked_import_skips_only_the_member_body_rules(
                             write_csv(tmp_path / "t.csv", rows(20, seed=5)))
     assert result.rows == 20 and calls == ["import.recorded"]
     ledger.state.body_check = default
-    ledger.checkpoint(keys.load("log"))
+    ledger.checkpoint(keys.load("log"), keys.witness_tools())
     ledger.export(tmp_path / "out")
     assert run_audit(tmp_path / "out").exit_code == EXIT_CLEAN

@@ -16,7 +16,14 @@ from ledger._cli import main as cli_main
 from ledger._demo import demo_beacon, demo_plan
 from ledger._draws import commit_draw, execute_draw, reveal_secret
 from ledger._results import complete_inspection, inspection_id, publish_result, record_result
-from tests.helpers import entry_obj, read_entries, resign_checkpoint, run_audit, write_entries
+from tests.helpers import (
+    add_cosignature,
+    entry_obj,
+    read_entries,
+    resign_checkpoint,
+    run_audit,
+    write_entries,
+)
 from verifier import EXIT_CLEAN, EXIT_VIOLATION, entry_hash, make_entry
 from verifier._draw import reveal_commitment
 from verifier._drawaudit import draw_time
@@ -124,6 +131,7 @@ def test_results_through_python_and_cli(log: tuple[Path, LogKeys, dict[str, Any]
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         size = ledger.size
+        ledger.checkpoint(keys.load("log"), keys.witness_tools())
         ledger.export(root / "out")
     finally:
         ledger.close()
@@ -176,6 +184,9 @@ def test_signed_statement_file_and_refusals(log: tuple[Path, LogKeys, dict[str, 
                             2, state))
     write_entries(root / "out", lines)
     resign_checkpoint(root / "out", keys.load("log"), lines)
+    # The witnesses cosign it as usual: the tree only grew.
+    add_cosignature(root / "out", keys.load("witness-audit"), len(lines),
+                    int(datetime.fromisoformat(last["time"]).timestamp()) + 60)
     report = run_audit(root / "out")
     assert report.exit_code == EXIT_VIOLATION
     assert [(f.rule, f.seq) for f in report.findings] == [("AUTH.role", len(lines) - 1)]

@@ -12,16 +12,25 @@ For every line of ``entries.jsonl``, in order:
 6. the Merkle root of the entries so far equals the root of every checkpoint of that size
    (V1.checkpoint), and every checkpoint verifies under the pinned log key.
 
+Checkpoints brought from outside the export (``outside``: a note fetched from the API or a
+witness) are checked the same way, so a log that drops its tail together with the
+checkpoints covering it is still caught (V1.truncated). Entries that no checkpoint
+cosigned by the pinned quorum covers are reported (V1.unwitnessed): the log key alone could
+rewrite them. Deadlines that need "by now" are judged at the audit's ``now``, not at the
+last entry's time, which a truncation also moves.
+
 The core takes lines and checkpoint bytes, never paths, and never raises on bad data: every
 problem becomes a Finding, so a tampered export yields a report, not a traceback.
 """
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -45,8 +54,8 @@ from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
 from verifier._version import version_info
 
-__all__ = ["EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABLE", "EXIT_USAGE", "EXIT_VIOLATION",
-           "Oversize", "Report", "audit"]
+__all__ = ["COSIGNATURE_SKEW", "EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABLE",
+           "EXIT_USAGE", "EXIT_VIOLATION", "Oversize", "Report", "audit"]
 
 # Entries that findings made at the end of the replay may name (kept seq -> department).
 _LATER = frozenset({"plan.filed", "plan.amended", "draw.committed", "draw.executed",
@@ -56,6 +65,9 @@ EXIT_VIOLATION = 1
 EXIT_INTEGRITY = 2
 EXIT_UNVERIFIABLE = 3
 EXIT_USAGE = 64
+# Seconds a witness's clock may run ahead of the audit's now (SPEC.md 7.3).
+COSIGNATURE_SKEW = 300
+_SHANGHAI = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,14 @@ class Report:
     # the latest time a quorum cosigned it (still the log's latest tree then)
     witnessed: dict[int, int] = field(default_factory=dict)
     still_latest: dict[int, int] = field(default_factory=dict)
+    checkpoints_outside: int = 0  # of ``checkpoints``, how many came from outside the export
+    # The time "not yet done" is judged at (unix seconds), how it was obtained ("given",
+    # "witnessed" or "last_entry") and from which checkpoint when witnessed.
+    now: int | None = None
+    now_basis: str | None = None
+    now_source: str | None = None
+    # The largest checkpoint that verified and matched the replayed tree.
+    relied_on: dict[str, Any] | None = None
 
     def not_before(self, seq: int) -> int | None:
         """Witnessed lower bound of an entry's time: a quorum cosigned a tree without it."""
@@ -123,7 +143,11 @@ class Report:
             "checkpoints": self.checkpoints,
             "checkpoints_verified": self.checkpoints_verified,
             "signatures_checked": self.signatures_checked,
+            "checkpoints_outside": self.checkpoints_outside,
             "cosignatures": self.cosignatures,
+            "now": {"time": _iso(self.now), "basis": self.now_basis,
+                    "source": self.now_source},
+            "relied_on": self.relied_on,
             "findings": [f.to_json() if c is None else {**f.to_json(), "cause": c}
                          for f, c in zip(self.findings, cause, strict=True)],
             "groups": groups(cause),
@@ -140,19 +164,28 @@ def _finding(rule: str, seq: int | None, zh: str, en: str, kind: str = INTEGRITY
     return Finding(rule, kind, seq, zh, en, seq_end)
 
 
+def _iso(t: float | None) -> str | None:
+    """A unix time as an Asia/Shanghai RFC 3339 time, as entry times are written."""
+    return None if t is None else datetime.fromtimestamp(int(t), _SHANGHAI).isoformat()
+
+
 @dataclass
 class _Checkpoint:
-    name: str
+    name: str  # the export's file name, or the --checkpoint argument it came from
     checkpoint: Checkpoint
+    outside: bool = False
+    # pinned witness -> cosignature time, only the cosignatures kept as evidence (7.3)
+    cosigned: dict[str, int] = field(default_factory=dict)
+    matched: bool = False  # its root equals the replayed tree's at its size
 
 
 def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
-                      report: Report) -> list[_Checkpoint]:
+                      report: Report, *, outside: bool = False) -> list[_Checkpoint]:
     """Parse and verify every checkpoint note; bad ones become findings."""
     out: list[_Checkpoint] = []
-    cosigns: dict[int, dict[str, tuple[int, int]]] = {}  # size -> witness -> first, last
     for name, data in files:
         report.checkpoints += 1
+        report.checkpoints_outside += outside
         try:
             note = parse_note(data)
             checkpoint = parse_checkpoint(note.text)
@@ -160,6 +193,7 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
             report.add(_finding("V1.checkpoint", None, f"检查点 {name} 格式错误：{exc}",
                                 f"checkpoint {name} is malformed: {exc}"))
             continue
+        cosigned: dict[str, int] = {}
         if trust is not None:
             try:
                 verify_note(note, [trust.log_key])
@@ -181,40 +215,113 @@ def _load_checkpoints(files: Sequence[tuple[str, bytes]], trust: Trust | None,
                 report.add(_finding("V1.cosignature", None, f"检查点 {name} 的见证签名无效：{exc}",
                                     f"checkpoint {name} carries a bad witness cosignature: {exc}"))
                 continue
-            for witness, timestamp in cosigned.items():
-                report.cosignatures[witness] = max(report.cosignatures.get(witness, 0), timestamp)
             report.checkpoints_verified += 1
-            by_witness = cosigns.setdefault(checkpoint.size, {})
-            for witness, timestamp in cosigned.items():
-                first, last = by_witness.get(witness, (timestamp, timestamp))
-                by_witness[witness] = (min(first, timestamp), max(last, timestamp))
-        out.append(_Checkpoint(name, checkpoint))
-    # Per tree: by when a quorum of witnesses had cosigned it (its entries are not later),
-    # and until when a quorum still cosigned it as the latest (later entries are not
-    # earlier). A witness may cosign the same tree again, in a note of its own.
-    q = trust.quorum if trust is not None else 0
-    for size, times in cosigns.items():
-        if q and len(times) >= q:
-            report.witnessed[size] = sorted(first for first, _ in times.values())[q - 1]
-            report.still_latest[size] = sorted((last for _, last in times.values()),
-                                               reverse=True)[q - 1]
-    # The log must never sign two different trees of the same size (a fork).
+        out.append(_Checkpoint(name, checkpoint, outside, cosigned))
+    return out
+
+
+def _forks(checkpoints: list[_Checkpoint], report: Report) -> None:
+    """The log must never sign two different trees of the same size (a fork)."""
     by_size: dict[int, _Checkpoint] = {}
-    for cp in out:
+    for cp in checkpoints:
         seen = by_size.setdefault(cp.checkpoint.size, cp)
         if seen.checkpoint.root != cp.checkpoint.root:
             report.add(_finding("V1.fork", cp.checkpoint.size - 1,
                                 f"检查点 {seen.name} 与 {cp.name} 规模相同但根哈希不同（分叉）",
                                 f"checkpoints {seen.name} and {cp.name} have the same size "
                                 "and different roots (a fork)"))
-    out.sort(key=lambda c: c.checkpoint.size)
-    return out
+
+
+def _cosignature_times(checkpoints: list[_Checkpoint], trust: Trust | None, limit: float,
+                       report: Report) -> dict[int, str]:
+    """Drop the cosignatures whose time cannot be true (V1.cosignature_time), then derive
+    each tree's witnessed times from the rest (SPEC.md 7.3, 16.5).
+
+    A time after the audit's now (plus the skew) is from the future. A witness that keeps
+    its state (7.5) never cosigns a smaller tree after a bigger one, so a cosignature of a
+    smaller tree dated strictly after the same witness cosigned a bigger one contradicts
+    the witness's own order; it is the one that broke the rule and is not evidence.
+    Returns, per tree size, the note whose cosignature gives its ``still_latest`` time.
+    """
+    if trust is None:
+        return {}
+    for cp in checkpoints:
+        for witness, t in sorted(cp.cosigned.items()):
+            if t > limit:
+                del cp.cosigned[witness]
+                report.add(_finding(
+                    "V1.cosignature_time", None,
+                    f"检查点 {cp.name} 上见证 {witness} 的联署时间 {_iso(t)} 晚于审计时间 "
+                    f"{_iso(limit - COSIGNATURE_SKEW)}（允许误差 {COSIGNATURE_SKEW} 秒）："
+                    "来自未来的时间不可信，不作为证据",
+                    f"checkpoint {cp.name}: witness {witness}'s cosignature is dated "
+                    f"{_iso(t)}, after the audit's now {_iso(limit - COSIGNATURE_SKEW)} (plus "
+                    f"{COSIGNATURE_SKEW} s of clock skew): a time from the future, not used as "
+                    "evidence"))
+    by_witness: dict[str, list[tuple[int, int, _Checkpoint]]] = {}
+    for cp in checkpoints:
+        for witness, t in cp.cosigned.items():
+            by_witness.setdefault(witness, []).append((cp.checkpoint.size, t, cp))
+    for witness, signed in sorted(by_witness.items()):
+        # Walking from the biggest tree down: the earliest cosignature of a strictly bigger one.
+        signed.sort(key=lambda s: -s[0])
+        earliest: tuple[int, int, _Checkpoint] | None = None
+        i = 0
+        while i < len(signed):
+            j = i
+            while j < len(signed) and signed[j][0] == signed[i][0]:
+                j += 1
+            group = signed[i:j]
+            for size, t, cp in group:
+                if earliest is not None and earliest[1] < t:
+                    del cp.cosigned[witness]
+                    report.add(_finding(
+                        "V1.cosignature_time", None,
+                        f"见证 {witness} 于 {_iso(t)} 联署了 {size} 条的检查点 {cp.name}，"
+                        f"但已于更早的 {_iso(earliest[1])} 联署了更大的 {earliest[0]} 条的检查点 "
+                        f"{earliest[2].name}：见证不会在联署较大的树之后再联署较小的树，此联署时间"
+                        "自相矛盾，不作为证据",
+                        f"witness {witness} cosigned the {size}-entry checkpoint {cp.name} at "
+                        f"{_iso(t)}, after cosigning the bigger {earliest[0]}-entry checkpoint "
+                        f"{earliest[2].name} at {_iso(earliest[1])}: a witness never cosigns a "
+                        "smaller tree after a bigger one, so this time contradicts the witness's "
+                        "own order and is not used as evidence"))
+            for entry in group:
+                if earliest is None or entry[1] < earliest[1]:
+                    earliest = entry
+            i = j
+    # Per tree: by when a quorum of witnesses had cosigned it (its entries are not later:
+    # each witness's first cosignature), and until when a quorum still cosigned it as the
+    # latest (later entries are not earlier: each witness's last one).
+    cosigns: dict[int, dict[str, tuple[int, int, str]]] = {}  # size -> witness -> times
+    for cp in checkpoints:
+        by_witness_times = cosigns.setdefault(cp.checkpoint.size, {})
+        for witness, t in cp.cosigned.items():
+            report.cosignatures[witness] = max(report.cosignatures.get(witness, 0), t)
+            first, last, name = by_witness_times.get(witness, (t, t, cp.name))
+            by_witness_times[witness] = (min(first, t), *max((last, name), (t, cp.name)))
+    q = trust.quorum
+    sources: dict[int, str] = {}
+    for size, times in cosigns.items():
+        if q and len(times) >= q:
+            report.witnessed[size] = sorted(first for first, _, _ in times.values())[q - 1]
+            report.still_latest[size], sources[size] = sorted(
+                ((last, name) for _, last, name in times.values()), reverse=True)[q - 1]
+    return sources
 
 
 def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[str, bytes]],
           trust: Trust | None, *, signatures: bool = True, body_rules: bool = True,
-          max_findings: int = 1000, workers: int = 0) -> Report:
+          max_findings: int = 1000, workers: int = 0,
+          outside: Sequence[tuple[str, bytes]] = (), now: datetime | None = None,
+          clock: float | None = None) -> Report:
     """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
+
+    ``outside`` holds (source, note bytes) of checkpoints obtained elsewhere (the API, a
+    witness), checked like the export's own. ``now`` is the time completeness is judged
+    at (default: the latest time a quorum of witnesses cosigned, or the last entry's time
+    when later); cosignatures dated after it, or after ``clock`` (default this machine's
+    clock) when it is not given, are not evidence.
 
     ``signatures=False`` skips statement signatures and ``body_rules=False`` the field
     rules of section 6.3: each leaves the audit incomplete, which the report says.
@@ -234,18 +341,17 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         report.add(_finding("V1.signature", None, "未核对声明签名（--no-signatures）",
                             "statement signatures were not checked (--no-signatures)",
                             UNVERIFIABLE))
-    pending = _load_checkpoints(checkpoint_files, trust, report)
-    if not checkpoint_files:
+    pending = (_load_checkpoints(checkpoint_files, trust, report)
+               + _load_checkpoints(outside, trust, report, outside=True))
+    if not checkpoint_files and not outside:
         report.add(_finding("V1.checkpoint", None, "导出中没有签名检查点，条目未被锚定",
                             "the export holds no signed checkpoint: no entry is anchored",
                             UNVERIFIABLE))
-    elif trust is not None and trust.quorum and not report.witnessed:
-        report.add(_finding("V1.quorum", None,
-                            f"没有任何检查点获得 {trust.quorum} 个受信见证的联署：条目时间只有日志"
-                            "自己的说法",
-                            f"no checkpoint is cosigned by a quorum of {trust.quorum} trusted "
-                            "witnesses: entry times rest on the log's word alone",
-                            UNVERIFIABLE))
+    _forks(pending, report)
+    limit = (now.timestamp() if now is not None else time.time() if clock is None
+             else clock) + COSIGNATURE_SKEW
+    now_sources = _cosignature_times(pending, trust, limit, report)
+    pending.sort(key=lambda c: c.checkpoint.size)
     state = LogState()
     if not body_rules:
         state.body_check = None
@@ -333,6 +439,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             next_cp += 1
             if acc.root() == cp.checkpoint.root:
                 verified_from = acc.size
+                cp.matched = True
             else:
                 report.add(_finding(
                     "V1.checkpoint", verified_from,
@@ -346,11 +453,12 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             next_cp += 1  # size 0 checkpoints
     for finding in state.finish():
         report.add(finding)
-    for finding in plans.finish(state, last_time):
+    judged_at = _judged_at(report, now, last_time, now_sources)
+    for finding in plans.finish(state, judged_at):
         report.add(finding)
-    for finding in draws.finish(state, last_time):
+    for finding in draws.finish(state, judged_at):
         report.add(finding)
-    for finding in results.finish(state, last_time):
+    for finding in results.finish(state, judged_at):
         report.add(finding)
     report.draws = draws.stats.to_json()
     report.statistics, unusual = draws.year.finish(draws.stats.voided, draws.stats.substituted)
@@ -378,8 +486,72 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             f"checkpoint {cp.name} covers {cp.checkpoint.size} entries but the "
                             f"export holds {acc.size} (tail truncated)",
                             seq_end=cp.checkpoint.size - 1))
+    _anchoring(pending, trust, acc.size, report)
     attribute(report.findings, signers, report.departments)
     return report
+
+
+def _judged_at(report: Report, now: datetime | None, last_time: str,
+               sources: dict[int, str]) -> str:
+    """The audit's now (SPEC.md 9.2), as an entry time string for the end-of-replay checks,
+    recorded in the report with where it came from.
+
+    Given, it is the auditor's. Otherwise the latest time a quorum of pinned witnesses
+    still cosigned a tree (their word that this time had come, which dropping entries
+    cannot take back); the last entry's time only when it is later (the log's own word).
+    """
+    if now is not None:
+        report.now, report.now_basis = int(now.timestamp()), "given"
+        return now.astimezone(_SHANGHAI).isoformat()
+    witnessed = max(report.still_latest.items(), key=lambda item: (item[1], item[0]),
+                    default=None)
+    last = int(datetime.fromisoformat(last_time).timestamp()) if last_time else None
+    if witnessed is not None and (last is None or witnessed[1] >= last):
+        report.now, report.now_basis = witnessed[1], "witnessed"
+        report.now_source = sources.get(witnessed[0])
+        return _iso(witnessed[1]) or ""
+    if last is not None:
+        report.now, report.now_basis = last, "last_entry"
+    return last_time
+
+
+def _anchoring(checkpoints: list[_Checkpoint], trust: Trust | None, size: int,
+               report: Report) -> None:
+    """The checkpoint the audit relied on, and the entries no quorum-cosigned checkpoint
+    covers (V1.unwitnessed): with the log key alone they could be rewritten or dropped."""
+    if trust is None:
+        return
+    matched = [cp for cp in checkpoints if cp.matched]
+    if matched:
+        top = matched[-1].checkpoint
+        same = [cp for cp in matched if cp.checkpoint.size == top.size]
+        source = next((cp for cp in same if cp.outside), same[0])
+        report.relied_on = {"size": top.size, "root": base64.b64encode(top.root).decode(),
+                            "source": source.name, "outside": source.outside,
+                            "witnessed": _iso(report.witnessed.get(top.size))}
+    q = trust.quorum
+    if not q or not size:
+        return  # the pinned policy asks for no witness: the log key alone anchors
+    witnesses: dict[int, set[str]] = {}
+    for cp in matched:
+        witnesses.setdefault(cp.checkpoint.size, set()).update(cp.cosigned)
+    covered = max((s for s, names in witnesses.items() if len(names) >= q), default=0)
+    if covered >= size:
+        return
+    if covered:
+        zh = f"第 {covered}..{size - 1} 条之后再无 {q} 个受信见证联署的检查点"
+        en = (f"entries {covered}..{size - 1} come after the last checkpoint cosigned by a "
+              f"quorum of {q} pinned witnesses (size {covered})")
+    else:
+        zh = f"没有任何与重算一致的检查点获得 {q} 个受信见证的联署，第 0..{size - 1} 条均未被见证"
+        en = (f"no checkpoint that matches the replay is cosigned by a quorum of {q} pinned "
+              f"witnesses: entries 0..{size - 1} are unwitnessed")
+    report.add(_finding("V1.unwitnessed", covered,
+                        f"{zh}：仅凭日志密钥即可删改或截断这些条目而不留痕迹，其内容与时间只有日志"
+                        "自己的说法",
+                        f"{en}; the log key alone could rewrite or drop them unseen, so their "
+                        "content and times rest on the log's word", UNVERIFIABLE,
+                        seq_end=size - 1))
 
 
 def _departments(state: LogState, plans: PlanTracker, draws: DrawAuditor,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import unicodedata
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -35,7 +37,11 @@ from verifier._version import SPEC_VERSION, __version__, version_info
 __all__ = ["main", "read_lines"]
 
 MAX_CHECKPOINT_BYTES = 64 * 1024
+FETCH_TIMEOUT = 10  # seconds to connect and to wait for each read of a --checkpoint URL
 _SHANGHAI = timezone(timedelta(hours=8))
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+# Findings about what anchors the history: shown in the report's first lines.
+_ANCHORING = ("V1.unwitnessed", "V1.truncated")
 
 
 class _Usage(Exception):
@@ -159,6 +165,7 @@ def _print_report(report: Report, trust_source: str, out: IO[str]) -> None:
     print(f"条目 / entries: {report.entries}; 检查点 / checkpoints: {report.checkpoints} "
           f"({report.checkpoints_verified} verified); 签名 / signatures checked: "
           f"{report.signatures_checked}; 信任来源 / trust: {trust_source}", file=out)
+    _print_anchoring(report, out)
     for name, ts in sorted(report.cosignatures.items()):
         when = datetime.fromtimestamp(ts, _SHANGHAI).isoformat()
         print(f"见证 / witness {name}: 最近联署 / latest cosignature {when}", file=out)
@@ -201,6 +208,62 @@ def _print_findings(findings: list[Finding], out: IO[str]) -> None:
                   "(--json 逐条列出 / --json lists each)", file=out)
 
 
+def _print_anchoring(report: Report, out: IO[str]) -> None:
+    """What the verdict rests on: the checkpoint relied on, the time "by now" is judged at,
+    and any entries beyond what the witnesses vouch for."""
+    cp = report.relied_on
+    if cp is not None:
+        when = cp["witnessed"] or "未获法定数量见证联署 / not cosigned by the quorum"
+        print(f"依据的检查点 / checkpoint relied on: {cp['size']} 条 / entries, 根 / root "
+              f"{cp['root']}, 来源 / from {cp['source']}, 见证时间 / witnessed {when}",
+              file=out)
+    if report.now is not None:
+        basis = {"given": ("--now 给定", "given by --now"),
+                 "witnessed": ("见证联署时间", f"witnessed, {report.now_source}"),
+                 "last_entry": ("最后一条的时间（日志自述）", "the last entry's time, the log's "
+                                "own claim")}.get(report.now_basis or "", ("", ""))
+        when = datetime.fromtimestamp(report.now, _SHANGHAI).isoformat()
+        print(f"审计时间 / judged as of: {when} ({basis[0]} / {basis[1]})", file=out)
+    for f in report.findings:
+        if f.rule in _ANCHORING:
+            print(f"[{f.kind}] {f.rule} seq={f.seq}..{f.seq_end}: {f.zh} / {f.en}", file=out)
+
+
+def _read_checkpoint(arg: str) -> tuple[str, bytes]:
+    """A --checkpoint note: a file, or an http(s) URL read with a timeout; at most
+    MAX_CHECKPOINT_BYTES either way (more is left to the audit to refuse as malformed)."""
+    try:
+        if arg.startswith(("http://", "https://")):
+            with urllib.request.urlopen(arg, timeout=FETCH_TIMEOUT) as response:
+                data: bytes = response.read(MAX_CHECKPOINT_BYTES + 1)
+        elif "://" in arg:
+            raise _Usage(f"--checkpoint {arg}：检查点只能是文件路径或 http(s) 地址",
+                         f"--checkpoint {arg}: only a file path or an http(s) URL")
+        else:
+            with open(arg, "rb") as fh:
+                data = fh.read(MAX_CHECKPOINT_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise _Usage(f"无法读取检查点 --checkpoint {arg}：{exc}",
+                     f"cannot read --checkpoint {arg}: {exc}") from None
+    return arg, data
+
+
+def _now_arg(text: str) -> datetime:
+    """--now: an RFC 3339 time with offset, or a date (the end of that day, Asia/Shanghai)."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=_SHANGHAI)
+        if _RFC3339.fullmatch(text):
+            return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    raise _Usage(f"--now {text}：应为带时区的 RFC 3339 时间（如 2026-03-01T09:00:00+08:00）或日期"
+                 "（如 2026-03-01）",
+                 f"--now {text}: not an RFC 3339 time with offset "
+                 "(2026-03-01T09:00:00+08:00) or a date (2026-03-01)")
+
+
 def _audit(args: argparse.Namespace) -> int:
     export = Path(args.export)
     entries = export / "entries.jsonl"
@@ -218,6 +281,8 @@ def _audit(args: argparse.Namespace) -> int:
             if path.is_file():
                 with path.open("rb") as fh:
                     checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
+    outside = [_read_checkpoint(arg) for arg in args.checkpoint]
+    now = _now_arg(args.now) if args.now is not None else None
     total = entries.stat().st_size
     with entries.open("rb") as fh:
         lines = read_lines(fh)
@@ -225,7 +290,8 @@ def _audit(args: argparse.Namespace) -> int:
             lines = _progress(lines, total, sys.stderr)
         workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
         report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
-                       body_rules=not args.no_body_rules, workers=workers)
+                       body_rules=not args.no_body_rules, workers=workers,
+                       outside=outside, now=now)
     obj = report.to_json()
     obj["trust_source"] = source
     if args.html:
@@ -391,6 +457,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="skip statement signature checks (integrity and rules only)")
     p.add_argument("--no-body-rules", action="store_true",
                    help="skip the field rules of event bodies (integrity and roles only)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="NOTE_OR_URL",
+                   help="a signed checkpoint obtained elsewhere (a file, or an http(s) URL "
+                        "such as the API's /v1/checkpoint or a witness's latest): the export "
+                        "must reach and match it (repeatable)")
+    p.add_argument("--now", metavar="TIME",
+                   help="judge 'not done by now' at this RFC 3339 time or date (default: "
+                        "the latest quorum cosignature, else the last entry's time)")
     p = sub.add_parser("bundle", help="check a draw-proof bundle offline")
     p.add_argument("file")
     p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
