@@ -58,7 +58,7 @@ def test_child_writer_writes_what_the_recorder_would(tmp_path: Path,
     assert again.state.targets == ledger.state.targets
     entries = again.chain.read_entries(base, ledger.size)
     assert [entry_hash(e) for _, e in entries] == again.chain.read_hashes(base, ledger.size)
-    ledger.checkpoint(keys.load("log"))
+    ledger.checkpoint(keys.load("log"), keys.witness_tools())
     ledger.export(tmp_path / "out")
     report = run_audit(tmp_path / "out")
     assert report.findings == [] and report.exit_code == EXIT_CLEAN
@@ -153,7 +153,7 @@ def test_another_writer_between_refresh_and_child_insert(tmp_path: Path,
     assert ledger.size == other.refresh() == base + 32
     assert ledger.tree.root() == other.tree.root()
     assert "ZC-NEW" in ledger.state.departments
-    ledger.checkpoint(keys.load("log"))
+    ledger.checkpoint(keys.load("log"), keys.witness_tools())
     ledger.export(tmp_path / "out")
     report = run_audit(tmp_path / "out")
     assert report.findings == [] and report.exit_code == EXIT_CLEAN

@@ -138,13 +138,13 @@ class PlanTracker:
                         f"{day}, after the deadline {due}", dept=plan.dept,
                         due=due.isoformat())]
 
-    def finish(self, state: LogState, last_time: str) -> list[Finding]:
-        """Plans whose deadline has passed by the last entry's time without a receipt or
-        publication."""
+    def finish(self, state: LogState, now: str) -> list[Finding]:
+        """Plans whose deadline has passed by ``now`` (the audit's now, SPEC.md 9.2: not the
+        last entry's time, which a truncation moves back) without a receipt or publication."""
         out: list[Finding] = []
-        if not last_time:
+        if not now:
             return out
-        last_day = date.fromisoformat(last_time[:10])
+        last_day = date.fromisoformat(now[:10])
         for plan in self.plans.values():
             nominal, due = filing_deadline(plan.year, state.policy, state.calendars)
             if last_day <= (due or nominal):

@@ -505,12 +505,13 @@ class DrawAuditor:
         pending.teams[uscc] = [new if c == out_cert else c for c in team]
         return out
 
-    def finish(self, state: LogState, last_time: str, *, every_batch: bool = True
+    def finish(self, state: LogState, now_time: str, *, every_batch: bool = True
                ) -> list[Finding]:
-        """Batches not drawn by their time, unfillable targets left unrecorded
-        (``every_batch=False``: only the batches seen, as for a bundle)."""
+        """Batches not drawn by ``now_time`` (the audit's now, SPEC.md 9.2), unfillable
+        targets left unrecorded (``every_batch=False``: only the batches seen, as for a
+        bundle)."""
         out: list[Finding] = []
-        now = _epoch(last_time) if last_time else None
+        now = _epoch(now_time) if now_time else None
         for pending in self.pending.values():
             out.extend(self._settle(pending))
             who = f"{pending.commit.get('plan_id')}/{pending.commit.get('batch_id')}"

@@ -147,13 +147,13 @@ class ResultAuditor:
                         f"its result was {en} on {day}, after the {days}-working-day limit "
                         f"{due}", dept=info.dept, due=due.isoformat())]
 
-    def finish(self, state: LogState, last_time: str) -> list[Finding]:
+    def finish(self, state: LogState, now: str) -> list[Finding]:
         """Unpublished results past their window; drawn targets without an outcome after
-        their plan year."""
+        their plan year; both by ``now``, the audit's now (SPEC.md 9.2)."""
         out: list[Finding] = []
-        if not last_time:
+        if not now:
             return out
-        last = date.fromisoformat(last_time[:10])
+        last = date.fromisoformat(now[:10])
         days = state.policy.get("publication_working_days", 20)
         days = days if type(days) is int else 20
         for info in self.inspections.values():
