@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger._app import ImportResult, Ledger
-from ledger._errors import InputError
+from ledger._errors import ImportRejectedError, InputError
 from ledger._import import (
     KIND_ALIASES,
     KINDS,
     ParseInChild,
     ParseStream,
     RowError,
+    conflict_errors,
     format_errors,
     parse_file,
 )
@@ -143,11 +144,18 @@ def _import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path:
         parsed = parse_file(path, kind, dept)
         encoded = None
     if parsed.errors:
-        raise InputError(f"{Path(path).name}: {len(parsed.errors)} problem(s), nothing "
-                         "imported:\n" + format_errors(parsed.errors))
+        more = " and more" if parsed.errors_omitted else ""
+        raise InputError(f"{Path(path).name}: {len(parsed.errors):,} problem(s){more}, nothing "
+                         "imported:\n" + format_errors(parsed.errors, parsed.errors_omitted))
     record = {"kind": kind, "file_sha256": parsed.file_sha256, "file_name": parsed.file_name}
     # parse_file ran the verifier's body rules (check_body) on every row it kept.
-    return (ledger.submit_import(signer, dept, record,
-                                 encoded if encoded is not None else items(parsed.rows),
-                                 bodies_checked=True),
-            parsed.warnings)
+    try:
+        return (ledger.submit_import(signer, dept, record,
+                                     encoded if encoded is not None else items(parsed.rows),
+                                     bodies_checked=True),
+                parsed.warnings)
+    except ImportRejectedError as exc:  # rows that conflict with the log, by row and column
+        errors = conflict_errors(kind, parsed.row_numbers, exc.refused)
+        raise InputError(f"{Path(path).name}: {len(errors) + exc.omitted:,} row(s) conflict "
+                         "with the log, nothing imported:\n"
+                         + format_errors(errors, exc.omitted)) from None

@@ -5,6 +5,7 @@
     LedgerError                  root
     ├── InputError               the caller's data is wrong (names the field, row or line);
     │   └── RejectedError        a well-formed statement the rules refuse (carries findings)
+    │       └── ImportRejectedError  import rows the rules refuse (every one, by index)
     ├── StorageError             the database refused or is misconfigured
     │   └── NoLogError           the database holds no log (only ``init``/``demo`` make one)
     └── KeyFileError             a key file is missing, unreadable or malformed
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 
 from verifier import Finding
 
-__all__ = ["InputError", "KeyFileError", "LedgerError", "NoLogError", "RejectedError",
-           "StorageError"]
+__all__ = ["ImportRejectedError", "InputError", "KeyFileError", "LedgerError", "NoLogError",
+           "RejectedError", "StorageError"]
 
 
 class LedgerError(Exception):
@@ -38,6 +39,20 @@ class RejectedError(InputError):
         self.findings = list(findings)
         reasons = "; ".join(f"{f.rule}: {f.en}" for f in self.findings)
         super().__init__(f"statement {index} rejected: {reasons}")
+
+
+class ImportRejectedError(RejectedError):
+    """Rows of an import that the rules refuse: ``refused`` holds (member index in file
+    order, findings) for the first ones, ``omitted`` counts the rest, so that the importer
+    can name every conflicting row by its spreadsheet row (``ledger._import``)."""
+
+    def __init__(self, refused: Sequence[tuple[int, Sequence[Finding]]], omitted: int) -> None:
+        self.refused = [(i, list(f)) for i, f in refused]
+        self.omitted = omitted
+        super().__init__(self.refused[0][0] + 1, self.refused[0][1])
+        more = len(self.refused) - 1 + omitted
+        if more:
+            self.args = (f"{self.args[0]} (and {more:,} more row(s))",)
 
 
 class StorageError(LedgerError):

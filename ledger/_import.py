@@ -106,6 +106,7 @@ from typing import Any, NoReturn
 from ledger import _pipes as pipes
 from ledger._errors import InputError
 from ledger._pipes import wide_pipe
+from ledger._xlsx import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Formula, SheetProblem, read_xlsx
 from verifier._registry import (
     EXCEL_NUMBER_EN,
     EXCEL_NUMBER_ZH,
@@ -124,9 +125,13 @@ __all__ = [
     "ParseInChild",
     "ParsedImport",
     "RowError",
+    "conflict_errors",
     "format_errors",
     "parse_file",
 ]
+
+MAX_ERRORS = 1_000  # problems a ParsedImport keeps (and an import prints); the rest are counted
+MAX_CSV_LINE_CHARS = 1 << 20  # characters of one line of a CSV file
 
 
 @dataclass(frozen=True)
@@ -153,10 +158,30 @@ class ParsedImport:
     warnings: list[RowError] = field(default_factory=list)
     row_numbers: list[int] = field(default_factory=list)  # spreadsheet row of each body
     event_type: str = ""
+    errors_omitted: int = 0  # rows with problems past the first MAX_ERRORS problems
+    warnings_omitted: int = 0  # the same for warnings
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def add_errors(self, errors: Sequence[RowError]) -> None:
+        """Keep the first MAX_ERRORS problems; past them count the rows with problems: a
+        file with a problem on each of a million rows must not take gigabytes to say so."""
+        room = MAX_ERRORS - len(self.errors)
+        if room >= len(errors):
+            self.errors.extend(errors)
+        else:
+            self.errors.extend(errors[:max(room, 0)])
+            self.errors_omitted += 1
+
+    def add_warnings(self, warnings: Sequence[RowError]) -> None:
+        """Keep the first MAX_ERRORS warnings and count the rest."""
+        if not warnings:
+            return
+        room = MAX_ERRORS - len(self.warnings)
+        self.warnings.extend(warnings[:max(room, 0)])
+        self.warnings_omitted += max(len(warnings) - max(room, 0), 0)
 
 
 @dataclass(frozen=True)
@@ -403,15 +428,49 @@ def _scan_csv(path: Path) -> tuple[str, str]:
     return h.hexdigest(), "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
 
 
+def _csv_lines(f: Any, record: Callable[[], int]) -> Iterator[str]:
+    """The file's lines, none longer than MAX_CSV_LINE_CHARS (a file without line breaks
+    would otherwise be read whole into one string)."""
+    while line := f.readline(MAX_CSV_LINE_CHARS + 1):
+        if len(line) > MAX_CSV_LINE_CHARS:
+            raise SheetProblem(record() + 1, "", f"a line longer than {MAX_CSV_LINE_CHARS:,} "
+                               "characters, the limit", f"有一行超过 {MAX_CSV_LINE_CHARS:,} "
+                               "个字符的上限")
+        yield line
+
+
+def _csv_record(number: int, record: list[str]) -> None:
+    """The limits a record must keep: rows, columns, characters of a cell (as .xlsx)."""
+    if number > MAX_ROWS:
+        raise SheetProblem(number, "", f"the file has more than {MAX_ROWS:,} rows, the "
+                           "limit: split the file", f"文件超过 {MAX_ROWS:,} 行的上限：请拆分文件")
+    if len(record) > MAX_COLUMNS:
+        raise SheetProblem(number, "", f"more than {MAX_COLUMNS} columns, the limit "
+                           f"({len(record):,} columns)",
+                           f"超过 {MAX_COLUMNS} 列的上限（共 {len(record):,} 列）")
+    for index, cell in enumerate(record):
+        if len(cell) > MAX_CELL_CHARS:
+            raise SheetProblem(number, _column_letter(index), f"the cell holds more than "
+                               f"{MAX_CELL_CHARS:,} characters, the limit",
+                               f"单元格超过 {MAX_CELL_CHARS:,} 个字符的上限")
+
+
+def _problem(exc: SheetProblem) -> RowError:
+    return RowError(exc.row, exc.column, exc.en, exc.zh)
+
+
 def _csv_rows(path: Path, encoding: str,
               problems: list[RowError]) -> Generator[Sequence[object], None, None]:
     number = 0
     with path.open("r", encoding=encoding, errors="strict", newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_csv_lines(f, lambda: number))
         try:
             for record in reader:
                 number += 1
+                _csv_record(number, record)
                 yield record
+        except SheetProblem as exc:
+            problems.append(_problem(exc))
         except UnicodeDecodeError:
             problems.append(RowError(number + 1, "", "the file is neither UTF-8 nor GB18030 "
                                      "text; save it as CSV UTF-8 or .xlsx",
@@ -499,19 +558,12 @@ class _InlineText:
 
 def _xlsx_rows(path: Path,
                problems: list[RowError]) -> Generator[Sequence[object], None, None]:
+    """The first sheet's rows (``ledger._xlsx``: bounded, every row read, the stored used
+    range not trusted); a broken limit or a malformed part ends them as a problem."""
     try:
-        workbook = load_read_only(path)
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException, ...
-        raise InputError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
-    try:
-        if not workbook.worksheets:
-            problems.append(RowError(0, "", "the workbook has no worksheet", "工作簿中没有工作表"))
-            return
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # do not trust the stored used range; read every row
-        yield from sheet.iter_rows(values_only=True)
-    finally:
-        workbook.close()
+        yield from read_xlsx(path)
+    except SheetProblem as exc:
+        problems.append(_problem(exc))
 
 
 # ---------------------------------------------------------------------------- headers
@@ -590,6 +642,21 @@ _READERS: dict[str, _Reader] = {
 }
 
 
+# What NFKC turns into = + - or @ (full-width and small forms, super- and subscripts),
+# and what is stripped before it (with str.isspace): first characters worth a closer look.
+_FORMULA_FIRST = frozenset("=+-@\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66"
+                           "\ufe6b\uff0b\uff0d\uff1d\uff20" + _EDGE)
+_PLAIN_NUMBER = re.compile(r"\A[+-][0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+
+
+def _injection(text: str) -> bool:
+    """A spreadsheet would evaluate this text as a formula: normalised (NFKC, surrounding
+    whitespace stripped) it has two characters or more, starts with = + - or @ and is not
+    a plain number such as -5 or +3.2 (docs/IMPORT.md, "Formulas")."""
+    text = _norm(text)
+    return len(text) >= 2 and text[0] in "=+-@" and _PLAIN_NUMBER.match(text) is None
+
+
 def _is_blank_cell(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip(_EDGE))
 
@@ -638,11 +705,19 @@ class _Parser:
                                   if c is not None else (i, None, "", None, _plain))
         self._cells(row, cells, body)
         body["dept"] = self.dept
+        if row.errors and len(self.result.errors) >= MAX_ERRORS:
+            self.result.errors_omitted += 1  # past the cap a bad row is counted, not checked on
+            return
         errors, warnings = check_body(self.result.event_type, body)
+        full = len(self.result.errors) >= MAX_ERRORS
+        counted = 0
         for p in errors:
             name = p.field.split("[", 1)[0].split(".", 1)[0]
             if name in row.failed:
                 continue
+            if full:
+                counted = 1
+                break
             column = self.by_field.get(name)
             header = column.header if column else ""
             if p.en == _MISSING_EN:
@@ -660,9 +735,11 @@ class _Parser:
                 header = self.by_field[self.key].header
                 row.errors.append(RowError(number, header, f"duplicate of row {first} ({key})",
                                            f"与第 {first} 行重复（{key}）"))
-        self.result.warnings.extend(row.warnings)
-        if row.errors:
-            self.result.errors.extend(row.errors)
+        self.result.add_warnings(row.warnings)
+        if counted:
+            self.result.errors_omitted += 1
+        elif row.errors:
+            self.result.add_errors(row.errors)
         else:
             self.result.rows.append(body)
             self.result.row_numbers.append(number)
@@ -678,6 +755,18 @@ class _Parser:
             if column is None:
                 if not _is_blank_cell(cell):
                     self._no_header(row, index)
+                continue
+            if type(cell) is str:
+                if cell and (cell[0] in _FORMULA_FIRST or cell[0].isspace()) \
+                        and _injection(cell):
+                    row.err(column, f"formula injection: {cell[:40]!r} would run as a formula "
+                            "in a spreadsheet; text may not start with = + - or @",
+                            f"公式注入：{cell[:40]!r} 在电子表格中会被当作公式执行；"
+                            "文本不得以 = + - @ 开头")
+                    continue
+            elif type(cell) is Formula:
+                row.err(column, "is a formula, not a value: paste the cells as values and "
+                        "re-export", "是公式，不是数值：请将单元格“粘贴为数值”后重新导出")
                 continue
             if memo is not None and type(cell) is str:
                 hit = memo.get(cell)
@@ -845,7 +934,12 @@ def _parse(path: Path, kind: str, dept: str, xlsx_rows: XlsxRows | None
         result.rows, result.row_numbers = [], []
     if number == 0 and not problems:
         result.errors.append(RowError(0, "", "the file is empty", "文件为空"))
-    result.errors.extend(problems)
+    if result.warnings_omitted:  # said where the warnings are printed, after them
+        result.warnings.append(RowError(
+            0, "", f"{result.warnings_omitted:,} more warning(s) not listed (only the first "
+            f"{MAX_ERRORS:,} are)", f"另有 {result.warnings_omitted:,} 条警告未列出（只列出前 "
+            f"{MAX_ERRORS:,} 条）"))
+    result.errors.extend(problems)  # a reader stops at its first: kept past the cap
     if _sha256(path) != digest:
         raise InputError(f"{path.name}: the file changed while it was being read")
     return result
@@ -998,8 +1092,8 @@ class ParseInChild:
             self.pid = 0
 
 
-def format_errors(errors: Iterable[RowError]) -> str:
-    """One line per problem, Chinese then English::
+def format_errors(errors: Iterable[RowError], omitted: int = 0) -> str:
+    """One line per problem, Chinese then English, then the count of those ``omitted``::
 
         第 12 行 [统一社会信用代码]: 校验位错误 / row 12 [统一社会信用代码]: wrong check character
     """
@@ -1012,4 +1106,37 @@ def format_errors(errors: Iterable[RowError]) -> str:
             lines.append(f"第 {e.row} 行 [{e.column}]: {zh} / row {e.row} [{e.column}]: {e.reason}")
         else:
             lines.append(f"第 {e.row} 行: {zh} / row {e.row}: {e.reason}")
+    if omitted:
+        lines.append(f"另有 {omitted:,} 行有问题，未列出（只列出前 {MAX_ERRORS:,} 个问题） / "
+                     f"problems on {omitted:,} more row(s) not listed (only the first "
+                     f"{MAX_ERRORS:,} problems are)")
     return "\n".join(lines)
+
+
+# The column a rule refused at import is about: the key's, unless the body rules name one.
+_KEY_RULES = frozenset({"AUTH.lifecycle", "AUTH.owner", "AUTH.stream", "V1.replay"})
+
+
+def conflict_errors(kind: str, row_numbers: Sequence[int],
+                    refused: Sequence[tuple[int, Sequence[Any]]]) -> list[RowError]:
+    """Rows the log's rules refused (``refused``: member index in file order and its
+    findings), one RowError each by spreadsheet row and column, like the file's own
+    problems: a USCC that another department registered is row 12 [统一社会信用代码]."""
+    kind = KIND_ALIASES.get(kind, kind)
+    _, layout, key = KINDS[kind]
+    by_field = {c.field: c.header for c in layout}
+    out = []
+    for index, findings in refused:
+        row = row_numbers[index] if 0 <= index < len(row_numbers) else 0
+        column = ""
+        for f in findings:
+            if f.rule == "AUTH.body":
+                name = str(f.en).removeprefix("invalid body: ").split(":", 1)[0]
+                column = column or by_field.get(name.split("[", 1)[0].split(".", 1)[0], "")
+            elif f.rule in _KEY_RULES:
+                column = column or by_field[key]
+        out.append(RowError(row, column,
+                            "conflicts with the log: " + "; ".join(
+                                f"{f.en} ({f.rule})" for f in findings),
+                            "与日志冲突：" + "；".join(f"{f.zh}（{f.rule}）" for f in findings)))
+    return out
