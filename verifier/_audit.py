@@ -539,7 +539,8 @@ def _anchoring(checkpoints: list[_Checkpoint], trust: Trust | None, size: int,
     if covered >= size:
         return
     if covered:
-        zh = f"第 {covered}..{size - 1} 条之后再无 {q} 个受信见证联署的检查点"
+        zh = (f"第 {covered}..{size - 1} 条在最后一个经 {q} 个受信见证联署的检查点（{covered} 条）"
+              "之后")
         en = (f"entries {covered}..{size - 1} come after the last checkpoint cosigned by a "
               f"quorum of {q} pinned witnesses (size {covered})")
     else:
