@@ -221,3 +221,29 @@ def test_commit_after_the_beacon_round(tmp_path: Path) -> None:
     assert report.exit_code == EXIT_VIOLATION
     assert [(f.rule, f.seq) for f in report.findings] == [("V4.commit_late", commit_seq)]
     assert view.evidence == "claimed"
+
+
+def test_bundle_with_a_future_dated_cosignature(log: tuple[Path, Path]) -> None:
+    """A witness key holder re-dates its cosignatures in a bundle to 2100-01-01: the times
+    cannot be true, so the check says so and does not use them as evidence (SPEC 7.3)."""
+    from verifier import cosign, parse_note
+
+    root, trust = log
+    bundle = json.loads(_bundle(root, _first_draw(root)))
+    witness = LogKeys(root / "keys").witness_tools()[0].signer
+    stamp = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+    changed = 0
+    for item in bundle["entries"]:
+        head, _, note = item["proof"].partition("\n\n")
+        text = parse_note(note).text
+        lines = [line for line in note.splitlines(keepends=True)
+                 if not line.startswith(f"— {witness.name} ")]
+        if len(lines) < len(note.splitlines()):
+            item["proof"] = f"{head}\n\n{''.join(lines)}{cosign(text, witness, stamp)}"
+            changed += 1
+    assert changed
+    report, view = verify_bundle(canonical(bundle), load_trust(trust.read_bytes()))
+    rules = {f.rule for f in report.findings}
+    assert "V1.cosignature_time" in rules, report.findings
+    assert report.exit_code == EXIT_INTEGRITY
+    assert view.commit_witnessed != stamp  # the re-dated times are not evidence

@@ -36,6 +36,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from verifier._cosigntime import COSIGNATURE_SKEW, Cosigned, implausible
 from verifier._deadlines import PlanTracker
 from verifier._drawaudit import DrawAuditor
 from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
@@ -65,8 +66,6 @@ EXIT_VIOLATION = 1
 EXIT_INTEGRITY = 2
 EXIT_UNVERIFIABLE = 3
 EXIT_USAGE = 64
-# Seconds a witness's clock may run ahead of the audit's now (SPEC.md 7.3).
-COSIGNATURE_SKEW = 300
 _SHANGHAI = timezone(timedelta(hours=8))
 
 
@@ -245,51 +244,33 @@ def _cosignature_times(checkpoints: list[_Checkpoint], trust: Trust | None, limi
     """
     if trust is None:
         return {}
-    for cp in checkpoints:
-        for witness, t in sorted(cp.cosigned.items()):
-            if t > limit:
-                del cp.cosigned[witness]
-                report.add(_finding(
-                    "V1.cosignature_time", None,
-                    f"检查点 {cp.name} 上见证 {witness} 的联署时间 {_iso(t)} 晚于审计时间 "
-                    f"{_iso(limit - COSIGNATURE_SKEW)}（允许误差 {COSIGNATURE_SKEW} 秒）："
-                    "来自未来的时间不可信，不作为证据",
-                    f"checkpoint {cp.name}: witness {witness}'s cosignature is dated "
-                    f"{_iso(t)}, after the audit's now {_iso(limit - COSIGNATURE_SKEW)} (plus "
-                    f"{COSIGNATURE_SKEW} s of clock skew): a time from the future, not used as "
-                    "evidence"))
-    by_witness: dict[str, list[tuple[int, int, _Checkpoint]]] = {}
-    for cp in checkpoints:
-        for witness, t in cp.cosigned.items():
-            by_witness.setdefault(witness, []).append((cp.checkpoint.size, t, cp))
-    for witness, signed in sorted(by_witness.items()):
-        # Walking from the biggest tree down: the earliest cosignature of a strictly bigger one.
-        signed.sort(key=lambda s: -s[0])
-        earliest: tuple[int, int, _Checkpoint] | None = None
-        i = 0
-        while i < len(signed):
-            j = i
-            while j < len(signed) and signed[j][0] == signed[i][0]:
-                j += 1
-            group = signed[i:j]
-            for size, t, cp in group:
-                if earliest is not None and earliest[1] < t:
-                    del cp.cosigned[witness]
-                    report.add(_finding(
-                        "V1.cosignature_time", None,
-                        f"见证 {witness} 于 {_iso(t)} 联署了 {size} 条的检查点 {cp.name}，"
-                        f"但已于更早的 {_iso(earliest[1])} 联署了更大的 {earliest[0]} 条的检查点 "
-                        f"{earliest[2].name}：见证不会在联署较大的树之后再联署较小的树，此联署时间"
-                        "自相矛盾，不作为证据",
-                        f"witness {witness} cosigned the {size}-entry checkpoint {cp.name} at "
-                        f"{_iso(t)}, after cosigning the bigger {earliest[0]}-entry checkpoint "
-                        f"{earliest[2].name} at {_iso(earliest[1])}: a witness never cosigns a "
-                        "smaller tree after a bigger one, so this time contradicts the witness's "
-                        "own order and is not used as evidence"))
-            for entry in group:
-                if earliest is None or entry[1] < earliest[1]:
-                    earliest = entry
-            i = j
+    notes = {cp.name: cp for cp in checkpoints}
+    for c, bigger in implausible((Cosigned(witness, cp.checkpoint.size, t, cp.name)
+                                  for cp in checkpoints
+                                  for witness, t in sorted(cp.cosigned.items())), limit):
+        notes[c.name].cosigned.pop(c.witness, None)
+        if bigger is None:
+            report.add(_finding(
+                "V1.cosignature_time", None,
+                f"检查点 {c.name} 上见证 {c.witness} 的联署时间 {_iso(c.time)} 晚于审计时间 "
+                f"{_iso(limit - COSIGNATURE_SKEW)}（允许误差 {COSIGNATURE_SKEW} 秒）："
+                "来自未来的时间不可信，不作为证据",
+                f"checkpoint {c.name}: witness {c.witness}'s cosignature is dated "
+                f"{_iso(c.time)}, after the audit's now {_iso(limit - COSIGNATURE_SKEW)} (plus "
+                f"{COSIGNATURE_SKEW} s of clock skew): a time from the future, not used as "
+                "evidence"))
+        else:
+            report.add(_finding(
+                "V1.cosignature_time", None,
+                f"见证 {c.witness} 于 {_iso(c.time)} 联署了 {c.size} 条的检查点 {c.name}，"
+                f"但已于更早的 {_iso(bigger.time)} 联署了更大的 {bigger.size} 条的检查点 "
+                f"{bigger.name}：见证不会在联署较大的树之后再联署较小的树，此联署时间"
+                "自相矛盾，不作为证据",
+                f"witness {c.witness} cosigned the {c.size}-entry checkpoint {c.name} at "
+                f"{_iso(c.time)}, after cosigning the bigger {bigger.size}-entry checkpoint "
+                f"{bigger.name} at {_iso(bigger.time)}: a witness never cosigns a "
+                "smaller tree after a bigger one, so this time contradicts the witness's "
+                "own order and is not used as evidence"))
     # Per tree: by when a quorum of witnesses had cosigned it (its entries are not later:
     # each witness's first cosignature), and until when a quorum still cosigned it as the
     # latest (later entries are not earlier: each witness's last one).

@@ -14,11 +14,13 @@ import bisect
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._audit import Report
 from verifier._canonical import bounded_int, loads_canonical
+from verifier._cosigntime import COSIGNATURE_SKEW, Cosigned, implausible
 from verifier._draw import (
     TARGET_FIELDS,
     Candidate,
@@ -257,6 +259,7 @@ def _proofs(entries: list[tuple[Entry, Any]], consistency: list[tuple[int, int, 
     """Inclusion of every entry, consistency between the checkpoints; returns size ->
     (root, earliest time a quorum of witnesses had cosigned it, or None)."""
     roots: dict[int, tuple[bytes, int | None]] = {}
+    cosigns: dict[int, dict[str, int]] = {}  # size -> pinned witness -> cosignature time
     for entry, proof in entries:
         try:
             if proof.index != entry.seq:
@@ -273,13 +276,17 @@ def _proofs(entries: list[tuple[Entry, Any]], consistency: list[tuple[int, int, 
             report.add(_bad("BUNDLE.proof", entry.seq, f"第 {entry.seq} 条的包含证明无效：{exc}",
                             f"the inclusion proof of entry {entry.seq} fails: {exc}"))
             continue
-        times = sorted(cosigned.values())
-        witnessed = times[trust.quorum - 1] if trust.quorum and len(times) >= trust.quorum \
-            else None
-        seen = roots.setdefault(cp.size, (cp.root, witnessed))
+        seen = roots.setdefault(cp.size, (cp.root, None))
         if seen[0] != cp.root:
             report.add(_bad("V1.fork", entry.seq, f"同一规模 {cp.size} 的两个检查点根不同（分叉）",
                             f"two checkpoints of size {cp.size} differ (a fork)"))
+        for witness, t in cosigned.items():
+            cosigns.setdefault(cp.size, {}).setdefault(witness, t)
+    _plausible(cosigns, time.time() + COSIGNATURE_SKEW, report)
+    for size, by_witness in cosigns.items():
+        times = sorted(by_witness.values())
+        if trust.quorum and len(times) >= trust.quorum:
+            roots[size] = (roots[size][0], times[trust.quorum - 1])
     sizes = sorted(roots)
     links = {(old, new): proof for old, new, proof in consistency}
     for old, new in itertools.pairwise(sizes):
@@ -366,6 +373,24 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
     if batch is not None:
         _evidence(view, batch, auditor)
         _pool_rule(view, batch, report)
+
+
+def _plausible(cosigns: dict[int, dict[str, int]], limit: float, report: Report) -> None:
+    """Drop, with a finding, the cosignatures whose time cannot be true (SPEC.md 7.3: from
+    the future, or against the witness's own order), as the audit does: a commitment is
+    witnessed early only on times that can be."""
+    for c, bigger in implausible((Cosigned(w, size, t, f"{size}")
+                                  for size, by_witness in sorted(cosigns.items())
+                                  for w, t in sorted(by_witness.items())), limit):
+        del cosigns[c.size][c.witness]
+        why_zh = ("晚于当前时间" if bigger is None
+                  else f"晚于其对更大的 {bigger.size} 条检查点的联署")
+        why_en = ("is after now" if bigger is None
+                  else f"is after its cosignature of the bigger {bigger.size}-entry checkpoint")
+        report.add(_bad("V1.cosignature_time", None,
+                        f"见证 {c.witness} 对 {c.size} 条检查点的联署时间{why_zh}，不作为证据",
+                        f"witness {c.witness}'s cosignature of the {c.size}-entry checkpoint "
+                        f"{why_en}: not used as evidence"))
 
 
 def _witnessed(seq: int, roots: dict[int, tuple[bytes, int | None]]) -> int | None:
