@@ -244,3 +244,21 @@ def test_odd_cause_indices_do_not_raise() -> None:
     page = render_html({"exit_code": 2, "findings": findings, "verifier": "odd"})
     _assert_self_contained(page, _parse(page))
     assert "Findings</span> (8)" in page
+
+
+def test_summary_names_the_checkpoint_relied_on_and_the_time_judged_at() -> None:
+    """The page says which checkpoint anchors the verdict (an outside one here) and which
+    now the completeness checks used, as the text report does."""
+    report = copy.deepcopy(REPORT)
+    report["relied_on"] = {"size": 2357, "root": "q6w=", "source": "https://log.example/cp",
+                           "outside": True, "witnessed": "2026-01-19T10:20:15+08:00"}
+    report["now"] = {"time": "2026-01-19T10:20:15+08:00", "basis": "witnessed",
+                     "source": "000000002357.note"}
+    page = render_html(report)
+    assert "所依据的检查点" in page and "https://log.example/cp" in page
+    assert "外部取得" in page and "2026-01-19T10:20:15+08:00" in page
+    assert "判定时间" in page and "见证联署时间" in page and "000000002357.note" in page
+    report["relied_on"] = None
+    report["now"] = {"time": "2026-01-19T10:20:15+08:00", "basis": XSS, "source": None}
+    page = render_html(report)
+    assert XSS not in page and "无 <span" in page

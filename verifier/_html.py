@@ -160,6 +160,32 @@ def _version(info: Any) -> str:
     return f"{_e(info.get('version'))} / {_e(info.get('spec'))}"
 
 
+_NOW_BASIS = {"given": ("审计人给定", "given by the auditor"),
+              "witnessed": ("见证联署时间", "a witnessed cosignature time"),
+              "last_entry": ("最后一条的时间（日志自称）",
+                             "the last entry's time (the log's claim)")}
+
+
+def _relied_on(cp: Any) -> str:
+    """Which checkpoint anchors the verdict, and where it came from (export or outside)."""
+    if not isinstance(cp, dict):
+        return _bi("无", "none")
+    where = _bi("外部取得", "obtained outside the export") if cp.get("outside") \
+        else _bi("导出", "the export")
+    return (f"{_e(cp.get('size'))} {_bi('条', 'entries')}, {_e(cp.get('source'))} ({where}); "
+            f"{_bi('见证于', 'witnessed at')} {_e(cp.get('witnessed'))}")
+
+
+def _now(now: Any) -> str:
+    """The time "not yet done" was judged at, and its basis (SPEC 9.2)."""
+    if not isinstance(now, dict):
+        return _DASH
+    basis = _NOW_BASIS.get(str(now.get("basis")))
+    label = _bi(*basis) if basis else _e(now.get("basis"))
+    source = f", {_e(now.get('source'))}" if now.get("source") else ""
+    return f"{_e(now.get('time'))} ({label}{source})"
+
+
 def _summary(report: Mapping[str, Any]) -> str:
     """Title, verdict and the counts that say how much was actually checked."""
     code = report.get("exit_code")
@@ -172,6 +198,8 @@ def _summary(report: Mapping[str, Any]) -> str:
         _bi("签名已核验", "signatures checked"): _e(report.get("signatures_checked")),
         _bi("信任来源", "trust source"): _e(report.get("trust_source")),
         _bi("验证程序与规范", "verifier and spec"): _version(report.get("verifier")),
+        _bi("所依据的检查点", "checkpoint relied on"): _relied_on(report.get("relied_on")),
+        _bi("判定时间", "judged at"): _now(report.get("now")),
     }
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in counts.items())
     cosigs = report.get("cosignatures") or {}
