@@ -69,8 +69,9 @@ text in scientific notation (``9.13703E+17``, ``9.13703E17``) or with a decimal 
 ``YYYY年M月D日`` or ``YYYYMMDD`` (an optional ``00:00:00`` time is ignored); a number in a
 date column is an error. Entirely empty rows are skipped.
 
-Files: ``.xlsx`` is read with openpyxl in read-only mode (first sheet, cached values of
-formulas); ``.csv`` (comma-separated) is decoded as UTF-8, with or without a BOM, when the
+Files: ``.xlsx`` is read by :mod:`ledger._xlsx` (first sheet, openpyxl's read-only
+values, a formula cell refused, every limit of docs/IMPORT.md checked as the bytes arrive);
+``.csv`` (comma-separated) is decoded as UTF-8, with or without a BOM, when the
 whole file is valid UTF-8, else as GB18030 (what a Chinese-locale Excel writes);
 ``ParsedImport.encoding`` says which (``utf-8-sig``, ``utf-8``, ``gb18030`` or ``xlsx``).
 ``file_sha256`` is the SHA-256 of the raw file bytes; the file is hashed again after

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import lzma
 import posixpath
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Generator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -558,7 +561,8 @@ def read_xlsx(path: Path) -> Generator[Sequence[object], None, None]:
     """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            NotImplementedError, struct.error, UnicodeDecodeError) as exc:
         raise InputError(f"{path.name}: not a readable .xlsx workbook ({exc}) / "
                          f"{path.name} 不是可读取的 .xlsx 工作簿") from None
     with archive:
@@ -576,7 +580,8 @@ def read_xlsx(path: Path) -> Generator[Sequence[object], None, None]:
             finally:
                 part.close()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError,
-                NotImplementedError, ValueError) as exc:  # damaged data, CRC, encryption
+                NotImplementedError, ValueError, zlib.error, lzma.LZMAError,
+                struct.error) as exc:  # damaged data, CRC, encryption, unknown compression
             if isinstance(exc, InputError):
                 raise
             raise SheetProblem(0, "", f"the workbook is damaged ({type(exc).__name__}: "
