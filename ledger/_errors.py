@@ -6,9 +6,12 @@
     ├── InputError               the caller's data is wrong (names the field, row or line);
     │   └── RejectedError        a well-formed statement the rules refuse (carries findings)
     │       └── ImportRejectedError  import rows the rules refuse (every one, by index)
-    ├── StorageError             the database refused or is misconfigured
-    │   └── NoLogError           the database holds no log (only ``init``/``demo`` make one)
-    └── KeyFileError             a key file is missing, unreadable or malformed
+    └── StorageError             the database refused or is misconfigured
+        └── NoLogError           the database holds no log (only ``init``/``demo`` make one)
+
+    verifier.KeyFileError        a key file is missing, unreadable, exposed or malformed
+                                 (re-exported: key files are the verifier's, a party's
+                                 client reads them without the ledger)
 
 Nothing is written when any of these is raised during a submission.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verifier import Finding
+from verifier import Finding, KeyFileError
 
 __all__ = ["ImportRejectedError", "InputError", "KeyFileError", "LedgerError", "NoLogError",
            "RejectedError", "StorageError"]
@@ -67,7 +70,3 @@ class NoLogError(StorageError):
         detail = f" ({why})" if why else ""
         super().__init__(f"没有日志 / no log at {db}{detail}: run `drawledger --db {db} init "
                          "--origin ORIGIN` (or `demo`) to create one")
-
-
-class KeyFileError(LedgerError):
-    """A key file is missing, unreadable or malformed."""

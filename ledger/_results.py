@@ -18,7 +18,7 @@ from typing import Any
 from ledger._app import Ledger
 from ledger._errors import InputError
 from ledger._statements import Submission, sign_statement
-from verifier import NoteSigner
+from verifier import FormatError, NoteSigner
 from verifier._canonical import bounded_int
 
 __all__ = [
@@ -114,7 +114,10 @@ def submit_signed(ledger: Ledger, path: Path, types: tuple[str, ...] = RESULT_TY
         obj = json.loads(path.read_text(encoding="utf-8"), parse_int=bounded_int)
     except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, CanonicalError
         raise InputError(f"{path}: not a readable JSON statement ({exc})") from None
-    statement = Submission.from_json(obj, str(path))
+    try:
+        statement = Submission.from_json(obj, str(path))
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
     if statement.type not in types:
         raise InputError(f"{path}: type {statement.type!r} is not one of {list(types)}")
     return ledger.submit([statement])[0]

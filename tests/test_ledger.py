@@ -18,7 +18,7 @@ from ledger import (
 )
 from ledger._cli import main as cli_main
 from tests.helpers import run_audit
-from verifier import EXIT_CLEAN, NoteSigner
+from verifier import EXIT_CLEAN, FormatError, NoteSigner
 
 
 @pytest.fixture
@@ -112,14 +112,14 @@ def test_revoked_key_is_refused(log: tuple[Ledger, LogKeys]) -> None:
 
 
 def test_submission_from_json_names_the_field() -> None:
-    with pytest.raises(InputError, match="stream"):
+    with pytest.raises(FormatError, match="stream"):
         Submission.from_json({"type": "target.added"})
     bad = {"stream": "s", "type": "target.added", "actor": "a", "body": {"x": 1.5},
            "sig": {"ctime": "2026-01-01T00:00:00Z", "key": "k", "sid": "1", "value": "AA=="}}
-    with pytest.raises(InputError, match=r"body\.x"):
+    with pytest.raises(FormatError, match=r"body\.x"):
         Submission.from_json(bad)
     bad["body"] = {}
-    with pytest.raises(InputError, match=r"sig\.value"):
+    with pytest.raises(FormatError, match=r"sig\.value"):
         Submission.from_json(bad)
 
 

@@ -298,14 +298,13 @@ def test_ctime_of_a_day_that_does_not_exist_is_refused_by_name_not_by_a_tracebac
     """The trap: the old grammar let 2026-02-29 through to the ledger's datetime parser,
     which raised ValueError on submission; now the statement is refused naming sig.ctime,
     and an entry carrying it is V1.format."""
-    from ledger import InputError, Submission
-    from verifier import FormatError, make_entry, parse_entry, statement_bytes
+    from verifier import FormatError, Submission, make_entry, parse_entry, statement_bytes
 
     entry = json.loads(V["entries"][3]["entry"])
     sig = {**entry["sig"], "ctime": "2026-02-29T08:00:00Z"}
     sig["value"] = base64.b64encode(key("department").sign(statement_bytes(
         entry["type"], entry["stream"], entry["actor"], entry["body"], sig))).decode()
-    with pytest.raises(InputError, match=r"sig\.ctime"):
+    with pytest.raises(FormatError, match=r"sig\.ctime"):
         Submission.from_json({"stream": entry["stream"], "type": entry["type"],
                               "actor": entry["actor"], "body": entry["body"], "sig": sig})
     raw = make_entry(3, bytes.fromhex(entry["prev"]), entry["time"], entry["stream"], 1,

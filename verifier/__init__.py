@@ -35,6 +35,7 @@ from verifier._errors import (
     TrustError,
     VerifierError,
 )
+from verifier._keyfile import KeyFileError, load_key, save_key
 from verifier._merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -59,11 +60,19 @@ from verifier._note import (
 )
 from verifier._proof import TlogProof, format_proof, parse_proof, verify_proof
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
+from verifier._statements import (
+    BATCH_SUBMISSION_FORMAT,
+    BatchSubmission,
+    Submission,
+    sign_batch,
+    sign_statement,
+)
 from verifier._trust import Trust, load_trust, parse_trust
 from verifier._version import SPEC_VERSION, __version__
 
 __all__ = [
     "BATCH_PREFIX",
+    "BATCH_SUBMISSION_FORMAT",
     "EMPTY_ROOT",
     "EXIT_CLEAN",
     "EXIT_INTEGRITY",
@@ -77,12 +86,14 @@ __all__ = [
     "STATEMENT_PREFIX",
     "UNVERIFIABLE",
     "VIOLATION",
+    "BatchSubmission",
     "CanonicalError",
     "Checkpoint",
     "Entry",
     "Finding",
     "FormatError",
     "IntegrityError",
+    "KeyFileError",
     "LogState",
     "MerkleTree",
     "Note",
@@ -92,6 +103,7 @@ __all__ = [
     "Report",
     "RootAccumulator",
     "SignatureError",
+    "Submission",
     "TlogProof",
     "Trust",
     "TrustError",
@@ -107,6 +119,7 @@ __all__ = [
     "entry_hash",
     "format_proof",
     "leaf_hash",
+    "load_key",
     "load_trust",
     "loads_canonical",
     "make_entry",
@@ -117,7 +130,10 @@ __all__ = [
     "parse_proof",
     "parse_trust",
     "root_from_inclusion",
+    "save_key",
+    "sign_batch",
     "sign_note",
+    "sign_statement",
     "statement_bytes",
     "verify_consistency",
     "verify_cosignatures",

@@ -8,7 +8,9 @@
     ├── IntegrityError               well-formed data that does not check out (tampering)
     │   ├── SignatureError           a signature that does not verify
     │   └── ProofError               a Merkle inclusion or consistency proof that fails
-    └── TrustError                   a trust input (key, policy) is missing or unusable
+    ├── TrustError                   a trust input (key, policy) is missing or unusable
+    └── KeyFileError                 a secret key file is missing, exposed or not a key
+                                     (defined in verifier._keyfile)
 
 Every error carries a plain message naming the field, line or entry at fault.
 """
