@@ -24,6 +24,7 @@ rollbacks. Triggers make the events table and both side tables append-only, keep
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,13 +33,17 @@ from json.encoder import encode_basestring
 from typing import Any
 from uuid import UUID
 
-import psycopg
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger._errors import StorageError
 from verifier._canonical import check
@@ -70,6 +75,9 @@ ZERO_HASH = bytes(32)
 
 DEFAULT_PG_LOCK_TIMEOUT = 10.0
 """Seconds a PostgreSQL writer waits for the events table lock when none is configured."""
+
+_PG_INSERT_CHUNK = 2_000
+"""Stored events per INSERT on PostgreSQL (one array parameter each, a few MB at most)."""
 
 
 @dataclass(frozen=True)
@@ -614,9 +622,6 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
             "INSERT INTO {0}.{1} (size, line) VALUES (%s, %s)").format(schema, cos)
         self._select_cosignatures = SQL(
             "SELECT size, line FROM {0}.{1} ORDER BY id").format(schema, cos)
-        self._abort_statement = SQL(
-            "DO $$BEGIN RAISE EXCEPTION 'drawledger: chain append failed, "
-            "rolling back'; END$$")
 
     def _ledger_create_statements(self) -> list[Composed]:
         schema = Identifier(self.datastore.schema)
@@ -680,35 +685,123 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
                 "FOR EACH ROW EXECUTE FUNCTION {0}.{2}()").format(schema, checkpoints, grow))
         return statements
 
+    def create_table(self) -> None:
+        """Create what is missing of the schema, and nothing when it is all there.
+
+        The library runs every CREATE statement on every start: CREATE OR REPLACE
+        FUNCTION and TRIGGER take locks on the functions and tables that deadlock
+        between processes starting at once (and CREATE TABLE IF NOT EXISTS races on the
+        catalog). So a start first reads the catalog (``missing_schema``); only when
+        something is missing does it take a transaction-scoped advisory lock for this
+        events table, look again and create, one creator at a time.
+        """
+        if self.missing_schema():
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute("SELECT pg_advisory_xact_lock(%s)", (self._schema_lock_key(),))
+                if self.missing_schema(curs):
+                    for statement in self.sql_create_statements:
+                        if "CREATE TYPE" in statement.as_string():
+                            curs.execute(SQL("SELECT to_regtype({0}) IS NULL AS absent").format(
+                                self._qualified(self.stored_event_type_name)))
+                            row = curs.fetchone()
+                            if row is None or not row["absent"]:
+                                continue  # there is no CREATE TYPE IF NOT EXISTS
+                        curs.execute(statement, prepare=False)
+        self.datastore.register_type_adapters()
+
+    def _schema_lock_key(self) -> int:
+        """The advisory lock that serialises schema creation for this events table."""
+        name = f"drawledger schema {self.datastore.schema}.{self.events_table_name}"
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    def _qualified(self, name: str, args: str = "") -> Composed:
+        """``format('%I.%I', schema, name) || args`` evaluated by the server (quoting)."""
+        return SQL("format('%I.%I', {0}, {1}) || {2}").format(
+            Literal(self.datastore.schema), Literal(name), Literal(args))
+
+    def _schema_checks(self) -> list[tuple[str, Composed]]:
+        """``(what, SQL boolean that is true when it is in place)`` for every object
+        the create statements make."""
+        checks: list[tuple[str, Composed]] = []
+        tables = (self.events_table_name, self.entries_table_name,
+                  self.checkpoints_table_name, self.cosignatures_table_name)
+        for name in (*tables, self.notification_id_index_name):
+            checks.append((name, SQL("to_regclass({0}) IS NOT NULL").format(
+                self._qualified(name))))
+        checks.append((self.stored_event_type_name, SQL("to_regtype({0}) IS NOT NULL").format(
+            self._qualified(self.stored_event_type_name))))
+        array_of = SQL("format('(%I.%I[])', {0}, {1})").format(
+            Literal(self.datastore.schema), Literal(self.stored_event_type_name))
+        checks.append((self.pg_function_name_insert_events, SQL(  # an unknown type raises
+            "CASE WHEN to_regtype({0}) IS NULL THEN false "
+            "ELSE to_regprocedure({1} || {2}) IS NOT NULL END").format(
+                self._qualified(self.stored_event_type_name),
+                self._qualified(self.pg_function_name_insert_events), array_of)))
+        for function in (self.forbid_function_name, self.gapless_function_name,
+                         self.grow_function_name):
+            checks.append((function, SQL("to_regprocedure({0}) IS NOT NULL").format(
+                self._qualified(function, "()"))))
+        triggers = [(table, trigger, self.forbid_function_name) for table in tables
+                    for trigger in ("dl_no_change", "dl_no_truncate")]
+        triggers.append((self.entries_table_name, "dl_gapless", self.gapless_function_name))
+        triggers.append((self.checkpoints_table_name, "dl_grow_only", self.grow_function_name))
+        for table, trigger, function in triggers:
+            checks.append((f"{table}.{trigger}", SQL(
+                "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass({0}) "
+                "AND tgname = {1} AND tgfoid = to_regprocedure({2}) AND NOT tgisinternal)"
+            ).format(self._qualified(table), Literal(trigger),
+                     self._qualified(function, "()"))))
+        return checks
+
+    def missing_schema(self, curs: Cursor[DictRow] | None = None) -> list[str]:
+        """The names of the tables, index, type, functions and triggers of this log's
+        schema that the catalog does not hold (empty: nothing to create)."""
+        checks = self._schema_checks()
+        query = SQL("SELECT {0}").format(SQL(", ").join(
+            SQL("{0} AS {1}").format(test, Identifier(f"c{i}"))
+            for i, (_, test) in enumerate(checks)))
+        if curs is None:
+            with self.datastore.get_connection() as conn, conn.cursor() as own:
+                own.execute(query)
+                row = own.fetchone()
+        else:
+            curs.execute(query)
+            row = curs.fetchone()
+        assert row is not None
+        return [what for i, (what, _) in enumerate(checks) if not row[f"c{i}"]]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """Insert the events and their chain rows in one transaction.
+
+        The library sends its INSERT (all events as one array parameter) in pipeline
+        mode and then calls ``Pipeline.sync()``. With psycopg's pure-Python
+        implementation that sync stops writing once its command queue is empty even
+        when libpq still holds unsent bytes, and then waits for a result: a message
+        larger than the socket buffers (a 30,000-row import, ~30 MB) never reaches the
+        server, which waits for the rest of it (``ClientRead``) while this process waits
+        for its answer, forever. Here every statement is sent outside pipeline mode
+        (psycopg flushes it completely before it waits), in INSERTs of at most
+        ``_PG_INSERT_CHUNK`` events, under the library's table lock.
+        """
         if self.datastore.enable_db_functions:
             raise RecorderConfigError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS is set: refusing to write unchained events")
-        try:
-            notification_ids: Sequence[int] | None = super().insert_events(stored_events,
-                                                                           **kwargs)
-        except BaseException:
-            self._written = None
-            raise
-        return notification_ids
-
-    def _fetch_ids_after_insert_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        # The library catches exceptions raised here, exits its transaction block
-        # normally (so COMMIT is sent) and re-raises them afterwards. A failure that the
-        # server has not seen would therefore commit the events without chain rows:
-        # on any failure, abort the server transaction so that COMMIT rolls back.
-        try:
-            notification_ids = super()._fetch_ids_after_insert_events(
-                curs, stored_events, **kwargs)
-            if notification_ids is None:
-                raise RuntimeError("the PostgreSQL recorder returned no notification ids")
+        self._written = None
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)  # the library's hook
+            if not stored_events:
+                return []
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            notification_ids: list[int] = []
+            for start in range(0, len(stored_events), _PG_INSERT_CHUNK):
+                chunk = stored_events[start:start + _PG_INSERT_CHUNK]
+                PostgresAggregateRecorder._insert_stored_events(self, curs, chunk)
+                notification_ids.extend(row["notification_id"] for row in curs.fetchall())
             curs.execute(self._select_head, prepare=True)
             row = curs.fetchone()
             time = format_log_time(self.clock())
@@ -718,21 +811,9 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
                 seq, prev = row["seq"] + 1, bytes(row["hash"])
                 time = max(time, row["time"])
             rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
-            # A nested pipeline block syncs on exit, so a refused row raises here.
-            with curs.connection.pipeline():
-                curs.executemany(self._insert_entry, rows)
-            self._written = (seq, [row[2] for row in rows])  # dropped if the COMMIT fails
-        except BaseException:
-            self._abort_transaction(curs)
-            raise
+            curs.executemany(self._insert_entry, rows)
+        self._written = (seq, [row[2] for row in rows])  # committed
         return notification_ids
-
-    def _abort_transaction(self, curs: Cursor[DictRow]) -> None:
-        try:
-            with curs.connection.pipeline():
-                curs.execute(self._abort_statement)
-        except psycopg.Error:
-            pass  # Expected: the transaction is now (or was already) aborted.
 
     def head(self) -> tuple[int, bytes, str | None]:
         """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""

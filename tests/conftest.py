@@ -1,9 +1,12 @@
 """Shared test helpers.
 
-PostgreSQL policy: tests marked ``@pytest.mark.postgres`` skip with the reason
-"PostgreSQL not reachable at 127.0.0.1:5432" when the server does not answer, and fail
-instead when DRAWLEDGER_REQUIRE_POSTGRES=1. The ``pg_*`` helpers below give each test
-run its own table names and drop them afterwards, so parallel runs do not collide.
+PostgreSQL policy: tests marked ``@pytest.mark.postgres`` run against the server named by
+``DRAWLEDGER_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``: user,
+password, host, port and database are taken from it; the database must exist and the user
+must be allowed to create schemas and tables in it). They skip with the reason
+"PostgreSQL not reachable at HOST:PORT" when the server does not answer, and fail instead
+when DRAWLEDGER_REQUIRE_POSTGRES=1. The ``pg_*`` helpers below give each test run its own
+table names or schema and drop them afterwards, so parallel runs do not collide.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -25,12 +29,29 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # the project is not installed in the venv
     sys.path.insert(0, _ROOT)
 
-PG_HOST = "127.0.0.1"
-PG_PORT = 5432
-PG_DBNAME = "test"
-PG_USER = "postgres"
-PG_PASSWORD = ""  # trust authentication
+PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("DRAWLEDGER_TEST_PG_URL") or PG_DEFAULT_URL
+"""The test server, ``postgresql://[user[:password]@]host[:port]/dbname``."""
+_PG = urlsplit(PG_URL)
+PG_HOST = _PG.hostname or "127.0.0.1"
+PG_PORT = _PG.port or 5432
+PG_DBNAME = unquote(_PG.path.lstrip("/")) or "test"
+PG_USER = unquote(_PG.username or "postgres")
+PG_PASSWORD = unquote(_PG.password or "")  # empty: trust authentication
 PG_UNREACHABLE = f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}"
+
+
+def pg_conninfo() -> dict[str, Any]:
+    """``psycopg.connect`` keyword arguments for the test server."""
+    return {"host": PG_HOST, "port": PG_PORT, "dbname": PG_DBNAME, "user": PG_USER,
+            "password": PG_PASSWORD}
+
+
+def pg_db_url(schema: str | None = None) -> str:
+    """A ``--db`` URL for the test server, optionally in ``schema``."""
+    auth = quote(PG_USER, safe="") + (f":{quote(PG_PASSWORD, safe='')}" if PG_PASSWORD else "")
+    url = f"postgresql://{auth}@{PG_HOST}:{PG_PORT}/{quote(PG_DBNAME, safe='')}"
+    return f"{url}?schema={schema}" if schema else url
 
 
 def pg_required() -> bool:
@@ -44,8 +65,7 @@ def pg_unreachable_reason() -> str | None:
     try:
         import psycopg
 
-        psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER,
-                        password=PG_PASSWORD, connect_timeout=3).close()
+        psycopg.connect(**pg_conninfo(), connect_timeout=3).close()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
     return None
@@ -99,8 +119,7 @@ def pg_drop_ledger_tables(events_table_name: str, schema: str = "public") -> Non
     from ledger._recorder import pg_function_names, side_table_names
 
     tables = (events_table_name, *side_table_names(events_table_name))
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER,
-                         password=PG_PASSWORD, autocommit=True) as conn:
+    with psycopg.connect(**pg_conninfo(), autocommit=True) as conn:
         for table in tables:
             conn.execute(SQL("DROP TABLE IF EXISTS {0}.{1} CASCADE").format(
                 Identifier(schema), Identifier(table)))
@@ -118,3 +137,19 @@ def pg_events_table() -> Iterator[str]:
         yield name
     finally:
         pg_drop_ledger_tables(name)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh, empty schema on the test server (``pg_db_url(schema)``), dropped afterwards."""
+    import psycopg
+
+    pg_require_or_skip()
+    name = pg_unique_name("dl")
+    with psycopg.connect(**pg_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(**pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ledger import Ledger, LogKeys, build_demo
-from tests.conftest import PG_DBNAME, PG_HOST, PG_PORT, PG_USER
+from tests.conftest import pg_db_url
 from tests.helpers import read_entries, run_audit, write_entries
 from verifier import EXIT_CLEAN, EXIT_INTEGRITY
 
@@ -18,14 +15,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    schema = f"dl{uuid.uuid4().hex[:10]}"
-    conninfo = dict(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=PG_USER)
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DBNAME}?schema={schema}"
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+def pg_url(pg_schema: str) -> str:
+    return pg_db_url(pg_schema)
 
 
 def test_demo_export_audit_on_postgres(pg_url: str, tmp_path: Path) -> None:
