@@ -44,7 +44,7 @@ from eventsourcing.sqlite import (  # noqa: E402
     SQLiteDatastore,
 )
 
-from ledger import Ledger, LogKeys, Stated, StatementMapper, init_log, sign_statement  # noqa: E402
+from ledger import Ledger, Parties, Stated, StatementMapper, init_log, sign_statement  # noqa: E402
 from ledger._recorder import ChainedSQLiteApplicationRecorder  # noqa: E402
 from verifier import NoteSigner  # noqa: E402
 from verifier._uscc import uscc_check_char  # noqa: E402
@@ -154,7 +154,7 @@ def main() -> None:
     def ledger_submit(batch: int, n: int) -> Callable[[Path], Callable[[], None]]:
         def setup(tmp: Path) -> Callable[[], None]:
             ledger = Ledger(str(tmp / "ledger.sqlite"))
-            keys = LogKeys(tmp / "keys")
+            keys = Parties(tmp / "parties")
             init_log(ledger, keys)
             auth = keys.load("authority")
             ledger.submit([

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger import Ledger, LogKeys, build_demo  # noqa: E402
+from ledger import Ledger, Parties, build_demo  # noqa: E402
 from verifier import NoteVerifier, audit, batch_message, load_trust, parse_entry  # noqa: E402
 
 # A district's year at scale: registries of about the log's size, draws of a few hundred
@@ -53,7 +53,7 @@ def build(entries: int) -> Path:
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         if not ledger.refresh():
-            build_demo(ledger, LogKeys(root / "keys"), targets=int(entries * 0.93),
+            build_demo(ledger, Parties(root / "parties"), targets=int(entries * 0.93),
                        inspectors=max(300, entries // 330), ratios=BENCH_RATIOS)
         ledger.export(export)
     finally:

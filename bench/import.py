@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger import Ledger, LogKeys, init_log, sign_statement  # noqa: E402
+from ledger import Ledger, Parties, init_log, sign_statement  # noqa: E402
 from ledger._admin import import_file  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("import_parse", ROOT / "bench" / "import_parse.py")
@@ -38,8 +38,8 @@ _spec.loader.exec_module(parse_bench)
 DEPT = parse_bench.DEPT
 
 
-def fresh_log(tmp: Path) -> tuple[Ledger, LogKeys]:
-    keys = LogKeys(tmp / "keys")
+def fresh_log(tmp: Path) -> tuple[Ledger, Parties]:
+    keys = Parties(tmp / "parties")
     ledger = Ledger(str(tmp / "db.sqlite"))
     init_log(ledger, keys)
     auth = keys.load("authority")

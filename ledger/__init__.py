@@ -1,7 +1,7 @@
 """drawledger's write side: the event-sourced, hash-chained log (uses ``verifier``)."""
 
 from ledger._app import ImportResult, Ledger, db_env
-from ledger._demo import DEFAULT_ORIGIN, DEFAULT_POLICY, DEPARTMENTS, LogKeys, build_demo, init_log
+from ledger._demo import DEFAULT_ORIGIN, DEFAULT_POLICY, DEPARTMENTS, Parties, build_demo, init_log
 from ledger._errors import (
     InputError,
     KeyFileError,
@@ -22,8 +22,8 @@ __all__ = [
     "KeyFileError",
     "Ledger",
     "LedgerError",
-    "LogKeys",
     "NoLogError",
+    "Parties",
     "Record",
     "RejectedError",
     "Stated",

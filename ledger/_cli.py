@@ -32,8 +32,15 @@ from ledger._admin import (
 )
 from ledger._app import Ledger
 from ledger._bundle import draw_lines, draw_status_text, make_bundle
-from ledger._demo import DEFAULT_ORIGIN, LogKeys, build_demo, init_log
-from ledger._errors import InputError, KeyFileError, LedgerError, NoLogError, StorageError
+from ledger._demo import DEFAULT_ORIGIN, Parties, build_demo, init_log
+from ledger._errors import (
+    InputError,
+    KeyFileError,
+    LedgerError,
+    NoLogError,
+    RejectedError,
+    StorageError,
+)
 from ledger._import import format_errors
 from ledger._results import (
     complete_inspection,
@@ -41,12 +48,22 @@ from ledger._results import (
     publish_result,
     receive_lead,
     record_result,
-    submit_signed,
 )
-from ledger._statements import load_key
 from ledger._witness import ForkError, Witness
-from verifier import SPEC_VERSION, __version__, canonical
+from verifier import (
+    SPEC_VERSION,
+    BatchSubmission,
+    FormatError,
+    NoteSigner,
+    Submission,
+    __version__,
+    canonical,
+    load_key,
+    parse_statement_file,
+    save_key,
+)
 from verifier._results import OUTCOMES
+from verifier._statements import check_origin
 
 __all__ = ["main"]
 
@@ -68,21 +85,35 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(64)
 
 
-def _keys(args: argparse.Namespace) -> LogKeys:
+def _parties(args: argparse.Namespace) -> Parties:
+    """``--keys DIR`` is the log key's store only (what the operator's server holds);
+    the other parties' stores of a single-machine trial are ``--parties DIR`` (default:
+    the folder around the log's store, ``parties/`` beside the database)."""
     if args.keys:
-        return LogKeys(Path(args.keys))
+        log_store = Path(args.keys)
+        root = Path(args.parties) if args.parties else log_store.resolve().parent
+        return Parties(root, log_store)
+    if args.parties:
+        return Parties(Path(args.parties))
     if args.db.startswith(("postgres://", "postgresql://")):
-        return LogKeys(Path("var/keys"))
-    return LogKeys(Path(args.db).parent / "keys")
+        return Parties(Path("var/parties"))
+    return Parties(Path(args.db).parent / "parties")
+
+
+def _signer(args: argparse.Namespace, keys: Parties, party: str) -> NoteSigner:
+    """``--key FILE`` when given, else ``party``'s store of the trial layout."""
+    key = getattr(args, "key", None)
+    return load_key(Path(key), 1) if key else keys.load(party)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "log-keygen":
+        return _log_keygen(args)
     ledger = Ledger(args.db, create=args.command in _CREATING)
     try:
-        keys = _keys(args)
+        keys = _parties(args)
         if args.command == "init":
-            init_log(ledger, keys, args.origin)
-            print(f"已创建日志 / log created: origin {args.origin}, keys in {keys.directory}")
+            _init(args, ledger, keys)
         elif args.command == "demo":
             if ledger.refresh():
                 print(f"日志已有 {ledger.size} 条，不再生成演示数据 / log already has "
@@ -91,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
             stats = build_demo(ledger, keys, targets=args.targets, inspectors=args.inspectors,
                                year=args.year, violations=args.violations)
             print(f"演示日志 / demo log: {stats['entries']} entries, "
-                  f"{stats['checkpoints']} checkpoints in {args.db}")
+                  f"{stats['checkpoints']} checkpoints in {args.db}; "
+                  f"各方密钥库 / party key stores in {keys.root}")
         elif args.command == "checkpoint":
             # The local witnesses cosign through their state check (a rolled-back or
             # forked database is refused, nothing is cosigned).
@@ -99,11 +131,13 @@ def _run(args: argparse.Namespace) -> int:
             print(note if note is not None else "已是最新 / already up to date", end="")
             if note is None:
                 print()
+        elif args.command == "submit":
+            _submit(ledger, [Path(f) for f in args.files])
         elif args.command == "export":
             stats = ledger.export(Path(args.out_dir))
             print(json.dumps(stats))
         elif args.command == "import":
-            result, warnings = import_file(ledger, keys.load(f"dept-{args.department}"),
+            result, warnings = import_file(ledger, _signer(args, keys, f"dept-{args.department}"),
                                            args.department, args.kind, Path(args.file))
             if warnings:
                 print(format_errors(warnings), file=sys.stderr)
@@ -114,14 +148,14 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"已导入 {result.rows} 行（导入记录为第 {result.seq} 条） / imported "
                       f"{result.rows} rows (import record at entry {result.seq})")
         elif args.command == "calendar":
-            seq = publish_calendar(ledger, keys.load("authority"),
+            seq = publish_calendar(ledger, _signer(args, keys, "authority"),
                                    calendar_from_file(Path(args.file)), amend=args.amend)
             print(f"日历已发布于第 {seq} 条 / calendar published at entry {seq}")
         elif args.command == "matters":
             matters = _json_file(Path(args.file))
             if not isinstance(matters, list):
                 raise InputError(f"{args.file}: expected a JSON list of matters")
-            seqs = publish_matters(ledger, keys.load("authority"), matters)
+            seqs = publish_matters(ledger, _signer(args, keys, "authority"), matters)
             print(f"已发布 {len(seqs)} 项抽查事项 / published {len(seqs)} matters")
         elif args.command == "plan":
             _plan(args, ledger, keys)
@@ -129,7 +163,9 @@ def _run(args: argparse.Namespace) -> int:
             seq = _result(args, ledger, keys)
             print(f"已写入第 {seq} 条 / written as entry {seq}")
         elif args.command == "witness":
-            tools = ([Witness(load_key(Path(args.key)), Path(args.state))] if args.key
+            if bool(args.key) != bool(args.state):
+                raise InputError("witness cosign: --key and --state go together")
+            tools = ([Witness(load_key(Path(args.key), 4), Path(args.state))] if args.key
                      else keys.witness_tools())
             if not tools:
                 raise InputError("no witness key: pass --key FILE --state FILE")
@@ -155,6 +191,84 @@ def _run(args: argparse.Namespace) -> int:
         ledger.close()
 
 
+def _log_keygen(args: argparse.Namespace) -> int:
+    """A new log key in its own store; the vkey goes to the authority for the genesis."""
+    out = Path(args.out)
+    try:
+        signer = NoteSigner.generate(check_origin(args.origin))
+    except FormatError as exc:
+        raise InputError(f"--{exc}") from None
+    save_key(out / "log.skey", signer)
+    print(signer.verifier.vkey)
+    print(f"日志私钥已写入 {out / 'log.skey'}（仅本机，权限 0600）；请将上面一行公钥交给"
+          f"权威机构写入创世声明 / log key written to {out / 'log.skey'} (this host only, "
+          "mode 0600); hand the vkey above to the authority for the genesis", file=sys.stderr)
+    return 0
+
+
+def _init(args: argparse.Namespace, ledger: Ledger, keys: Parties) -> None:
+    if args.origin:
+        init_log(ledger, keys, args.origin)
+        print(f"已创建日志（单机试用：各方密钥都在本机）/ log created (single-machine trial: "
+              f"every party's key is on this host): origin {args.origin}; 各方密钥库 / "
+              f"party key stores: {keys.store('log')}, {keys.root}/authority, "
+              f"{keys.root}/witness-*")
+        return
+    path = Path(args.genesis)
+    statements = _read_statements(path)
+    genesis = statements[0]
+    if len(statements) != 1 or genesis.type != "log.genesis":
+        raise InputError(f"{path}: not one log.genesis statement")
+    log_key = keys.load("log")
+    if genesis.body.get("log_key") != log_key.verifier.vkey:
+        raise InputError(f"{path}: body.log_key is {genesis.body.get('log_key')!r}, but the "
+                         f"log key in {keys.store('log')} is {log_key.verifier.vkey}: the "
+                         "genesis must name this log's key")
+    if ledger.refresh():
+        raise InputError("the log is not empty: it already has a genesis")
+    ledger.submit([genesis])
+    print(f"已创建日志 / log created: origin {genesis.body.get('origin')}, genesis signed by "
+          f"{genesis.sig['key']}")
+
+
+def _read_statements(path: Path) -> list[Submission]:
+    """The statements of one statement file (a batch submission gives its head and
+    members in order)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        parsed = parse_statement_file(data, str(path))
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    return parsed.statements() if isinstance(parsed, BatchSubmission) else [parsed]
+
+
+def _submit(ledger: Ledger, paths: list[Path]) -> None:
+    """Statement files signed by their parties, appended in one transaction (all or none)."""
+    files = [(path, _read_statements(path)) for path in paths]
+    flat = [s for _, statements in files for s in statements]
+    try:
+        seqs = ledger.submit(flat)
+    except RejectedError as exc:
+        start = 0
+        for path, statements in files:
+            if exc.index < start + len(statements):
+                reasons = "; ".join(f"{f.rule}: {f.zh} / {f.en}" for f in exc.findings)
+                raise InputError(f"{path}（第 {exc.index - start + 1} 条声明 / statement "
+                                 f"{exc.index - start + 1}）: {reasons}; 未写入任何内容 / "
+                                 "nothing written") from None
+            start += len(statements)
+        raise
+    start = 0
+    for path, statements in files:
+        got = seqs[start:start + len(statements)]
+        start += len(statements)
+        where = f"{got[0]}" if len(got) == 1 else f"{got[0]}-{got[-1]}"
+        print(f"{path}: 已写入第 {where} 条 / written as entry {where}")
+
+
 def _json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -169,141 +283,266 @@ def _date(text: str, name: str) -> date:
         raise InputError(f"{name}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
-def _result(args: argparse.Namespace, ledger: Ledger, keys: LogKeys) -> int:
+def _result(args: argparse.Namespace, ledger: Ledger, keys: Parties) -> int:
     """inspection complete, result record|publish|correct, lead receive: signed here with
-    the department's key (``--key`` or the key directory), or ``--statement FILE`` signed
-    elsewhere."""
-    if args.statement:
-        return submit_signed(ledger, Path(args.statement))
-    if not args.department:
-        raise InputError("--department is required (or --statement FILE)")
-    signer = load_key(Path(args.key)) if args.key else keys.load(f"dept-{args.department}")
+    the department's key (``--key`` or its trial store); a statement signed elsewhere goes
+    through ``drawledger submit FILE``."""
+    signer = _signer(args, keys, f"dept-{args.department}")
     dept = args.department
     if args.command == "lead":
-        if not (args.case and args.source and args.received_on and args.details):
-            raise InputError("lead receive needs --case, --source, --received-on, --details")
         return receive_lead(ledger, signer, dept, case_id=args.case, source=args.source,
                             received_on=_date(args.received_on, "--received-on"),
-                            details=Path(args.details).read_bytes(),
+                            details=_read(args.details, "--details"),
                             salt=secrets.token_bytes(32))
     if args.command == "inspection":
-        if not (args.uscc and args.ended_on and args.inspectors):
-            raise InputError("inspection complete needs --uscc, --ended-on, --inspectors")
+        if not (args.plan and args.batch) and not args.case:
+            raise InputError("inspection complete: --plan and --batch (a drawn target) or "
+                             "--case (a targeted inspection)")
         return complete_inspection(ledger, signer, dept, uscc=args.uscc,
                                    ended_on=_date(args.ended_on, "--ended-on"),
                                    inspectors=[c for c in args.inspectors.split(",") if c],
                                    plan_id=args.plan, batch_id=args.batch, case_id=args.case)
-    if not args.inspection:
-        raise InputError("--inspection is required (the inspection id)")
     if args.action == "publish":
-        if not (args.record and args.url):
-            raise InputError("result publish needs --record FILE (as publicised) and --url")
         return publish_result(ledger, signer, dept, args.inspection,
-                              record=Path(args.record).read_bytes(), url=args.url)
-    if not (args.outcome and args.findings):
-        raise InputError("--outcome and --findings are required")
+                              record=_read(args.record, "--record"), url=args.url)
     if args.action == "correct":
-        if args.corrects is None or not args.reason:
-            raise InputError("result correct needs --corrects SEQ and --reason")
         return correct_result(ledger, signer, dept, args.inspection, corrects=args.corrects,
                               outcome=args.outcome, findings=args.findings, reason=args.reason)
     return record_result(ledger, signer, dept, args.inspection, outcome=args.outcome,
                          findings=args.findings,
-                         attachments=[Path(a).read_bytes() for a in args.attachment])
+                         attachments=[_read(a, "--attachment") for a in args.attachment])
 
 
-def _plan(args: argparse.Namespace, ledger: Ledger, keys: LogKeys) -> None:
+def _read(path: str, option: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot be read ({exc.strerror})") from None
+
+
+def _plan(args: argparse.Namespace, ledger: Ledger, keys: Parties) -> None:
     if args.action == "file":
-        plan = _json_file(Path(args.target))
+        plan = _json_file(Path(args.file))
         if not isinstance(plan, dict) or plan.get("dept") != args.department:
-            raise InputError(f"{args.target}: a plan object whose dept is {args.department}")
-        seq = file_plan(ledger, keys.load(f"dept-{args.department}"), plan)
+            raise InputError(f"{args.file}: a plan object whose dept is {args.department}")
+        seq = file_plan(ledger, _signer(args, keys, f"dept-{args.department}"), plan)
     elif args.action == "receive":
-        seq = receive_plan(ledger, keys.load("authority"), args.target)
+        seq = receive_plan(ledger, _signer(args, keys, "authority"), args.plan_id)
     else:
-        if not args.url:
-            raise InputError("plan publish needs --url (where the plan is public)")
-        seq = publish_plan(ledger, keys.load(f"dept-{args.department}"), args.department,
-                           args.target, args.url)
+        seq = publish_plan(ledger, _signer(args, keys, f"dept-{args.department}"),
+                           args.department, args.plan_id, args.url)
     print(f"plan {args.action}: entry {seq}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="drawledger", description="drawledger: 双随机、一公开 audit ledger")
+_OUTCOME_HELP = "结果代码 / outcome codes (--outcome):\n" + "\n".join(
+    f"  {code:<16} {zh} / {en}" for code, (zh, en) in OUTCOMES.items())
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+class _Actions:
+    """Sub-commands with their own ``--help``: what each does (Chinese first) and which
+    options it requires, argparse listing those under 必填 / required."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+
+    def add(self, name: str, zh: str, en: str, epilog: str | None = None
+            ) -> tuple[argparse.ArgumentParser, Any]:
+        parser = self.sub.add_parser(name, help=f"{zh} / {en}", description=f"{zh}\n{en}",
+                                     epilog=epilog, formatter_class=_formatter)
+        required = parser.add_argument_group("必填 / required")
+        return parser, required
+
+
+def _department_key(parser: argparse.ArgumentParser, required: Any) -> None:
+    required.add_argument("--department", required=True, metavar="CODE",
+                          help="声明部门代码 / the stating department's code, e.g. ZC-SCJGJ")
+    parser.add_argument("--key", metavar="FILE",
+                        help="该部门的私钥文件 / the department's skey file (default: its store "
+                             "parties/dept-CODE of a single-machine trial)")
+
+
+def _authority_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", metavar="FILE",
+                        help="权威机构的私钥文件 / the authority's skey file (default: the "
+                             "trial store parties/authority)")
+
+
+def _add_results(sub: _Actions) -> None:
+    p, req = sub.add("inspection", "检查", "an inspection")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("complete", "记录检查结束：检查了哪个对象、哪天结束、哪些执法人员"
+                      "到场（谁检查）",
+                      "record an inspection's end: which target, the day it ended, who went")
+    _department_key(p, req)
+    req.add_argument("--uscc", required=True, help="检查对象统一社会信用代码 / the target's USCC")
+    req.add_argument("--ended-on", required=True, metavar="YYYY-MM-DD",
+                     help="检查结束日期 / the day it ended")
+    req.add_argument("--inspectors", required=True, metavar="CERT,CERT",
+                     help="到场执法人员执法证号，逗号分隔 / 执法证号 of those who went")
+    p.add_argument("--plan", help="抽取所属计划（随机抽查）/ plan id (random inspection)")
+    p.add_argument("--batch", help="抽取批次（随机抽查）/ batch id (random inspection)")
+    p.add_argument("--case", help="线索编号（定向检查）/ the lead's case id (targeted)")
+
+    p, req = sub.add("result", "检查结果", "an inspection's result")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    inspection = "检查编号 plan_id/batch_id/uscc / inspection id"
+    p, req = acts.add("record", "录入检查结果（谁录入）：结果代码、检查情况，附件只记 SHA-256",
+                      "record an inspection's outcome: code, findings, attachments by SHA-256",
+                      epilog=_OUTCOME_HELP)
+    _department_key(p, req)
+    req.add_argument("--inspection", required=True, help=inspection)
+    req.add_argument("--outcome", required=True, choices=list(OUTCOMES), metavar="CODE",
+                     help="结果代码，见下 / outcome code, listed below")
+    req.add_argument("--findings", required=True, help="检查情况 / the findings text")
+    p.add_argument("--attachment", action="append", default=[], metavar="FILE",
+                   help="附件（只记录其 SHA-256，文件不上链）/ a file whose SHA-256 is recorded")
+    p, req = acts.add("publish", "公示检查结果（谁公开）：记录所公示文本的 SHA-256 和网址",
+                      "publish a result: the SHA-256 of the record as publicised, and where")
+    _department_key(p, req)
+    req.add_argument("--inspection", required=True, help=inspection)
+    req.add_argument("--record", required=True, metavar="FILE",
+                     help="所公示的结果文本，原样 / the record file exactly as publicised")
+    req.add_argument("--url", required=True, help="公示网址 / where it is publicised")
+    p, req = acts.add("correct", "更正检查结果：新记录指向被更正的记录（从不修改原记录）",
+                      "correct a result: a new record pointing at the one it corrects",
+                      epilog=_OUTCOME_HELP)
+    _department_key(p, req)
+    req.add_argument("--inspection", required=True, help=inspection)
+    req.add_argument("--corrects", required=True, type=int, metavar="SEQ",
+                     help="被更正记录的条目号 / seq of the record corrected")
+    req.add_argument("--outcome", required=True, choices=list(OUTCOMES), metavar="CODE",
+                     help="结果代码，见下 / outcome code, listed below")
+    req.add_argument("--findings", required=True, help="检查情况 / the findings text")
+    req.add_argument("--reason", required=True, help="更正理由 / why")
+
+    p, req = sub.add("lead", "定向检查线索", "a lead for a targeted inspection")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("receive", "登记线索：只上链加盐 SHA-256，详情留在部门",
+                      "receive a lead: only a salted SHA-256 of its details is written")
+    _department_key(p, req)
+    req.add_argument("--case", required=True, help="线索编号 / case id")
+    req.add_argument("--source", required=True, choices=["complaint", "referral", "monitoring"],
+                     help="来源：投诉举报、转办交办、监测 / source")
+    req.add_argument("--received-on", required=True, metavar="YYYY-MM-DD",
+                     help="收到日期 / the day received")
+    req.add_argument("--details", required=True, metavar="FILE",
+                     help="线索详情文件 / file with the lead's details")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="drawledger", formatter_class=_formatter,
+                     description="drawledger：双随机、一公开 可审计日志（运营方命令行）\n"
+                                 "drawledger: the operator's command line of the audit ledger\n"
+                                 "每个命令有自己的 --help / each command has its own --help")
     parser.add_argument("--db", default=DEFAULT_DB,
-                        help=f"SQLite file or postgresql:// URL (default {DEFAULT_DB})")
-    parser.add_argument("--keys", help="key directory (default: keys/ next to the database)")
+                        help=f"SQLite 文件或 postgresql:// 地址 / SQLite file or postgresql:// "
+                             f"URL (default {DEFAULT_DB})")
+    parser.add_argument("--keys", metavar="DIR",
+                        help="日志私钥库（只含 log.skey）/ the log key's store, holding only "
+                             "log.skey (default: parties/log beside the database)")
+    parser.add_argument("--parties", metavar="DIR",
+                        help="单机试用时各方密钥库所在文件夹 / the party stores of a "
+                             "single-machine trial (default: the folder around --keys, or "
+                             "parties/ beside the database)")
     parser.add_argument("--version", action="version", version=version_text())
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("init", help="create the log keys and the genesis entry")
-    # Required: a log's origin is its name for ever (in every checkpoint); the demo's example
-    # origin would make a real log look like the demo's.
-    p.add_argument("--origin", required=True,
-                   help="the log's origin, a name for ever, e.g. market.example.gov.cn/ssj "
-                        f"(the demo uses {DEFAULT_ORIGIN})")
-    p = sub.add_parser("demo", help="build a demo district year")
+    sub = _Actions(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    p, req = sub.add("log-keygen", "生成日志私钥（部署第一步，在运营方服务器上）；输出公钥"
+                     "交给权威机构",
+                     "make the log key (deployment, on the operator's server); prints the vkey "
+                     "for the authority's genesis")
+    req.add_argument("--origin", required=True, help="日志名称，永久不变 / the log's origin, "
+                     "for ever, e.g. market.example.gov.cn/ssj")
+    req.add_argument("--out", required=True, metavar="DIR",
+                     help="日志私钥库文件夹 / the log key's store (new log.skey, mode 0600)")
+    p, req = sub.add("init", "创建日志：--genesis 提交权威机构离线签署的创世声明（部署）；--origin "
+                     "在本机生成各方全部密钥（仅限单机试用）",
+                     "create the log: --genesis submits a genesis the authority signed offline "
+                     "(deployment); --origin makes every party's key on this host (single-"
+                     "machine trial only)")
+    how = p.add_argument_group("必填其一 / one of these is required").add_mutually_exclusive_group(
+        required=True)
+    # A log's origin is its name for ever (in every checkpoint); the demo's example origin
+    # would make a real log look like the demo's.
+    how.add_argument("--genesis", metavar="FILE",
+                     help="权威机构签署的创世声明文件 / the signed log.genesis statement file "
+                          "(drawledger-client genesis); the log key is --keys")
+    how.add_argument("--origin", help="单机试用：日志名称，永久不变 / trial: the log's origin, "
+                     f"a name for ever (the demo uses {DEFAULT_ORIGIN})")
+    p, req = sub.add("demo", "生成演示用的区县全年日志（各方密钥分别存放在 parties/ 下）",
+                     "build a demo district year (each party's key in its own parties/ folder)")
     p.add_argument("--targets", type=int, default=20_000)
     p.add_argument("--inspectors", type=int, default=300)
-    p.add_argument("--year", type=int, help="the year replayed (default: last year)")
+    p.add_argument("--year", type=int, help="演示年份 / the year replayed (default: last year)")
     p.add_argument("--violations", action="store_true",
-                   help="plant a late plan, a re-draw, a pool removal that changed a draw, "
-                        "a conflicted substitute and a team of one")
-    sub.add_parser("checkpoint", help="sign a checkpoint of the current log")
-    p = sub.add_parser("export", help="write entries.jsonl, checkpoints/ and trust.json")
-    p.add_argument("out_dir")
-    p = sub.add_parser("import", help="import a registry file (.xlsx or .csv), all or nothing")
-    p.add_argument("kind", choices=["targets", "inspectors"])
-    p.add_argument("file")
-    p.add_argument("--department", required=True, help="importing department code")
-    p = sub.add_parser("calendar", help="publish an official working-day calendar")
-    p.add_argument("action", choices=["publish"])
-    p.add_argument("file", help="cn-YYYY.json in the bundled format")
-    p.add_argument("--amend", action="store_true", help="replace a published year")
-    p = sub.add_parser("matters", help="publish the random-inspection matter list")
-    p.add_argument("action", choices=["publish"])
-    p.add_argument("file", help="JSON list of matters")
-    p = sub.add_parser("plan", help="file, receive or publish an annual plan")
-    p.add_argument("action", choices=["file", "receive", "publish"])
-    p.add_argument("target", help="plan JSON file (file) or plan id (receive, publish)")
-    p.add_argument("--department", help="the plan's department (file, publish)")
-    p.add_argument("--url", help="where the plan is published (publish)")
-    for name, actions, what in (("inspection", ["complete"], "an inspection's end"),
-                                ("result", ["record", "publish", "correct"], "a result"),
-                                ("lead", ["receive"], "a lead for a targeted inspection")):
-        p = sub.add_parser(name, help=f"state {what}, signed by the department")
-        p.add_argument("action", choices=actions)
-        p.add_argument("--statement", help="a statement signed elsewhere (JSON) to submit")
-        p.add_argument("--department", help="the department stating it")
-        p.add_argument("--key", help="the department's skey file (default: key directory)")
-        p.add_argument("--inspection", help="inspection id: plan_id/batch_id/uscc (random)")
-        p.add_argument("--uscc")
-        p.add_argument("--plan")
-        p.add_argument("--batch")
-        p.add_argument("--case", help="the lead's case id (targeted)")
-        p.add_argument("--ended-on", help="YYYY-MM-DD")
-        p.add_argument("--inspectors", help="执法证号 of those who went, comma-separated")
-        p.add_argument("--outcome", choices=sorted(OUTCOMES))
-        p.add_argument("--findings", help="the findings text")
-        p.add_argument("--attachment", action="append", default=[],
-                       help="a file whose SHA-256 is recorded (the file stays off the log)")
-        p.add_argument("--record", help="the record file exactly as publicised")
-        p.add_argument("--url", help="where it is publicised")
-        p.add_argument("--corrects", type=int, help="seq of the record corrected")
-        p.add_argument("--reason")
-        p.add_argument("--source", choices=["complaint", "referral", "monitoring"])
-        p.add_argument("--received-on", help="YYYY-MM-DD")
-        p.add_argument("--details", help="file with the lead's details (only a salted "
-                                         "SHA-256 is written)")
-    p = sub.add_parser("witness", help="a witness checks the latest checkpoint extends what "
-                                       "it cosigned last, then cosigns it (refuses a fork)")
-    p.add_argument("action", choices=["cosign"])
-    p.add_argument("--key", help="the witness's skey file (default: local witness keys)")
-    p.add_argument("--state", help="the witness's state file (with --key)")
-    sub.add_parser("draws", help="list the draws, one a line, the draw id first")
-    p = sub.add_parser("bundle", help="write the self-contained proof bundle of one draw")
-    p.add_argument("draw_id", help="plan_id/batch_id, as `drawledger draws` prints it")
-    p.add_argument("out_file")
-    args = parser.parse_args(argv)
+                   help="植入违规：逾期计划、重复抽取、影响结果的对象移除、有利害关系的替补、"
+                        "单人检查组 / plant a late plan, a re-draw, a pool removal that changed "
+                        "a draw, a conflicted substitute and a team of one")
+    p, req = sub.add("submit", "提交各方签好的声明文件（单条声明或批量声明），全部写入或全部不写",
+                     "submit statement files signed by their parties (a statement or a batch "
+                     "submission), all or none")
+    req.add_argument("files", nargs="+", metavar="FILE", help="声明文件 / statement file")
+    sub.add("checkpoint", "签署当前日志树的检查点，并由本机见证人联署",
+            "sign a checkpoint of the current log; local witnesses cosign it")
+    p, req = sub.add("export", "导出 entries.jsonl、checkpoints/ 和 trust.json",
+                     "write entries.jsonl, checkpoints/ and trust.json")
+    req.add_argument("out_dir", metavar="OUT_DIR")
+    p, req = sub.add("import", "导入名录库文件（.xlsx 或 .csv），全部或全不",
+                     "import a registry file (.xlsx or .csv), all rows or none")
+    req.add_argument("kind", choices=["targets", "inspectors"])
+    req.add_argument("file", metavar="FILE")
+    _department_key(p, req)
+    p, req = sub.add("calendar", "工作日历", "working-day calendars")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("publish", "发布官方工作日历（权威机构签署）",
+                      "publish an official working-day calendar (signed by the authority)")
+    req.add_argument("file", metavar="FILE", help="cn-YYYY.json")
+    p.add_argument("--amend", action="store_true", help="替换已发布年份 / replace a published year")
+    _authority_key(p)
+    p, req = sub.add("matters", "随机抽查事项清单", "the random-inspection matter list")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("publish", "发布抽查事项清单（权威机构签署）",
+                      "publish the matter list (signed by the authority)")
+    req.add_argument("file", metavar="FILE", help="JSON 事项列表 / JSON list of matters")
+    _authority_key(p)
+    p, req = sub.add("plan", "年度抽查计划", "annual plans")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("file", "报送年度计划（部门签署）", "file an annual plan (by its department)")
+    req.add_argument("file", metavar="FILE", help="计划 JSON 文件 / plan JSON file")
+    _department_key(p, req)
+    p, req = acts.add("receive", "登记收到计划（权威机构签署）",
+                      "record a plan as received (by the authority)")
+    req.add_argument("plan_id", metavar="PLAN_ID")
+    _authority_key(p)
+    p, req = acts.add("publish", "公示计划（部门签署）", "publish a plan (by its department)")
+    req.add_argument("plan_id", metavar="PLAN_ID")
+    _department_key(p, req)
+    req.add_argument("--url", required=True, help="公示网址 / where the plan is public")
+    _add_results(sub)
+    p, req = sub.add("witness", "见证人", "witnesses")
+    acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("cosign", "见证人核对最新检查点是否延续其上次联署的日志树，然后联署"
+                      "（拒绝分叉）",
+                      "a witness checks the latest checkpoint extends what it cosigned last, "
+                      "then cosigns it (refuses a fork)")
+    p.add_argument("--key", metavar="FILE", help="见证人私钥文件 / the witness's skey file "
+                   "(default: the local witnesses of a trial)")
+    p.add_argument("--state", metavar="FILE", help="见证人状态文件（与 --key 同用）/ the "
+                   "witness's state file (with --key)")
+    sub.add("draws", "列出抽取，每行一个，抽取编号在前", "list the draws, one a line, the draw id "
+            "first")
+    p, req = sub.add("bundle", "写出一次抽取的完整证明包，可离线核验",
+                     "write the self-contained proof bundle of one draw")
+    req.add_argument("draw_id", metavar="DRAW_ID", help="plan_id/batch_id（见 drawledger draws）")
+    req.add_argument("out_file", metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         return _run(args)
     except (InputError, KeyFileError) as exc:

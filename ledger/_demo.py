@@ -31,9 +31,9 @@ from ledger._draws import (
 from ledger._errors import InputError
 from ledger._recorder import format_log_time
 from ledger._results import inspection_id
-from ledger._statements import Submission, load_key, save_key, sign_statement
+from ledger._statements import Submission, save_key, sign_statement
 from ledger._witness import Witness
-from verifier import NoteSigner, canonical
+from verifier import DEFAULT_POLICY, NoteSigner, canonical, genesis_body, load_store
 from verifier._calendar import WorkingCalendar
 from verifier._draw import Outcome, Snapshot, counterfactual, draw_seed, reveal_commitment
 from verifier._drawaudit import draw_time
@@ -46,7 +46,7 @@ __all__ = [
     "DEFAULT_ORIGIN",
     "DEFAULT_POLICY",
     "DEPARTMENTS",
-    "LogKeys",
+    "Parties",
     "build_demo",
     "demo_beacon",
     "init_log",
@@ -54,14 +54,6 @@ __all__ = [
 
 DEFAULT_ORIGIN = "zichuan.drawledger.example/ssj"
 _SHANGHAI = timezone(timedelta(hours=8))
-# Policy defaults from the district notice (川政发〔2019〕7号) and RULES-RESEARCH R1-R9.
-DEFAULT_POLICY: dict[str, Any] = {
-    "plan_filing_deadline": "01-31",
-    "result_entry_working_days": 3,
-    "publication_working_days": 20,
-    "min_team_size": 2,
-    "timezone": "Asia/Shanghai",
-}
 # The 16 member units of the district joint conference (川政发〔2019〕7号, 附件).
 DEPARTMENTS: list[tuple[str, str]] = [
     ("ZC-FGJ", "区发改局"),
@@ -84,49 +76,65 @@ DEPARTMENTS: list[tuple[str, str]] = [
 
 
 @dataclass
-class LogKeys:
-    """The secret keys a single-machine deployment (or the demo) keeps in one directory."""
+class Parties:
+    """Per-party key stores of a single-machine trial (``drawledger init --origin``) or the
+    demo: ``root/<party>/<party>.skey``, one key per folder (``log``, ``authority``,
+    ``dept-<CODE>``, ``witness-<name>`` with its state file), so that each folder can be
+    handed to its party and the API server is given only ``log``.
 
-    directory: Path
+    ``log_store`` is where the log key lives when it is not ``root/log`` (``drawledger
+    --keys DIR``: the operator's store).
+    """
 
-    def path(self, name: str) -> Path:
-        return self.directory / f"{name}.skey"
+    root: Path
+    log_store: Path | None = None
 
-    def load(self, name: str) -> NoteSigner:
-        return load_key(self.path(name))
+    def store(self, party: str) -> Path:
+        """The folder of ``party``'s key."""
+        if party == "log" and self.log_store is not None:
+            return self.log_store
+        return self.root / party
 
-    def create(self, file_name: str, key_name: str, sigtype: int = 1) -> NoteSigner:
+    def path(self, party: str) -> Path:
+        return self.store(party) / f"{party}.skey"
+
+    def load(self, party: str) -> NoteSigner:
+        """``party``'s key, refused unless it is the store's only key and of its kind (a
+        witness key cosigns, every other key signs statements or checkpoints)."""
+        return load_store(self.store(party), 4 if party.startswith("witness-") else 1)
+
+    def create(self, party: str, key_name: str, sigtype: int = 1) -> NoteSigner:
         signer = NoteSigner.generate(key_name, sigtype)
-        save_key(self.path(file_name), signer)
+        save_key(self.path(party), signer)
         return signer
 
     def witness_tools(self) -> list[Witness]:
         """The local witnesses with their state files (what each cosigned last)."""
-        return [Witness(load_key(p), p.with_name(p.stem + ".state.json"))
-                for p in sorted(self.directory.glob("witness-*.skey"))]
+        return [Witness(self.load(store.name), store / f"{store.name}.state.json")
+                for store in sorted(self.root.glob("witness-*")) if store.is_dir()]
 
 
-def init_log(ledger: Ledger, keys: LogKeys, origin: str = DEFAULT_ORIGIN,
+TRIAL_PARTIES = ("log", "authority", "witness-audit", "witness-supervision")
+
+
+def init_log(ledger: Ledger, keys: Parties, origin: str = DEFAULT_ORIGIN,
              now: Callable[[], datetime] = lambda: datetime.now(UTC),
              beacons: list[dict[str, Any]] | None = None) -> int:
-    """Create the keys and write the genesis entry; returns its seq (0)."""
+    """The single-machine trial: create every party's key store and write the genesis the
+    authority signs; returns its seq (0). A real deployment keeps each key with its party
+    (``drawledger log-keygen``, then ``init --genesis`` with a genesis signed offline)."""
     if ledger.refresh():
         raise InputError("the log is not empty: it already has a genesis")
-    if keys.path("log").exists():
-        raise InputError(f"key directory {keys.directory} already holds a log key")
+    for party in TRIAL_PARTIES:
+        if keys.path(party).exists():
+            raise InputError(f"key store {keys.store(party)} already holds a key: the trial "
+                             "creates every party's key afresh")
     log_key = keys.create("log", origin)
     authority = keys.create("authority", "zichuan-office-2026")
     witnesses = [keys.create("witness-audit", "zichuan-audit-bureau", 4),
                  keys.create("witness-supervision", "zichuan-supervision-commission", 4)]
-    body = {
-        "origin": origin,
-        "log_key": log_key.verifier.vkey,
-        "authority_keys": [authority.verifier.vkey],
-        "witnesses": [w.verifier.vkey for w in witnesses],
-        "quorum": 1,
-        "policy": DEFAULT_POLICY,
-        **({"beacons": beacons} if beacons else {}),
-    }
+    body = genesis_body(origin, log_key.verifier.vkey, [authority.verifier.vkey],
+                        [w.verifier.vkey for w in witnesses], 1, DEFAULT_POLICY, beacons)
     genesis = sign_statement(authority, "log.genesis", "log", "authority", body, now=now())
     return ledger.submit([genesis])[0]
 
@@ -235,7 +243,7 @@ def demo_beacon(year: int, seed: int = 2026) -> DevBeacon:
                                genesis=int(_sh(date(year - 1, 1, 1), 0).timestamp()), period=30)
 
 
-def build_demo(ledger: Ledger, keys: LogKeys, *, targets: int = 240, inspectors: int = 48,
+def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors: int = 48,
                conflicts: int = 30, seed: int = 2026, year: int | None = None,
                violations: bool = False, ratios: dict[str, int] | None = None,
                now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, int]:

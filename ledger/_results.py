@@ -3,23 +3,20 @@
 Each function signs with the department's key and submits one statement; the log's rules
 (``verifier._results``, ``LogState.check``) refuse a result for a target that was never
 drawn, a department writing for another's inspection, a duplicate statement id or a key
-of another department, and nothing is written then. ``submit_signed`` takes a statement
-signed elsewhere (the department's own system) as a JSON file.
+of another department, and nothing is written then. A statement signed elsewhere (the
+department's own client) goes in through ``drawledger submit`` or ``POST /v1/statements``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from ledger._app import Ledger
 from ledger._errors import InputError
-from ledger._statements import Submission, sign_statement
-from verifier import FormatError, NoteSigner
-from verifier._canonical import bounded_int
+from ledger._statements import sign_statement
+from verifier import NoteSigner
 
 __all__ = [
     "RESULT_TYPES",
@@ -29,7 +26,6 @@ __all__ = [
     "publish_result",
     "receive_lead",
     "record_result",
-    "submit_signed",
 ]
 
 RESULT_TYPES = ("lead.received", "inspection.completed", "result.recorded",
@@ -105,19 +101,3 @@ def receive_lead(ledger: Ledger, signer: NoteSigner, dept: str, *, case_id: str,
             "received_on": received_on.isoformat(),
             "commitment": hashlib.sha256(salt + details).hexdigest()}
     return _submit(ledger, signer, "lead.received", dept, body, now)
-
-
-def submit_signed(ledger: Ledger, path: Path, types: tuple[str, ...] = RESULT_TYPES) -> int:
-    """Submit a statement signed elsewhere (``Submission.to_json`` as a JSON file)."""
-    try:
-        # bounded_int: a 5,000-digit literal is refused by name, not by int()'s ValueError
-        obj = json.loads(path.read_text(encoding="utf-8"), parse_int=bounded_int)
-    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, CanonicalError
-        raise InputError(f"{path}: not a readable JSON statement ({exc})") from None
-    try:
-        statement = Submission.from_json(obj, str(path))
-    except FormatError as exc:
-        raise InputError(str(exc)) from None
-    if statement.type not in types:
-        raise InputError(f"{path}: type {statement.type!r} is not one of {list(types)}")
-    return ledger.submit([statement])[0]

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from verifier import (
     Checkpoint,
     MerkleTree,
@@ -23,9 +23,9 @@ from verifier import (
 from verifier._cli import read_lines
 
 
-def build_export(root: Path, *, targets: int = 40, inspectors: int = 10) -> tuple[Path, LogKeys]:
+def build_export(root: Path, *, targets: int = 40, inspectors: int = 10) -> tuple[Path, Parties]:
     """A demo log in ``root/db.sqlite`` exported to ``root/export``."""
-    keys = LogKeys(root / "keys")
+    keys = Parties(root / "parties")
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=targets, inspectors=inspectors)

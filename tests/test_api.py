@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from ledger import Ledger, LogKeys, build_demo, init_log
+from ledger import Ledger, Parties, build_demo, init_log
 from verifier import (
     NoteVerifier,
     parse_entry,
@@ -26,7 +26,7 @@ from verifier._bundle import verify_bundle
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Ledger]]:
     root = tmp_path_factory.mktemp("api")
     ledger = Ledger(str(root / "db.sqlite"))
-    build_demo(ledger, LogKeys(root / "keys"), targets=30, inspectors=5)
+    build_demo(ledger, Parties(root / "parties"), targets=30, inspectors=5)
     with TestClient(create_app(str(root / "db.sqlite"))) as c:
         yield c, ledger
     ledger.close()
@@ -169,7 +169,7 @@ def test_problem_types_are_documented_where_type_points(
 def test_a_log_without_checkpoint_answers_problems(tmp_path: Path) -> None:
     db = str(tmp_path / "db.sqlite")
     ledger = Ledger(db)
-    init_log(ledger, LogKeys(tmp_path / "keys"), "test.example/ssj")
+    init_log(ledger, Parties(tmp_path / "parties"), "test.example/ssj")
     ledger.close()
     with TestClient(create_app(db)) as c:
         assert_problem(c.get("/v1/checkpoint"), 404, "no-checkpoint", "/v1/checkpoint")
@@ -181,7 +181,7 @@ def test_an_unexpected_failure_is_a_problem_without_its_cause(tmp_path: Path) ->
     """A 500 says "internal" in both languages; the cause stays in the server's log."""
     db = tmp_path / "db.sqlite"
     ledger = Ledger(str(db))
-    init_log(ledger, LogKeys(tmp_path / "keys"), "test.example/ssj")
+    init_log(ledger, Parties(tmp_path / "parties"), "test.example/ssj")
     ledger.close()
     with TestClient(create_app(str(db)), raise_server_exceptions=False) as c:
         assert c.get("/healthz").status_code == 200

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import LogKeys
+from ledger import Parties
 from tests.helpers import build_export, copy_export, read_entries, run_audit, write_entries
 from verifier import (
     EXIT_CLEAN,
@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     return build_export(tmp_path_factory.mktemp("demo"), targets=20, inspectors=4)
 
 
 @pytest.fixture
-def export(demo: tuple[Path, LogKeys], tmp_path: Path) -> Path:
+def export(demo: tuple[Path, Parties], tmp_path: Path) -> Path:
     return copy_export(demo[0], tmp_path / "export")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import InputError, Ledger, LogKeys, build_demo
+from ledger import InputError, Ledger, Parties, build_demo
 from tests.helpers import entry_obj, read_entries, rewrite_history, run_audit
 from verifier import EXIT_CLEAN, EXIT_INTEGRITY, make_entry
 from verifier._uscc import uscc_check_char
@@ -27,8 +27,8 @@ def rows(n: int, dept: str = "ZC-SCJGJ", first: int = 0
 
 
 @pytest.fixture
-def imported(tmp_path: Path) -> tuple[Ledger, LogKeys, Path, int]:
-    keys = LogKeys(tmp_path / "keys")
+def imported(tmp_path: Path) -> tuple[Ledger, Parties, Path, int]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     build_demo(ledger, keys, targets=3, inspectors=1)
     record = {"kind": "targets", "file_sha256": "ab" * 32, "file_name": "名录.csv"}
@@ -41,7 +41,7 @@ def imported(tmp_path: Path) -> tuple[Ledger, LogKeys, Path, int]:
 
 
 def test_import_audits_clean_with_one_signature_for_the_rows(
-        imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+        imported: tuple[Ledger, Parties, Path, int]) -> None:
     ledger, _, out, seq = imported
     report = run_audit(out)
     assert report.findings == [] and report.exit_code == EXIT_CLEAN
@@ -52,7 +52,7 @@ def test_import_audits_clean_with_one_signature_for_the_rows(
 
 
 def test_reimporting_the_same_file_writes_nothing(
-        imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+        imported: tuple[Ledger, Parties, Path, int]) -> None:
     ledger, keys, _, seq = imported
     size = ledger.size
     record = {"kind": "targets", "file_sha256": "ab" * 32, "file_name": "名录.csv"}
@@ -61,14 +61,14 @@ def test_reimporting_the_same_file_writes_nothing(
     assert ledger.refresh() == size
 
 
-def test_empty_import_is_refused(imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+def test_empty_import_is_refused(imported: tuple[Ledger, Parties, Path, int]) -> None:
     ledger, keys, _, _ = imported
     with pytest.raises(InputError, match="no data rows"):
         ledger.submit_import(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ",
                              {"kind": "targets", "file_sha256": "cd" * 32, "file_name": "x"}, [])
 
 
-def test_a_bad_row_rejects_the_whole_import(imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+def test_a_bad_row_rejects_the_whole_import(imported: tuple[Ledger, Parties, Path, int]) -> None:
     ledger, keys, _, _ = imported
     size = ledger.size
     bad = rows(5, first=1000)
@@ -82,7 +82,7 @@ def test_a_bad_row_rejects_the_whole_import(imported: tuple[Ledger, LogKeys, Pat
 
 
 def test_member_edited_breaks_the_batch_signature(
-        imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+        imported: tuple[Ledger, Parties, Path, int]) -> None:
     _, keys, out, seq = imported
     lines = read_entries(out)
     k = seq + 7
@@ -100,7 +100,7 @@ def test_member_edited_breaks_the_batch_signature(
 
 
 def test_member_dropped_is_an_interrupted_batch(
-        imported: tuple[Ledger, LogKeys, Path, int]) -> None:
+        imported: tuple[Ledger, Parties, Path, int]) -> None:
     _, keys, out, seq = imported
     lines = read_entries(out)
     del lines[seq + 5]
@@ -117,7 +117,7 @@ def test_clean_member_fast_path_agrees_with_check_and_apply(tmp_path: Path) -> N
 
     from verifier._state import LogState
 
-    keys = LogKeys(tmp_path / "keys")
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     build_demo(ledger, keys, targets=6, inspectors=2, conflicts=0)
     other = Ledger(str(tmp_path / "db.sqlite"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from ledger._admin import file_plan, publish_plan
 from ledger._bundle import draw_lines, make_bundle
 from ledger._demo import demo_beacon, demo_plan
@@ -33,7 +33,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("bundle")
     ledger = Ledger(str(root / "db.sqlite"))
     try:
-        build_demo(ledger, LogKeys(root / "keys"), targets=600, inspectors=60,
+        build_demo(ledger, Parties(root / "parties"), targets=600, inspectors=60,
                    now=lambda: NOW)
         ledger.export(root / "export")
     finally:
@@ -182,7 +182,7 @@ def test_commit_after_the_beacon_round(tmp_path: Path) -> None:
     """A department commits once the round is already public: the log records it (time
     is the audit's to judge) and the bundle check names it."""
     root = tmp_path
-    keys = LogKeys(root / "keys")
+    keys = Parties(root / "parties")
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=300, inspectors=40, now=lambda: NOW)
@@ -230,7 +230,7 @@ def test_bundle_with_a_future_dated_cosignature(log: tuple[Path, Path]) -> None:
 
     root, trust = log
     bundle = json.loads(_bundle(root, _first_draw(root)))
-    witness = LogKeys(root / "keys").witness_tools()[0].signer
+    witness = Parties(root / "parties").witness_tools()[0].signer
     stamp = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
     changed = 0
     for item in bundle["entries"]:

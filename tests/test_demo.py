@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ledger import DEPARTMENTS, Ledger, LogKeys, build_demo
+from ledger import DEPARTMENTS, Ledger, Parties, build_demo
 from tests.helpers import entry_obj, read_entries, run_audit
 from verifier import EXIT_CLEAN, EXIT_VIOLATION
 from verifier._calendar import WorkingCalendar
@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 def build(root: Path, *, violations: bool) -> Path:
     ledger = Ledger(str(root / "db.sqlite"), clock=lambda: NOW)
     try:
-        build_demo(ledger, LogKeys(root / "keys"), targets=1500, inspectors=80,
+        build_demo(ledger, Parties(root / "parties"), targets=1500, inspectors=80,
                    violations=violations, now=lambda: NOW)
         ledger.export(root / "out")
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from ledger._admin import import_file
 from ledger._cli import main as cli_main
 from tests.test_import_ledger import HEAD, rows
@@ -106,7 +106,7 @@ def _mangle_csv(base: bytes, rng: random.Random) -> bytes:
 @pytest.fixture
 def conflicting(tmp_path: Path) -> tuple[Path, list[list[object]]]:
     """A log where ZC-SCJGJ registered the rows every mangled file starts from."""
-    keys = LogKeys(tmp_path / "keys")
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     data = rows(12, seed=21)
     try:

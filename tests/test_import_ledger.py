@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ledger import InputError, Ledger, LogKeys, build_demo
+from ledger import InputError, Ledger, Parties, build_demo
 from ledger._admin import import_file
 from tests.helpers import run_audit
 from verifier import EXIT_CLEAN
@@ -38,8 +38,8 @@ def rows(n: int, seed: int = 7) -> list[list[object]]:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Ledger, LogKeys]:
-    keys = LogKeys(tmp_path / "keys")
+def log(tmp_path: Path) -> tuple[Ledger, Parties]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     build_demo(ledger, keys, targets=5, inspectors=2, conflicts=1)
     yield ledger, keys
@@ -62,7 +62,7 @@ def write_xlsx(path: Path, data: list[list[object]]) -> Path:
 
 
 @pytest.mark.parametrize("background", [True, False])
-def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, LogKeys], tmp_path: Path,
+def test_three_bad_rows_in_ten_thousand(log: tuple[Ledger, Parties], tmp_path: Path,
                                         background: bool) -> None:
     ledger, keys = log
     data = rows(10_000)
@@ -100,7 +100,7 @@ def test_parsing_in_a_child_imports_the_same_rows(tmp_path: Path, suffix: str) -
     path = write(tmp_path / f"targets.{suffix}", data)
     logs = []
     for background in (True, False):
-        keys = LogKeys(tmp_path / f"keys-{background}")
+        keys = Parties(tmp_path / f"parties-{background}")
         ledger = Ledger(str(tmp_path / f"db-{background}.sqlite"))
         build_demo(ledger, keys, targets=5, inspectors=2, conflicts=1)
         result, warnings = import_file(ledger, keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ",
@@ -134,7 +134,7 @@ def test_leaving_a_parse_early_stops_the_child(tmp_path: Path) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+def test_xlsx_import_then_reimport(log: tuple[Ledger, Parties], tmp_path: Path) -> None:
     ledger, keys = log
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -155,7 +155,7 @@ def test_xlsx_import_then_reimport(log: tuple[Ledger, LogKeys], tmp_path: Path) 
 
 
 def test_another_departments_file_cannot_be_imported_with_its_key(
-        log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+        log: tuple[Ledger, Parties], tmp_path: Path) -> None:
     ledger, keys = log
     path = write_csv(tmp_path / "t.csv", rows(5))
     size = ledger.refresh()
@@ -303,7 +303,7 @@ def test_import_events_chain_as_the_recorder_would() -> None:
         (_stream(e.originator_id), e.originator_version, e.topic, e.state) for e in events]
 
 
-def test_import_body_not_in_nfc_is_refused(log: tuple[Ledger, LogKeys]) -> None:
+def test_import_body_not_in_nfc_is_refused(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     size = ledger.refresh()
     body = {"uscc": "91370302MA3C8X8K1Q", "name": "Cafe\u0301", "dept": "ZC-SCJGJ"}
@@ -324,7 +324,7 @@ def _row(i: int, **changes: object) -> tuple[str, str, dict[str, object]]:
 
 
 def test_body_rules_run_unless_the_importer_checked_the_bodies(
-        log: tuple[Ledger, LogKeys]) -> None:
+        log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     signer = keys.load("dept-ZC-SCJGJ")
     size = ledger.refresh()
@@ -348,7 +348,7 @@ def test_body_rules_run_unless_the_importer_checked_the_bodies(
 
 
 def test_checked_import_skips_only_the_member_body_rules(
-        log: tuple[Ledger, LogKeys], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        log: tuple[Ledger, Parties], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ledger, keys = log
     calls: list[str] = []
     default = ledger.state.body_check

@@ -19,7 +19,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ledger import InputError, Ledger, LogKeys, build_demo
+from ledger import InputError, Ledger, Parties, build_demo
 from ledger._admin import import_file
 from ledger._import import MAX_ERRORS, RowError, _xlsx_rows, format_errors, parse_file
 from ledger._xlsx import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Formula, read_xlsx
@@ -89,8 +89,8 @@ def write_workbook(path: Path, sheet_rows: Iterable[str],
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Path, LogKeys]:
-    keys = LogKeys(tmp_path / "keys")
+def log(tmp_path: Path) -> tuple[Path, Parties]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=5, inspectors=2)
@@ -140,7 +140,7 @@ def assert_refused(code: int, err: str, limit: str) -> list[str]:
     return lines
 
 
-def test_row_flood_workbook_refused_by_the_row_limit(log: tuple[Path, LogKeys],
+def test_row_flood_workbook_refused_by_the_row_limit(log: tuple[Path, Parties],
                                                      tmp_path: Path) -> None:
     """Hostile workbook (a) of issue 12: ~10 MB, 2,000,000 rows each with a value under no
     header (before: 162 s, 9.65 GB, 1.87 GB of error text)."""
@@ -159,7 +159,7 @@ def test_row_flood_workbook_refused_by_the_row_limit(log: tuple[Path, LogKeys],
     print(f"row flood: {path.stat().st_size:,} bytes, {seconds:.1f} s, peak RSS {rss:,} KiB")
 
 
-def test_shared_string_bomb_refused_by_the_table_size_limit(log: tuple[Path, LogKeys],
+def test_shared_string_bomb_refused_by_the_table_size_limit(log: tuple[Path, Parties],
                                                             tmp_path: Path) -> None:
     """Hostile workbook (b) of issue 12: ~310 KB whose shared-string table is one 300 MB
     string (before: 673 MB and an IndexError traceback)."""
@@ -356,7 +356,7 @@ def _problems(path: Path) -> list[str]:
     return [p.reason for p in problems]
 
 
-def test_rows_conflicting_with_the_log_named_by_row_and_column(log: tuple[Path, LogKeys],
+def test_rows_conflicting_with_the_log_named_by_row_and_column(log: tuple[Path, Parties],
                                                                tmp_path: Path) -> None:
     """Another department's USCCs: every such row is named by spreadsheet row and the
     USCC column (not `statement N rejected`, not only the first); nothing is written."""

@@ -13,14 +13,21 @@ import verifier
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_verifier_imports_neither_ledger_nor_api() -> None:
-    code = ("import sys, verifier, verifier._cli\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('ledger', 'api', 'eventsourcing', 'fastapi', 'uvicorn', 'psycopg'))\n"
-            "print(','.join(bad))")
+_SERVER_SIDE = ("ledger", "api", "eventsourcing", "fastapi", "uvicorn", "psycopg", "httpx")
+
+
+def _loaded_server_side(imports: str) -> list[str]:
+    """The server-side modules a fresh interpreter holds after ``import <imports>``."""
+    code = (f"import sys, {imports}\n"
+            f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            f"{_SERVER_SIDE!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
-    assert proc.stdout.strip() == ""
+    return [m for m in proc.stdout.strip().split(",") if m]
+
+
+def test_verifier_imports_neither_ledger_nor_api() -> None:
+    assert _loaded_server_side("verifier, verifier._cli") == []
 
 
 def test_verifier_sources_import_only_stdlib_and_cryptography() -> None:
@@ -31,6 +38,19 @@ def test_verifier_sources_import_only_stdlib_and_cryptography() -> None:
             if len(words) >= 2 and words[0] in ("import", "from") and not line.startswith(" "):
                 top = words[1].split(".")[0]
                 assert top in allowed or top == "__future__", f"{path.name}: {line}"
+
+
+def test_client_imports_the_verifier_never_ledger_or_api() -> None:
+    """A department runs the client without the server: importing it (and its CLI, every
+    command's module) loads neither ledger nor api nor the server's libraries."""
+    modules = ", ".join(f"client.{p.stem}" for p in sorted((ROOT / "client").glob("_*.py"))
+                        if p.stem != "__main__")
+    assert _loaded_server_side(f"client, {modules}") == []
+    for path in (ROOT / "client").glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words = line.strip().split()
+            if len(words) >= 2 and words[0] in ("import", "from"):
+                assert words[1].split(".")[0] not in ("ledger", "api"), f"{path.name}: {line}"
 
 
 def test_ledger_never_imports_api() -> None:

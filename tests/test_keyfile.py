@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from tests.helpers import run_audit
 from verifier import (
     EXIT_CLEAN,
@@ -142,7 +142,7 @@ def test_malformed_batch_submission_names_the_field(edit: object, field: str) ->
 
 
 def test_offline_batch_is_accepted_by_the_log_and_audits_clean(tmp_path: Path) -> None:
-    keys = LogKeys(tmp_path / "keys")
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=6, inspectors=2)

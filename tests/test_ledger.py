@@ -9,7 +9,7 @@ import pytest
 from ledger import (
     InputError,
     Ledger,
-    LogKeys,
+    Parties,
     RejectedError,
     Submission,
     build_demo,
@@ -22,8 +22,8 @@ from verifier import EXIT_CLEAN, FormatError, NoteSigner
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Ledger, LogKeys]:
-    keys = LogKeys(tmp_path / "keys")
+def log(tmp_path: Path) -> tuple[Ledger, Parties]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     build_demo(ledger, keys, targets=6, inspectors=2)
     yield ledger, keys
@@ -39,7 +39,7 @@ def target(signer: NoteSigner, dept: str, uscc: str = "91370321MAU34K4U1H",
     return sign_statement(signer, type_, f"target/{uscc}", dept, body)
 
 
-def test_accepts_and_numbers_a_batch(log: tuple[Ledger, LogKeys]) -> None:
+def test_accepts_and_numbers_a_batch(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     before = ledger.size
     key = keys.load("dept-ZC-SCJGJ")
@@ -51,7 +51,7 @@ def test_accepts_and_numbers_a_batch(log: tuple[Ledger, LogKeys]) -> None:
     assert record.history == ["target.added", "target.updated"]
 
 
-def test_batch_is_all_or_nothing(log: tuple[Ledger, LogKeys]) -> None:
+def test_batch_is_all_or_nothing(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     before = ledger.chain.head()
     key = keys.load("dept-ZC-SCJGJ")
@@ -65,14 +65,14 @@ def test_batch_is_all_or_nothing(log: tuple[Ledger, LogKeys]) -> None:
     assert ledger.submit([good]) == [before[0]]
 
 
-def test_another_departments_key_is_refused(log: tuple[Ledger, LogKeys]) -> None:
+def test_another_departments_key_is_refused(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     with pytest.raises(RejectedError) as err:
         ledger.submit([target(keys.load("dept-ZC-SWJ"), "ZC-SCJGJ")])
     assert [f.rule for f in err.value.findings] == ["AUTH.role"]
 
 
-def test_a_department_cannot_change_anothers_registry(log: tuple[Ledger, LogKeys]) -> None:
+def test_a_department_cannot_change_anothers_registry(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     ledger.submit([target(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ")])
     with pytest.raises(RejectedError) as err:
@@ -81,7 +81,7 @@ def test_a_department_cannot_change_anothers_registry(log: tuple[Ledger, LogKeys
     assert [f.rule for f in err.value.findings] == ["AUTH.owner"]
 
 
-def test_bad_signature_and_unknown_key(log: tuple[Ledger, LogKeys]) -> None:
+def test_bad_signature_and_unknown_key(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     s = target(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ")
     forged = Submission(s.stream, s.type, s.actor, {**s.body, "risk": "D"}, s.sig)
@@ -91,7 +91,7 @@ def test_bad_signature_and_unknown_key(log: tuple[Ledger, LogKeys]) -> None:
         ledger.submit([target(NoteSigner.generate("nobody"), "ZC-SCJGJ")])
 
 
-def test_lifecycle(log: tuple[Ledger, LogKeys]) -> None:
+def test_lifecycle(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     key = keys.load("dept-ZC-SCJGJ")
     with pytest.raises(RejectedError, match=r"AUTH\.lifecycle"):
@@ -102,7 +102,7 @@ def test_lifecycle(log: tuple[Ledger, LogKeys]) -> None:
         ledger.submit([target(key, "ZC-SCJGJ", type_="target.updated")])
 
 
-def test_revoked_key_is_refused(log: tuple[Ledger, LogKeys]) -> None:
+def test_revoked_key_is_refused(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     key = keys.load("dept-ZC-SCJGJ")
     ledger.submit([sign_statement(keys.load("authority"), "key.revoked", f"key/{key.name}",
@@ -123,7 +123,7 @@ def test_submission_from_json_names_the_field() -> None:
         Submission.from_json(bad)
 
 
-def test_two_processes_views_stay_in_step(log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+def test_two_processes_views_stay_in_step(log: tuple[Ledger, Parties], tmp_path: Path) -> None:
     ledger, keys = log
     other = Ledger(str(tmp_path / "db.sqlite"))
     try:
@@ -138,13 +138,13 @@ def test_two_processes_views_stay_in_step(log: tuple[Ledger, LogKeys], tmp_path:
         other.close()
 
 
-def test_init_twice_is_refused(log: tuple[Ledger, LogKeys]) -> None:
+def test_init_twice_is_refused(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     with pytest.raises(InputError, match="not empty"):
         init_log(ledger, keys)
 
 
-def test_checkpoint_only_when_new_entries(log: tuple[Ledger, LogKeys]) -> None:
+def test_checkpoint_only_when_new_entries(log: tuple[Ledger, Parties]) -> None:
     ledger, keys = log
     assert ledger.checkpoint(keys.load("log")) is None
     ledger.submit([target(keys.load("dept-ZC-SCJGJ"), "ZC-SCJGJ")])
@@ -168,7 +168,7 @@ def test_cli_init_demo_checkpoint_export(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_an_event_edited_behind_the_recorder_is_caught_on_read(
-        log: tuple[Ledger, LogKeys], tmp_path: Path) -> None:
+        log: tuple[Ledger, Parties], tmp_path: Path) -> None:
     import sqlite3
 
     from ledger import StorageError

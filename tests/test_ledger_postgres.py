@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from tests.conftest import pg_db_url
 from tests.helpers import read_entries, run_audit, write_entries
 from verifier import EXIT_CLEAN, EXIT_INTEGRITY
@@ -22,7 +22,7 @@ def pg_url(pg_schema: str) -> str:
 def test_demo_export_audit_on_postgres(pg_url: str, tmp_path: Path) -> None:
     ledger = Ledger(pg_url)
     try:
-        build_demo(ledger, LogKeys(tmp_path / "keys"), targets=25, inspectors=4)
+        build_demo(ledger, Parties(tmp_path / "parties"), targets=25, inspectors=4)
         ledger.export(tmp_path / "out")
         size = ledger.size
     finally:

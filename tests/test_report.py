@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import LogKeys
+from ledger import Parties
 from tests.helpers import (
     build_export,
     copy_export,
@@ -24,13 +24,13 @@ from verifier._html import render_html
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     # 400 targets: the import batches are long enough for a dropped member to break dozens.
     return build_export(tmp_path_factory.mktemp("demo"), targets=400, inspectors=20)
 
 
 @pytest.fixture
-def export(demo: tuple[Path, LogKeys], tmp_path: Path) -> Path:
+def export(demo: tuple[Path, Parties], tmp_path: Path) -> Path:
     return copy_export(demo[0], tmp_path / "export")
 
 

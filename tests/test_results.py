@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger import Ledger, LogKeys, RejectedError, build_demo, sign_statement
+from ledger import Ledger, Parties, RejectedError, build_demo, sign_statement
 from ledger._admin import file_plan, publish_plan, receive_plan
 from ledger._cli import main as cli_main
 from ledger._demo import demo_beacon, demo_plan
@@ -34,7 +34,7 @@ DEPT = "ZC-SCJGJ"
 PLAN = "2026-ZC-SCJGJ-special"
 
 
-def _extra_draw(ledger: Ledger, keys: LogKeys) -> dict[str, Any]:
+def _extra_draw(ledger: Ledger, keys: Parties) -> dict[str, Any]:
     """After the demo year: a 2026 plan of the market-regulation bureau with one batch,
     drawn on 2026-02-16 (a Monday) through the dev beacon."""
     clock: Any = ledger.chain.clock
@@ -68,8 +68,8 @@ def _extra_draw(ledger: Ledger, keys: LogKeys) -> dict[str, Any]:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Path, LogKeys, dict[str, Any]]:
-    keys = LogKeys(tmp_path / "keys")
+def log(tmp_path: Path) -> tuple[Path, Parties, dict[str, Any]]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=400, inspectors=60, now=lambda: NOW)
@@ -79,7 +79,7 @@ def log(tmp_path: Path) -> tuple[Path, LogKeys, dict[str, Any]]:
     return tmp_path, keys, extra
 
 
-def test_results_through_python_and_cli(log: tuple[Path, LogKeys, dict[str, Any]],
+def test_results_through_python_and_cli(log: tuple[Path, Parties, dict[str, Any]],
                                         capsys: pytest.CaptureFixture[str]) -> None:
     root, keys, extra = log
     clock = extra["clock"]
@@ -142,7 +142,7 @@ def test_results_through_python_and_cli(log: tuple[Path, LogKeys, dict[str, Any]
     assert size == len(read_entries(root / "out"))
 
 
-def test_signed_statement_file_and_refusals(log: tuple[Path, LogKeys, dict[str, Any]],
+def test_signed_statement_file_and_refusals(log: tuple[Path, Parties, dict[str, Any]],
                                            capsys: pytest.CaptureFixture[str]) -> None:
     root, keys, extra = log
     clock = extra["clock"]
@@ -157,10 +157,10 @@ def test_signed_statement_file_and_refusals(log: tuple[Path, LogKeys, dict[str, 
     path = root / "stmt.json"
     path.write_text(json.dumps(statement.to_json(), ensure_ascii=False), encoding="utf-8")
     db = ["--db", str(root / "db.sqlite")]
-    assert cli_main([*db, "inspection", "complete", "--statement", str(path)]) == 0
+    assert cli_main([*db, "submit", str(path)]) == 0
     capsys.readouterr()
     # The same statement id again: a replay.
-    assert cli_main([*db, "inspection", "complete", "--statement", str(path)]) == 1
+    assert cli_main([*db, "submit", str(path)]) == 1
     assert "V1.replay" in capsys.readouterr().err
     # A result signed with another department's key, in this department's name.
     forged = sign_statement(keys.load("dept-ZC-SWJ"), "result.recorded", f"inspection/{iid}",

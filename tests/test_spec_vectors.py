@@ -426,10 +426,10 @@ def test_re_encode_and_compare_alone_would_accept_floats_and_big_integers() -> N
 def test_cosignature_note_counter_is_global_and_names_carry_no_meaning(tmp_path: Path) -> None:
     """9.1: ``<size>.<n>.note`` numbers every later cosignature of the export in one
     sequence (not per size); a verifier reads the size from the note, not the name."""
-    from ledger import Ledger, LogKeys, init_log, sign_statement
+    from ledger import Ledger, Parties, init_log, sign_statement
     from tests.helpers import run_audit
 
-    keys = LogKeys(tmp_path / "keys")
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     try:
         init_log(ledger, keys)
@@ -530,14 +530,14 @@ def test_deadline_across_31_december_uses_the_calendars_published_before_the_ent
     after it is judged by it."""
     from datetime import date, datetime, timedelta, timezone
 
-    from ledger import Ledger, LogKeys, init_log, sign_statement
+    from ledger import Ledger, Parties, init_log, sign_statement
     from ledger._admin import bundled_calendars
     from ledger._demo import ManualClock
     from ledger._results import complete_inspection, receive_lead, record_result
     from tests.helpers import run_audit
 
     sh = timezone(timedelta(hours=8))
-    keys = LogKeys(tmp_path / "keys")
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     clock = ManualClock(datetime(2026, 12, 1, 9, tzinfo=sh))
     ledger.chain.clock = clock

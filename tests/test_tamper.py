@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LogKeys, sign_statement
+from ledger import Ledger, Parties, sign_statement
 from tests.helpers import (
     build_export,
     copy_export,
@@ -46,12 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     return build_export(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
-def export(demo: tuple[Path, LogKeys], tmp_path: Path) -> Path:
+def export(demo: tuple[Path, Parties], tmp_path: Path) -> Path:
     return copy_export(demo[0], tmp_path / "export")
 
 
@@ -178,7 +178,7 @@ def test_checkpoint_resigned_with_another_key(export: Path) -> None:
     assert found and found[0].seq == len(lines) - 1
 
 
-def test_forked_checkpoints(export: Path, demo: tuple[Path, LogKeys]) -> None:
+def test_forked_checkpoints(export: Path, demo: tuple[Path, Parties]) -> None:
     # The log operator signs a second history that differs at entry k.
     lines = read_entries(export)
     k = target_line(lines, len(lines) // 2)
@@ -206,7 +206,7 @@ def test_byte_edited_is_located_between_checkpoints(export: Path) -> None:
     assert lo is not None and hi is not None and lo <= k <= hi
 
 
-def _append_forged(export: Path, keys: LogKeys, signer: NoteSigner, dept: str) -> int:
+def _append_forged(export: Path, keys: Parties, signer: NoteSigner, dept: str) -> int:
     """Append a chained entry signed by ``signer`` and re-sign a checkpoint over it."""
     lines = read_entries(export)
     last = entry_obj(lines[-1])
@@ -223,7 +223,7 @@ def _append_forged(export: Path, keys: LogKeys, signer: NoteSigner, dept: str) -
     return seq
 
 
-def test_statement_signed_by_unregistered_key(export: Path, demo: tuple[Path, LogKeys]) -> None:
+def test_statement_signed_by_unregistered_key(export: Path, demo: tuple[Path, Parties]) -> None:
     seq = _append_forged(export, demo[1], NoteSigner.generate("ZC-SCJGJ-rogue"), "ZC-SCJGJ")
     report = run_audit(export)
     assert report.exit_code == EXIT_INTEGRITY
@@ -282,7 +282,7 @@ def test_cli_names_the_entry(export: Path) -> None:
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_statement_edited_and_rechained(export: Path, demo: tuple[Path, LogKeys],
+def test_statement_edited_and_rechained(export: Path, demo: tuple[Path, Parties],
                                         workers: int) -> None:
     """A colluding log edits a plan after the fact and re-chains and re-signs everything:
     the department's signature tells, in the replay or in a worker process; the draws

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from tests.helpers import (
     add_cosignature,
     audit_export,
@@ -54,15 +54,15 @@ SH = timezone(timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     return build_export(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")
-def violations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def violations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     """The demo with its planted violations, among them a result entered late."""
     root = tmp_path_factory.mktemp("violations")
-    keys = LogKeys(root / "keys")
+    keys = Parties(root / "parties")
     ledger = Ledger(str(root / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=300, inspectors=48, violations=True)
@@ -73,7 +73,7 @@ def violations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]
 
 
 @pytest.fixture
-def export(demo: tuple[Path, LogKeys], tmp_path: Path) -> Path:
+def export(demo: tuple[Path, Parties], tmp_path: Path) -> Path:
     return copy_export(demo[0], tmp_path / "export")
 
 
@@ -193,7 +193,7 @@ def test_tail_dropped_below_kept_checkpoints_cli(export: Path) -> None:
                for line in proc.stdout.splitlines()[:8])
 
 
-def test_outside_checkpoint_of_another_history(export: Path, demo: tuple[Path, LogKeys],
+def test_outside_checkpoint_of_another_history(export: Path, demo: tuple[Path, Parties],
                                                tmp_path: Path) -> None:
     """The log shows the auditor one history and a witness another of the same size: the
     outside checkpoint's root does not match the replay, and the two notes are a fork."""
@@ -255,7 +255,7 @@ def test_report_names_the_checkpoint_relied_on_and_now(export: Path) -> None:
 
 
 def test_unwitnessed_tail_resigned_without_cosignatures(export: Path,
-                                                        demo: tuple[Path, LogKeys]) -> None:
+                                                        demo: tuple[Path, Parties]) -> None:
     """The log key holder drops the later checkpoints (and their cosignatures) and signs
     one of its own over the same entries: nothing is altered, but no witness vouches for
     the tail, which the report says in its first lines (exit 3)."""
@@ -273,7 +273,7 @@ def test_unwitnessed_tail_resigned_without_cosignatures(export: Path,
 
 
 def test_rollback_with_log_key_after_last_cosigned_checkpoint(
-        export: Path, demo: tuple[Path, LogKeys]) -> None:
+        export: Path, demo: tuple[Path, Parties]) -> None:
     """The operator deletes a result's publication after the last checkpoint the witnesses
     cosigned, re-chains the rest and re-signs: every statement still verifies, and the
     rewritten range is reported as unwitnessed (exit 3, no stricter finding)."""
@@ -296,7 +296,7 @@ def test_rollback_with_log_key_after_last_cosigned_checkpoint(
 
 
 def test_quorum_zero_policy_reports_no_unwitnessed_tail(export: Path,
-                                                        demo: tuple[Path, LogKeys]) -> None:
+                                                        demo: tuple[Path, Parties]) -> None:
     """A policy that requires no witness anchors on the log key alone (SPEC.md 9.2)."""
     lines = read_entries(export)
     for p in (export / "checkpoints").iterdir():
@@ -321,7 +321,7 @@ def _late_result(export: Path) -> tuple[Report, int, int]:
     return report, late[0].seq, size
 
 
-def test_future_dated_cosignature(violations: tuple[Path, LogKeys], tmp_path: Path) -> None:
+def test_future_dated_cosignature(violations: tuple[Path, Parties], tmp_path: Path) -> None:
     """One more cosignature of an old checkpoint, dated 2100-01-01 by a quorum-1 witness,
     would make the late result "witnessed" late; it is from the future: a finding, and
     not evidence."""
@@ -339,7 +339,7 @@ def test_future_dated_cosignature(violations: tuple[Path, LogKeys], tmp_path: Pa
 
 
 def test_future_dated_cosignature_against_given_now(export: Path,
-                                                    demo: tuple[Path, LogKeys]) -> None:
+                                                    demo: tuple[Path, Parties]) -> None:
     """With --now, a cosignature later than it (beyond the skew) is from the future."""
     before = run_audit(export)
     assert before.now is not None
@@ -356,7 +356,7 @@ def test_future_dated_cosignature_against_given_now(export: Path,
     assert report.exit_code == EXIT_INTEGRITY
 
 
-def test_out_of_order_cosignature(violations: tuple[Path, LogKeys], tmp_path: Path) -> None:
+def test_out_of_order_cosignature(violations: tuple[Path, Parties], tmp_path: Path) -> None:
     """The witness cosigns an old, smaller tree with a time after it cosigned bigger ones:
     no witness keeping its state does that (SPEC.md 7.5); the late result stays claimed."""
     export = copy_export(violations[0], tmp_path / "export")
@@ -373,7 +373,7 @@ def test_out_of_order_cosignature(violations: tuple[Path, LogKeys], tmp_path: Pa
 
 
 def test_same_tree_cosigned_twice_is_not_out_of_order(export: Path,
-                                                      demo: tuple[Path, LogKeys]) -> None:
+                                                      demo: tuple[Path, Parties]) -> None:
     """A witness cosigning the latest tree again later is honest (SPEC.md 7.5): no finding,
     and its last cosignature moves the audit's now."""
     before = run_audit(export)
@@ -433,7 +433,7 @@ def test_now_argument_malformed(export: Path) -> None:
 
 
 def test_now_defaults_to_the_last_entry_without_witnesses(export: Path,
-                                                          demo: tuple[Path, LogKeys]) -> None:
+                                                          demo: tuple[Path, Parties]) -> None:
     """With no quorum-cosigned checkpoint the only time is the log's own, and the report
     says so."""
     lines = read_entries(export)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ledger import Ledger, LogKeys, RejectedError, init_log, sign_statement
+from ledger import Ledger, Parties, RejectedError, init_log, sign_statement
 from ledger._cli import main as cli_main
 from ledger._statements import Submission
 from tests.conftest import pg_db_url
@@ -52,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def log_dir(built: Path, tmp_path: Path) -> Path:
-    """A private copy: ``db.sqlite``, ``keys/`` (witness state included), ``export/``."""
+    """A private copy: ``db.sqlite``, ``parties/`` (witness state included), ``export/``."""
     return Path(shutil.copytree(built, tmp_path / "log"))
 
 
@@ -89,7 +89,7 @@ def roll_back(db: Path, keep: int) -> None:
 
 
 def witness_states(log_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((log_dir / "keys").glob("*.state.json"))}
+    return {p.name: p.read_bytes() for p in sorted((log_dir / "parties").glob("*/*.state.json"))}
 
 
 def written(log_dir: Path) -> tuple[Any, ...]:
@@ -100,7 +100,7 @@ def written(log_dir: Path) -> tuple[Any, ...]:
             witness_states(log_dir))
 
 
-def new_departments(keys: LogKeys, n: int, tag: str) -> list[Submission]:
+def new_departments(keys: Parties, n: int, tag: str) -> list[Submission]:
     authority = keys.load("authority")
     return [sign_statement(authority, "department.registered", f"dept/ZC-{tag}{i}",
                            "authority", {"code": f"ZC-{tag}{i}", "name": f"演练单位{i}"})
@@ -156,7 +156,7 @@ def test_forked_database_checkpoint_is_refused(log_dir: Path) -> None:
     roll_back(db, size - 3)
     ledger = Ledger(str(db))
     try:
-        ledger.submit(new_departments(LogKeys(log_dir / "keys"), 10, "FORK"))
+        ledger.submit(new_departments(Parties(log_dir / "parties"), 10, "FORK"))
         assert ledger.size > size
     finally:
         ledger.close()
@@ -171,7 +171,7 @@ def test_honest_checkpoint_is_cosigned_through_the_state_check(log_dir: Path) ->
     """The same command on an honest log: both witnesses cosign and record the tree."""
     ledger = Ledger(str(log_dir / "db.sqlite"))
     try:
-        size = ledger.submit(new_departments(LogKeys(log_dir / "keys"), 2, "OK"))[-1] + 1
+        size = ledger.submit(new_departments(Parties(log_dir / "parties"), 2, "OK"))[-1] + 1
     finally:
         ledger.close()
     proc = drawledger(log_dir, "checkpoint")
@@ -184,7 +184,7 @@ def test_honest_checkpoint_is_cosigned_through_the_state_check(log_dir: Path) ->
 # -- issue 12 item 10: concurrent checkpoints -------------------------------------------
 
 
-def race_checkpoints(db: str, keys: LogKeys) -> None:
+def race_checkpoints(db: str, keys: Parties) -> None:
     """Two ledgers on one database checkpoint the same new tree, the second one's check
     passing just before the first one writes: the loser of the race to the grow-only
     trigger says "already up to date" (None), not IntegrityError."""
@@ -209,13 +209,13 @@ def race_checkpoints(db: str, keys: LogKeys) -> None:
 
 
 def test_concurrent_checkpoint_says_already_up_to_date(log_dir: Path) -> None:
-    race_checkpoints(str(log_dir / "db.sqlite"), LogKeys(log_dir / "keys"))
+    race_checkpoints(str(log_dir / "db.sqlite"), Parties(log_dir / "parties"))
 
 
 @pytest.mark.postgres
 def test_concurrent_checkpoint_on_postgres_says_already_up_to_date(
         pg_schema: str, tmp_path: Path) -> None:
-    db, keys = pg_db_url(pg_schema), LogKeys(tmp_path / "keys")
+    db, keys = pg_db_url(pg_schema), Parties(tmp_path / "parties")
     ledger = Ledger(db)
     try:
         init_log(ledger, keys, "drawledger.test/race")
@@ -228,7 +228,7 @@ def test_concurrent_checkpoint_processes_all_succeed(log_dir: Path) -> None:
     """Three `drawledger checkpoint` processes at once: each exits 0, one writes."""
     ledger = Ledger(str(log_dir / "db.sqlite"))
     try:
-        size = ledger.submit(new_departments(LogKeys(log_dir / "keys"), 1, "PROC"))[0] + 1
+        size = ledger.submit(new_departments(Parties(log_dir / "parties"), 1, "PROC"))[0] + 1
     finally:
         ledger.close()
     cmd = [sys.executable, "-m", "ledger._cli", "--db", str(log_dir / "db.sqlite"),
@@ -251,7 +251,7 @@ def test_history_rewritten_under_a_draw(log_dir: Path) -> None:
     re-signs everything: every statement still verifies, but the commitments' entry
     hashes changed, so the seeds the departments signed no longer follow from the log.
     The audit reports integrity at each commitment and blames no department."""
-    export, keys = log_dir / "export", LogKeys(log_dir / "keys")
+    export, keys = log_dir / "export", Parties(log_dir / "parties")
     lines = read_entries(export)
     objs = [entry_obj(line) for line in lines]
     commit = next(i for i, o in enumerate(objs) if o["type"] == "draw.committed")
@@ -277,7 +277,7 @@ def test_history_rewritten_under_a_draw(log_dir: Path) -> None:
 def test_department_seed_not_from_its_draw_is_still_the_departments(log_dir: Path) -> None:
     """The control: a department signs an execution whose seed does not produce its own
     selection. That is its fault (V8.seed), not the log's, at the execution."""
-    export, keys = log_dir / "export", LogKeys(log_dir / "keys")
+    export, keys = log_dir / "export", Parties(log_dir / "parties")
     lines = read_entries(export)
     k = next(i for i, line in enumerate(lines) if entry_obj(line)["type"] == "draw.executed")
     o = entry_obj(lines[k])
@@ -299,7 +299,7 @@ def test_department_seed_not_from_its_draw_is_still_the_departments(log_dir: Pat
 
 def test_second_execution_is_refused(log_dir: Path) -> None:
     """A department re-states a batch's execution (a re-draw): refused by V8.redraw."""
-    keys = LogKeys(log_dir / "keys")
+    keys = Parties(log_dir / "parties")
     ledger = Ledger(str(log_dir / "db.sqlite"))
     try:
         executed = first_of(ledger, "draw.executed")
@@ -352,7 +352,7 @@ def test_second_result_is_refused_and_a_correction_accepted(
 def test_second_result_in_a_log_is_flagged(log_dir: Path) -> None:
     """A log that carries a second result.recorded anyway (written past the rules): the
     audit says so at that entry, as the department's violation."""
-    export, keys = log_dir / "export", LogKeys(log_dir / "keys")
+    export, keys = log_dir / "export", Parties(log_dir / "parties")
     recorded = next(o for line in read_entries(export)
                     if (o := entry_obj(line))["type"] == "result.recorded")
     again = sign_statement(keys.load(f"dept-{recorded['actor']}"), "result.recorded",
@@ -368,7 +368,7 @@ def test_second_result_in_a_log_is_flagged(log_dir: Path) -> None:
 # -- issue 12 item 6: plan.received dated off its entry ----------------------------------
 
 
-def _receipt(keys: LogKeys, plan_id: str, on: date) -> Submission:
+def _receipt(keys: Parties, plan_id: str, on: date) -> Submission:
     return sign_statement(keys.load("authority"), "plan.received", f"plan/{plan_id}",
                           "authority", {"plan_id": plan_id, "received_on": on.isoformat()})
 
@@ -376,7 +376,7 @@ def _receipt(keys: LogKeys, plan_id: str, on: date) -> Submission:
 def test_received_on_mismatch_is_refused(log_dir: Path) -> None:
     """The office signs a receipt dated after the day it is entered, or backdated by more
     than the tolerance (10 days): refused by V2.received_on; 10 days before is accepted."""
-    keys = LogKeys(log_dir / "keys")
+    keys = Parties(log_dir / "parties")
     ledger = Ledger(str(log_dir / "db.sqlite"))
     try:
         plan_id = first_of(ledger, "plan.filed")["body"]["plan_id"]
@@ -397,7 +397,7 @@ def test_received_on_mismatch_is_refused(log_dir: Path) -> None:
 
 def test_received_on_mismatch_in_a_log_is_flagged(log_dir: Path) -> None:
     """A log that carries a receipt dated after its entry: the audit reports it."""
-    export, keys = log_dir / "export", LogKeys(log_dir / "keys")
+    export, keys = log_dir / "export", Parties(log_dir / "parties")
     lines = read_entries(export)
     plan_id = next(o["body"]["plan_id"] for line in lines
                    if (o := entry_obj(line))["type"] == "plan.filed")
@@ -415,7 +415,7 @@ def test_received_on_mismatch_in_a_log_is_flagged(log_dir: Path) -> None:
 def test_statement_over_the_entry_limit_is_refused(log_dir: Path) -> None:
     """A statement whose entry would exceed 1 MiB: the audit would call that log corrupt
     (V1.format), so the log refuses it and writes nothing; one just under is written."""
-    keys = LogKeys(log_dir / "keys")
+    keys = Parties(log_dir / "parties")
     ledger = Ledger(str(log_dir / "db.sqlite"))
     try:
         size = ledger.size

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from ledger import Ledger, LogKeys
+from ledger import Ledger, Parties
 from ledger._bundle import draw_lines, make_bundle
 from ledger._cli import main as ledger_main
 from tests.helpers import build_export, copy_export, entry_obj, read_entries
@@ -28,12 +28,12 @@ HUGE = b"9" * 5000  # over Python's 4,300-digit int-string limit
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LogKeys]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Parties]:
     return build_export(tmp_path_factory.mktemp("demo"), targets=12, inspectors=4)
 
 
 @pytest.fixture
-def export(demo: tuple[Path, LogKeys], tmp_path: Path) -> Path:
+def export(demo: tuple[Path, Parties], tmp_path: Path) -> Path:
     return copy_export(demo[0], tmp_path / "export")
 
 
@@ -129,7 +129,7 @@ def test_beacon_argument_with_an_integer_of_5000_digits(export: Path) -> None:
 
 
 def test_statement_body_with_an_integer_of_5000_digits(
-        demo: tuple[Path, LogKeys], tmp_path: Path,
+        demo: tuple[Path, Parties], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "db.sqlite"
     db.write_bytes((demo[0].parent / "db.sqlite").read_bytes())
@@ -147,7 +147,7 @@ def test_statement_body_with_an_integer_of_5000_digits(
 # --- items 12, 14, 15, 20: the bundle and entity commands, usage errors, versions ----------
 
 @pytest.fixture(scope="module")
-def bundle(demo: tuple[Path, LogKeys], tmp_path_factory: pytest.TempPathFactory
+def bundle(demo: tuple[Path, Parties], tmp_path_factory: pytest.TempPathFactory
            ) -> tuple[Path, Path]:
     """A draw-proof bundle of the demo's first draw, and the export's trust.json."""
     ledger = Ledger(str(demo[0].parent / "db.sqlite"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LogKeys, build_demo
+from ledger import Ledger, Parties, build_demo
 from ledger._cli import main as cli_main
 from ledger._witness import ForkError, Witness
 from tests.helpers import run_audit
@@ -19,8 +19,8 @@ NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> tuple[Path, LogKeys]:
-    keys = LogKeys(tmp_path / "keys")
+def log(tmp_path: Path) -> tuple[Path, Parties]:
+    keys = Parties(tmp_path / "parties")
     ledger = Ledger(str(tmp_path / "db.sqlite"))
     try:
         build_demo(ledger, keys, targets=60, inspectors=12, now=lambda: NOW)
@@ -29,7 +29,7 @@ def log(tmp_path: Path) -> tuple[Path, LogKeys]:
     return tmp_path, keys
 
 
-def test_cosign_again_is_evidence(log: tuple[Path, LogKeys],
+def test_cosign_again_is_evidence(log: tuple[Path, Parties],
                                   capsys: pytest.CaptureFixture[str]) -> None:
     root, _ = log
     db = ["--db", str(root / "db.sqlite")]
@@ -44,7 +44,7 @@ def test_cosign_again_is_evidence(log: tuple[Path, LogKeys],
     assert report.still_latest[last] > report.witnessed[last]
 
 
-def test_fork_and_rollback_are_refused(log: tuple[Path, LogKeys]) -> None:
+def test_fork_and_rollback_are_refused(log: tuple[Path, Parties]) -> None:
     root, keys = log
     tool = keys.witness_tools()[0]
     ledger = Ledger(str(root / "db.sqlite"))
@@ -81,4 +81,4 @@ def test_fork_and_rollback_are_refused(log: tuple[Path, LogKeys]) -> None:
         ledger.close()
     assert cli_main(["--db", str(root / "db.sqlite"), "witness", "cosign", "--key",
                      str(keys.path("witness-audit")), "--state",
-                     str(root / "keys" / "witness-audit.state.json")]) == 0
+                     str(keys.store("witness-audit") / "witness-audit.state.json")]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger import InputError, Ledger, LogKeys, _app, build_demo
+from ledger import InputError, Ledger, Parties, _app, build_demo
 from ledger._writer import ChildWriter
 from tests.helpers import read_entries, run_audit
 from tests.test_batch import rows
@@ -25,8 +25,8 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_app, "_WRITE_CHUNK", 7)
 
 
-def demo_log(root: Path) -> tuple[Ledger, LogKeys]:
-    keys = LogKeys(root / "keys")
+def demo_log(root: Path) -> tuple[Ledger, Parties]:
+    keys = Parties(root / "parties")
     ledger = Ledger(str(root / "db.sqlite"))
     build_demo(ledger, keys, targets=4, inspectors=1, conflicts=0)
     return ledger, keys

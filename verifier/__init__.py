@@ -35,7 +35,7 @@ from verifier._errors import (
     TrustError,
     VerifierError,
 )
-from verifier._keyfile import KeyFileError, load_key, save_key
+from verifier._keyfile import KeyFileError, load_key, load_store, save_key
 from verifier._merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -62,8 +62,11 @@ from verifier._proof import TlogProof, format_proof, parse_proof, verify_proof
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._statements import (
     BATCH_SUBMISSION_FORMAT,
+    DEFAULT_POLICY,
     BatchSubmission,
     Submission,
+    genesis_body,
+    parse_statement_file,
     sign_batch,
     sign_statement,
 )
@@ -73,6 +76,7 @@ from verifier._version import SPEC_VERSION, __version__
 __all__ = [
     "BATCH_PREFIX",
     "BATCH_SUBMISSION_FORMAT",
+    "DEFAULT_POLICY",
     "EMPTY_ROOT",
     "EXIT_CLEAN",
     "EXIT_INTEGRITY",
@@ -118,8 +122,10 @@ __all__ = [
     "dumps",
     "entry_hash",
     "format_proof",
+    "genesis_body",
     "leaf_hash",
     "load_key",
+    "load_store",
     "load_trust",
     "loads_canonical",
     "make_entry",
@@ -128,6 +134,7 @@ __all__ = [
     "parse_entry",
     "parse_note",
     "parse_proof",
+    "parse_statement_file",
     "parse_trust",
     "root_from_inclusion",
     "save_key",

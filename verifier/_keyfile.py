@@ -16,7 +16,7 @@ from pathlib import Path
 from verifier._errors import FormatError, VerifierError
 from verifier._note import NoteSigner, NoteVerifier
 
-__all__ = ["KEY_SUFFIX", "KeyFileError", "load_key", "save_key"]
+__all__ = ["KEY_SUFFIX", "KeyFileError", "load_key", "load_store", "save_key"]
 
 KEY_SUFFIX = ".skey"
 _MAX_KEY_FILE = 4096  # an skey is ~100 bytes; anything much bigger is not one
@@ -124,3 +124,25 @@ def _parse(path: Path, data: bytes, sigtype: int | None) -> NoteSigner:
         raise _fail(path, f"是{got[0]}，此处需要{want[0]}",
                     f"holds {got[1]} where {want[1]} is needed")
     return signer
+
+
+def load_store(directory: Path, sigtype: int | None = None) -> NoteSigner:
+    """The one key of a key store: a folder that holds exactly one ``*.skey`` (a witness's
+    state file beside it). One key per folder is what lets each folder go to its own party:
+    a store holding two keys would hand someone a key that is not theirs, so it is refused."""
+    directory = Path(directory)
+    try:
+        keys = sorted(p for p in directory.iterdir() if p.name.endswith(KEY_SUFFIX)
+                      and not p.name.startswith("."))
+    except FileNotFoundError:
+        raise KeyFileError(f"密钥库 {directory}：不存在 / key store {directory}: does not "
+                           "exist") from None
+    except OSError as exc:
+        raise KeyFileError(f"密钥库 {directory}：无法读取（{exc.strerror}） / key store "
+                           f"{directory}: cannot be read ({exc.strerror})") from None
+    if len(keys) != 1:
+        names = ", ".join(p.name for p in keys) or "none"
+        raise KeyFileError(f"密钥库 {directory}：应恰有一个 *{KEY_SUFFIX} 私钥文件，实有 "
+                           f"{len(keys)} 个 / key store {directory}: holds {len(keys)} "
+                           f"*{KEY_SUFFIX} files ({names}); a key store holds exactly one")
+    return load_key(keys[0], sigtype)

@@ -15,14 +15,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from verifier._canonical import decode_json, decode_text
 from verifier._entry import batch_message, check_state, statement_bytes
 from verifier._errors import FormatError
-from verifier._note import ED25519_TYPE, NoteSigner, NoteVerifier
+from verifier._note import COSIGNATURE_TYPE, ED25519_TYPE, NoteSigner, NoteVerifier
 
-__all__ = ["BATCH_SUBMISSION_FORMAT", "BatchSubmission", "Submission", "sign_batch",
-           "sign_statement"]
+__all__ = ["BATCH_SUBMISSION_FORMAT", "DEFAULT_POLICY", "BatchSubmission", "Submission",
+           "check_origin", "genesis_body", "parse_statement_file", "sign_batch", "sign_statement"]
 
 BATCH_SUBMISSION_FORMAT = "drawledger/batch-submission/v1"
+# Policy defaults from the district notice (川政发〔2019〕7号) and RULES-RESEARCH R1-R9.
+DEFAULT_POLICY: dict[str, Any] = {
+    "plan_filing_deadline": "01-31",
+    "result_entry_working_days": 3,
+    "publication_working_days": 20,
+    "min_team_size": 2,
+    "timezone": "Asia/Shanghai",
+}
 _STATEMENT_FIELDS = {"stream", "type", "actor", "body", "sig"}
 
 
@@ -195,3 +204,67 @@ def sign_batch(signer: NoteSigner, head_body: dict[str, Any],
     value = base64.b64encode(signer.sign(unsigned.message())).decode()
     batch = BatchSubmission(head, tuple(members), {**unsigned.sig, "value": value})
     return BatchSubmission.from_json(batch.to_json())  # fail here, not in the log
+
+
+def parse_statement_file(data: bytes, where: str = "statement") -> Submission | BatchSubmission:
+    """A statement file (one statement object, or one batch submission when it names the
+    batch format), as ``drawledger submit`` and ``POST /v1/statements`` take it; integers
+    bounded and floats refused before any field is looked at (FormatError)."""
+    try:
+        obj = decode_json(decode_text(data))
+    except FormatError as exc:
+        raise FormatError(f"{where}: not a JSON statement ({exc})") from None
+    if isinstance(obj, dict) and "format" in obj:
+        return BatchSubmission.from_json(obj, where)
+    return Submission.from_json(obj, where)
+
+
+def _vkey(text: Any, where: str, sigtype: int) -> NoteVerifier:
+    try:
+        key = NoteVerifier.from_vkey(text) if type(text) is str else None
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}") from None
+    if key is None:
+        raise FormatError(f"{where}: not a vkey string")
+    if key.sigtype != sigtype:
+        raise FormatError(f"{where}: sigtype {key.sigtype}, expected {sigtype}")
+    return key
+
+
+def check_origin(origin: Any) -> str:
+    """A log origin is also the log key's name (SPEC.md 5.1, 5.2): non-empty, no space,
+    '+' or newline."""
+    if type(origin) is not str or not origin or any(c in origin for c in " \n+"):
+        raise FormatError("origin: a non-empty name without spaces, '+' or newlines")
+    return origin
+
+
+def genesis_body(origin: str, log_vkey: str, authority_vkeys: list[str],
+                 witness_vkeys: list[str], quorum: int,
+                 policy: dict[str, Any] | None = None,
+                 beacons: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``log.genesis`` body (SPEC.md 6.1) an authority signs offline from the vkeys it
+    was handed: checked here (each vkey parses with its sigtype, the log key is named after
+    the origin, a quorum the witnesses can meet) so a mistake is found before the log
+    exists rather than after, when the genesis can never be changed."""
+    check_origin(origin)
+    log_key = _vkey(log_vkey, "log_key", ED25519_TYPE)
+    if log_key.name != origin:
+        raise FormatError(f"log_key: named {log_key.name!r}, but the log key is named after "
+                          f"the origin {origin!r}")
+    if not authority_vkeys:
+        raise FormatError("authority_keys: at least one authority key")
+    for i, text in enumerate(authority_vkeys):
+        _vkey(text, f"authority_keys[{i}]", ED25519_TYPE)
+    for i, text in enumerate(witness_vkeys):
+        _vkey(text, f"witnesses[{i}]", COSIGNATURE_TYPE)
+    if type(quorum) is not int or not 0 <= quorum <= len(witness_vkeys):
+        raise FormatError(f"quorum: an integer from 0 to the number of witnesses "
+                          f"({len(witness_vkeys)})")
+    body: dict[str, Any] = {"origin": origin, "log_key": log_vkey,
+                            "authority_keys": list(authority_vkeys),
+                            "witnesses": list(witness_vkeys), "quorum": quorum,
+                            "policy": dict(DEFAULT_POLICY if policy is None else policy)}
+    if beacons:
+        body["beacons"] = list(beacons)
+    return body
