@@ -1,4 +1,8 @@
-"""``python -m api [--db PATH] [--host H] [--port P]``: serve the read-only API.
+"""``python -m api [--db PATH] [--keys DIR] [--host H] [--port P]``: serve the API.
+
+``--keys`` is the log's key store, a folder holding ``log.skey`` (the log key signs the
+receipts' promises; no other secret belongs on the server). Without it the API is
+read-only and refuses submissions (503).
 
 Exit status: 66 when ``--db`` holds no log (a mistyped path is refused, never served as an
 empty log), 2 when the database cannot be read, 64 usage.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import uvicorn
@@ -15,6 +20,7 @@ import uvicorn
 from api._app import create_app
 from ledger import NoLogError, StorageError
 from ledger._app import require_log
+from verifier import KeyFileError
 
 EXIT_NO_LOG = 66  # as `drawledger`: sysexits EX_NOINPUT
 
@@ -26,9 +32,11 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(64)
 
 
-parser = _Parser(prog="python -m api", description="drawledger read-only API")
+parser = _Parser(prog="python -m api", description="drawledger API: reads, signed submissions")
 parser.add_argument("--db", default="var/drawledger.sqlite",
                     help="SQLite file or postgresql:// URL (must already hold a log)")
+parser.add_argument("--keys", type=Path, help="the log's key store: a folder with log.skey "
+                    "(without it the API is read-only)")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
 args = parser.parse_args()
@@ -40,4 +48,9 @@ except NoLogError as exc:
 except StorageError as exc:
     print(f"存储错误 / storage error: {exc}", file=sys.stderr)
     sys.exit(2)
-uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="info")
+try:
+    app = create_app(args.db, args.keys)
+except KeyFileError as exc:
+    print(f"拒绝 / refused: {exc}", file=sys.stderr)
+    sys.exit(EXIT_NO_LOG)
+uvicorn.run(app, host=args.host, port=args.port, log_level="info")

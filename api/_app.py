@@ -1,60 +1,149 @@
 """FastAPI app: the latest checkpoint, entries as stored bytes, per-entry proofs, draws
-and their proof bundles.
+and their proof bundles, and signed submissions (``POST /v1/statements``) answered with
+receipts.
 
 Every response is something a client can check offline with ``python -m verifier``: the
-checkpoint is a C2SP signed note, entries are the exact bytes that were hashed, and proofs
-are C2SP tlog-proof@v1 against a signed checkpoint.
+checkpoint is a C2SP signed note, entries are the exact bytes that were hashed, proofs
+are C2SP tlog-proof@v1 against a signed checkpoint, and receipts are promises signed by
+the log key.
+
+Reads never wait on writes: submissions go through one ``Ledger`` (the writer), reads
+that need the replayed state through another (its own database connection and lock), and
+reads of stored bytes straight to the database. What can no longer change (entries below
+the head, a proof to a given checkpoint, a bundle as of a checkpoint) is cached in a
+bounded LRU and served with an ``ETag``; ``If-None-Match`` gets 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from html import escape
+from pathlib import Path as FilePath
 
-from fastapi import FastAPI, Path, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from api._problems import Problem, install
+from api._submit import Submissions, install_submissions
+from api._todo import todo_router
 from ledger import InputError, Ledger
 from ledger._bundle import draw_lines, draw_status_text, draw_status_zh, make_bundle
 from ledger._draws import draw_stream
-from verifier import TlogProof, canonical, format_proof
+from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
+from verifier._note import ED25519_TYPE
 
-__all__ = ["MAX_PAGE", "create_app"]
+__all__ = ["CACHE_ITEMS", "MAX_PAGE", "create_app"]
 
 MAX_PAGE = 1000
+CACHE_ITEMS = 256  # per cache: entry pages, proofs, bundles
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_REVALIDATE = "no-cache"  # may be stored, but asked again (ETag) before each use
 
 
-def create_app(db: str) -> FastAPI:
+class _LRU:
+    """A small thread-safe LRU of immutable responses (bytes and their ETag)."""
+
+    def __init__(self, size: int = CACHE_ITEMS) -> None:
+        self._items: OrderedDict[object, tuple[bytes, str]] = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+
+    def get(self, key: object, make: Callable[[], bytes]) -> tuple[bytes, str]:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        data = make()  # outside the lock: a slow build holds up no other read
+        item = (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+        with self._lock:
+            self._items[key] = item
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return item
+
+
+def _cached(request: Request, item: tuple[bytes, str], media_type: str, immutable: bool,
+            headers: dict[str, str] | None = None) -> Response:
+    """``item`` with its ETag and Cache-Control, or 304 when the client holds it."""
+    data, etag = item
+    out = {"ETag": etag, "Cache-Control": _IMMUTABLE if immutable else _REVALIDATE,
+           **(headers or {})}
+    wanted = request.headers.get("if-none-match", "")
+    if etag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
+        return Response(status_code=304, headers=out)
+    return Response(data, media_type=media_type, headers=out)
+
+
+def create_app(db: str, keys: FilePath | None = None, *,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
     """The API over the log in ``db`` (a SQLite path or a postgresql:// URL); starting it
-    raises ``ledger.NoLogError`` when ``db`` holds no log (it never creates one)."""
+    raises ``ledger.NoLogError`` when ``db`` holds no log (it never creates one).
+
+    ``keys`` is the log's key store (a folder holding exactly one key, ``log.skey``: the
+    only secret the server holds; it signs receipts' promises). KeyFileError when it is
+    not one. Without it the API is read-only and ``POST /v1/statements`` answers 503.
+    """
     state: dict[str, Ledger] = {}
-    lock = threading.Lock()
+    signer: dict[str, NoteSigner] = {}
+    read_lock = threading.Lock()  # the reader's replayed state; writers never take it
+    pages, proofs, bundles = _LRU(), _LRU(), _LRU()
+
+    if keys is not None:  # refused here, before serving: a wrong store is not a 503 later
+        signer["log"] = load_store(keys, ED25519_TYPE)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["ledger"] = Ledger(db, create=False)
-        yield
-        state.pop("ledger").close()
+        state["reader"] = Ledger(db, create=False)
+        try:
+            if "log" in signer and \
+                    signer["log"].verifier.vkey != state["ledger"].genesis()["log_key"]:
+                raise InputError(f"key store {keys}: its key is not the log key the genesis "
+                                 "entry names")
+            yield
+        finally:
+            state.pop("ledger").close()
+            state.pop("reader").close()
 
     app = FastAPI(title="drawledger", version="1",
                   description="双随机、一公开 审计日志 / audit log for random inspections",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     install(app)
+    # Swagger UI from the package (swagger-ui-bundle): users' machines often have no
+    # internet, and a page that loads a CDN's script would show nothing there.
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json",
+                                   title="drawledger 接口说明 / API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     def ledger() -> Ledger:
         return state["ledger"]
+
+    def reader() -> Ledger:
+        return state["reader"]
+
+    install_submissions(app, Submissions(ledger, lambda: signer.get("log"), clock))
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
         """A public page: the log's size, the draws and their proof bundles, how to check
         them offline. Chinese first; no script, no external resource."""
-        with lock:
-            size = ledger().refresh()
-            lines = draw_lines(ledger())
-            latest = ledger().chain.latest_checkpoint()
+        with read_lock:
+            size = reader().refresh()
+            lines = draw_lines(reader())
+            latest = reader().chain.latest_checkpoint()
         rows = []
         for line in lines:
             draw_id, day, status, selected, *_ = line.split("\t")
@@ -86,23 +175,24 @@ the latest signed checkpoint covers {signed}.</p>
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
-        with lock:
-            size = ledger().refresh()
-        return {"status": "ok", "entries": size}
+        """The log's size, read from the database: no lock, never behind a build."""
+        return {"status": "ok", "entries": reader().chain.head()[0]}
 
     @app.get("/v1/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        latest = ledger().chain.latest_checkpoint()
+        latest = reader().chain.latest_checkpoint()
         if latest is None:
             raise Problem("no-checkpoint", "日志尚无签名检查点", "no signed checkpoint yet")
         return PlainTextResponse(latest[2], media_type="text/plain; charset=utf-8")
 
     @app.get("/v1/entries")
-    def entries(start: int = Query(0, ge=0, description="first seq"),
+    def entries(request: Request,
+                start: int = Query(0, ge=0, description="first seq"),
                 end: int | None = Query(None, ge=0, description="one past the last seq")
-                ) -> StreamingResponse:
-        with lock:
-            size = ledger().refresh()
+                ) -> Response:
+        """Entries as stored (JSON Lines). With ``end`` the page can never change: it is
+        served as immutable."""
+        size = reader().chain.head()[0]
         if start > size:
             raise Problem("bad-range", f"start（{start}）超过日志条数（{size}）",
                           f"start ({start}) is past the log size ({size})")
@@ -116,33 +206,45 @@ the latest signed checkpoint covers {signed}.</p>
         if stop > size:
             raise Problem("bad-range", f"end（{stop}）超过日志条数（{size}）",
                           f"end ({stop}) is past the log size ({size})")
-        rows = list(ledger().entries(start, stop))
-
-        def body() -> Iterator[bytes]:
-            for _, raw in rows:
-                yield raw + b"\n"
-
-        return StreamingResponse(body(), media_type="application/jsonl")
+        item = pages.get(("entries", start, stop), lambda: b"".join(
+            raw + b"\n" for _, raw in reader().entries(start, stop)))
+        return _cached(request, item, "application/jsonl", immutable=end is not None)
 
     @app.get("/v1/proof/{seq}", response_class=PlainTextResponse)
-    def proof(seq: int = Path(ge=0, description="the entry's seq")) -> PlainTextResponse:
-        with lock:
-            led = ledger()
-            led.refresh()
-            latest = led.chain.latest_checkpoint()
-            if latest is None or seq >= latest[0]:
-                raise Problem("not-covered", f"第 {seq} 条尚未被签名检查点覆盖",
-                              f"entry {seq} is not yet covered by a signed checkpoint")
-            size, _, note = latest
-            path = led.tree.inclusion_proof(seq, size)
-        text = format_proof(TlogProof(seq, tuple(path), note))
-        return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
+    def proof(request: Request, seq: int = Path(ge=0, description="the entry's seq"),
+              size: int | None = Query(None, ge=1, description="the checkpoint's tree size "
+                                       "(default: the latest)")) -> Response:
+        """A tlog-proof of entry ``seq`` to the latest checkpoint, or to the checkpoint of
+        tree size ``size`` (immutable)."""
+        notes = {n: note for n, _, note in reader().chain.checkpoints()} if size else {}
+        latest = reader().chain.latest_checkpoint()
+        if size is None and latest is not None:
+            size, notes = latest[0], {latest[0]: latest[2]}
+        if size is not None and size not in notes:
+            raise Problem("no-checkpoint", f"没有树大小为 {size} 的签名检查点",
+                          f"no signed checkpoint of tree size {size}")
+        if size is None or seq >= size:
+            raise Problem("not-covered", f"第 {seq} 条尚未被签名检查点覆盖",
+                          f"entry {seq} is not yet covered by a signed checkpoint")
+        cp_size, note = size, notes[size]
+
+        def build() -> bytes:
+            with read_lock:
+                led = reader()
+                if led.size < cp_size:
+                    led.refresh()
+                path = led.tree.inclusion_proof(seq, cp_size)
+            return format_proof(TlogProof(seq, tuple(path), note)).encode()
+
+        item = proofs.get((seq, cp_size), build)
+        return _cached(request, item, "text/plain; charset=utf-8",
+                       immutable="size" in request.query_params)
 
     @app.get("/v1/draws")
     def draws() -> list[dict[str, object]]:
         """Every committed draw: its id, date, status and where its proof bundle is."""
-        with lock:
-            lines = draw_lines(ledger())
+        with read_lock:
+            lines = draw_lines(reader())
         out: list[dict[str, object]] = []
         for line in lines:
             draw_id, day, status, *_ = line.split("\t")
@@ -152,22 +254,31 @@ the latest signed checkpoint covers {signed}.</p>
         return out
 
     @app.get("/v1/draws/{plan_id}/{batch_id}/bundle")
-    def bundle(plan_id: str, batch_id: str) -> Response:
-        """The draw-proof bundle: check it with ``python -m verifier bundle FILE``."""
+    def bundle(request: Request, plan_id: str, batch_id: str) -> Response:
+        """The draw-proof bundle as of the latest checkpoint: check it with ``python -m
+        verifier bundle FILE``. Built once per checkpoint (ETag; revalidate)."""
         draw_id = f"{plan_id}/{batch_id}"
-        try:
-            with lock:
-                if draw_stream(plan_id, batch_id) not in ledger().state.draws:
-                    ledger().refresh()
-                if draw_stream(plan_id, batch_id) not in ledger().state.draws:
+        latest = reader().chain.latest_checkpoint()
+
+        def build() -> bytes:
+            with read_lock:
+                led = reader()
+                if draw_stream(plan_id, batch_id) not in led.state.draws:
+                    led.refresh()
+                if draw_stream(plan_id, batch_id) not in led.state.draws:
                     raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
                                   f"no draw {draw_id} (see /v1/draws)")
-                data = canonical(make_bundle(ledger(), draw_id))
-        except InputError as exc:
-            raise Problem("draw-not-ready", f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
-                          str(exc)) from None
-        name = f"{plan_id}_{batch_id}.draw.json"
-        return Response(data, media_type="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                try:
+                    return canonical(make_bundle(led, draw_id))
+                except InputError as exc:
+                    raise Problem("draw-not-ready",
+                                  f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
+                                  str(exc)) from None
 
+        item = bundles.get((draw_id, latest[0] if latest else 0), build)
+        name = f"{plan_id}_{batch_id}.draw.json"
+        return _cached(request, item, "application/json", immutable=False, headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+
+    app.include_router(todo_router(reader, read_lock, clock))
     return app

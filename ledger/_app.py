@@ -506,6 +506,44 @@ class Ledger(Application[str]):
         assert found is not None
         return found
 
+    def submit_batch(self, head: Submission, members: Sequence[tuple[str, str, dict[str, Any]]],
+                     sig: dict[str, str]) -> int:
+        """Append a batch signed elsewhere (SPEC 4.2: a department's own machine signed
+        it, the log never held its key): the announcing ``import.recorded`` ``head``, then
+        ``members`` (type, stream, body), whose actor is the head's, each with sid
+        ``batch/<head.body.batch>/<i>/<n>`` and ``sig``'s key, ctime and shared value.
+
+        The same checks and single transaction as ``submit_import`` (its append path):
+        RejectedError (index 0: the head) or ImportRejectedError (member indexes) and
+        nothing written when any fails; the batch signature is checked at the last
+        member. Returns the head's seq.
+        """
+        batch_id = head.body.get("batch")
+        if head.type != "import.recorded":
+            raise InputError("head.type: a batch is announced by an import.recorded statement")
+        if type(batch_id) is not str or not batch_id or "/" in batch_id:
+            raise InputError("head.body.batch: the batch id, a non-empty string without '/'")
+        if not members:
+            raise InputError("members: a batch has at least one member")
+        if sig["key"] != head.sig["key"]:
+            raise InputError("sig.key: the batch is signed by the key that signed its head")
+        # An entry's seq and version are not known yet: the widest ones bound its size.
+        oversize = [(i, found) for i, (type_, stream, body) in enumerate(members)
+                    if (found := _size_findings(_MAX_SEQ, _MAX_SEQ, Submission(
+                        stream, type_, head.actor, body,
+                        {**sig, "sid": f"batch/{batch_id}/{i}/{len(members)}"})))]
+        if oversize:
+            raise ImportRejectedError(oversize[:MAX_ERRORS], max(0, len(oversize) - MAX_ERRORS))
+        encoded = self.encode_import(head.actor, members)
+        sealed = encoded.members
+        sealed.seal(sig["ctime"], sig["key"], batch_id, len(encoded.items))
+        digests = b"".join([hashlib.sha256(sealed.signed(i, type_, stream)).digest()
+                            for i, (type_, stream, _) in enumerate(encoded.items)])
+        with self._lock:
+            self._refresh()
+            return self._append_import(head, encoded.items, sealed, sig["value"], digests,
+                                       skip_body_rules=False)
+
     def checkpoint(self, log_signer: NoteSigner, witnesses: Sequence[Witness] = (),
                    now: Callable[[], datetime] | None = None) -> str | None:
         """Sign a checkpoint of the whole log and have local witnesses cosign it.
@@ -623,6 +661,9 @@ def write_findings(state: LogState, seq: int, type_: str, body: dict[str, Any], 
 # The width of a log time (SPEC 3.1) and a stand-in of that width: an entry's size is
 # known before the log stamps it, because `prev` and `time` have fixed widths.
 _TIME_STANDIN = "0000-00-00T00:00:00.000000+08:00"
+
+
+_MAX_SEQ = 9_000_000_000_000_000  # 16 digits, as wide as any seq the profile allows
 
 
 def _size_findings(seq: int, version: int, s: Submission) -> list[Finding]:
