@@ -116,6 +116,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
                   description="双随机、一公开 审计日志 / audit log for random inspections",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     install(app)
+    app.state.read_lock = read_lock  # what a slow read holds (tests hold it to show who waits)
     # Swagger UI from the package (swagger-ui-bundle): users' machines often have no
     # internet, and a page that loads a CDN's script would show nothing there.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
