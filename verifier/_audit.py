@@ -50,6 +50,7 @@ from verifier._note import (
     verify_cosignatures,
     verify_note,
 )
+from verifier._receipt import Promise, ReceiptCheck
 from verifier._resultaudit import ResultAuditor
 from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
@@ -295,14 +296,16 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
           trust: Trust | None, *, signatures: bool = True, body_rules: bool = True,
           max_findings: int = 1000, workers: int = 0,
           outside: Sequence[tuple[str, bytes]] = (), now: datetime | None = None,
-          clock: float | None = None) -> Report:
+          clock: float | None = None, receipts: Sequence[tuple[str, Promise]] = ()
+          ) -> Report:
     """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
 
     ``outside`` holds (source, note bytes) of checkpoints obtained elsewhere (the API, a
     witness), checked like the export's own. ``now`` is the time completeness is judged
     at (default: the latest time a quorum of witnesses cosigned, or the last entry's time
     when later); cosignatures dated after it, or after ``clock`` (default this machine's
-    clock) when it is not given, are not evidence.
+    clock) when it is not given, are not evidence. ``receipts`` holds (name, promise) of
+    receipts already verified under the trust policy: each must be honoured (V1.receipt).
 
     ``signatures=False`` skips statement signatures and ``body_rules=False`` the field
     rules of section 6.3: each leaves the audit incomplete, which the report says.
@@ -351,6 +354,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     expected = 0  # the seq the next line should carry
     next_cp = 0  # index into pending of the next checkpoint to compare
     verified_from = 0  # size of the last checkpoint whose root matched
+    honoured = ReceiptCheck(receipts)
     for lineno, line in enumerate(lines, start=1):
         report.entries += 1
         seq = expected
@@ -414,6 +418,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
         else:
             expected += 1
         prev = leaf
+        honoured.see(acc.size, leaf)
         acc.append(leaf)
         while next_cp < len(pending) and pending[next_cp].checkpoint.size == acc.size:
             cp = pending[next_cp]
@@ -432,7 +437,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     seq_end=acc.size - 1))
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
-    for finding in state.finish():
+    for finding in [*state.finish(), *honoured.finish(acc.size)]:
         report.add(finding)
     judged_at = _judged_at(report, now, last_time, now_sources)
     for finding in plans.finish(state, judged_at):

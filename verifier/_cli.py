@@ -25,10 +25,11 @@ from verifier._beacon import Chain
 from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
-from verifier._errors import CanonicalError, FormatError
+from verifier._errors import CanonicalError, FormatError, VerifierError
 from verifier._grouping import causes, groups
 from verifier._html import render_html
 from verifier._note import NoteVerifier
+from verifier._receipt import Receipt, verify_receipt
 from verifier._registry import check_uscc
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding
 from verifier._trust import Trust, chain_from_json, load_trust
@@ -37,6 +38,7 @@ from verifier._version import SPEC_VERSION, __version__, version_info
 __all__ = ["main", "read_lines"]
 
 MAX_CHECKPOINT_BYTES = 64 * 1024
+MAX_RECEIPT_BYTES = 8 * 1024 * 1024  # an entry (1 MiB) JSON-escaped in a string, and more
 FETCH_TIMEOUT = 10  # seconds to connect and to wait for each read of a --checkpoint URL
 _SHANGHAI = timezone(timedelta(hours=8))
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
@@ -282,6 +284,7 @@ def _audit(args: argparse.Namespace) -> int:
                 with path.open("rb") as fh:
                     checkpoints.append((path.name, fh.read(MAX_CHECKPOINT_BYTES + 1)))
     outside = [_read_checkpoint(arg) for arg in args.checkpoint]
+    promises = [(name, _read_receipt(name, trust).promise) for name in args.receipt]
     now = _now_arg(args.now) if args.now is not None else None
     total = entries.stat().st_size
     with entries.open("rb") as fh:
@@ -291,7 +294,7 @@ def _audit(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
         report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                        body_rules=not args.no_body_rules, workers=workers,
-                       outside=outside, now=now)
+                       outside=outside, now=now, receipts=promises)
     obj = report.to_json()
     obj["trust_source"] = source
     if args.html:
@@ -310,6 +313,57 @@ def _audit(args: argparse.Namespace) -> int:
         # The reader (`| head`) stopped early; the verdict is still the exit status.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return report.exit_code
+
+
+def _read_receipt(name: str, trust: Trust | None) -> Receipt:
+    """A receipt file checked under the pinned log key, or a usage error naming it: a
+    receipt the log key did not sign is no evidence of anything."""
+    if trust is None:
+        raise _Usage(f"核验收据 {name} 需要信任策略（--trust）",
+                     f"checking receipt {name} needs a trust policy (--trust)")
+    try:
+        with open(name, "rb") as fh:
+            data = fh.read(MAX_RECEIPT_BYTES + 1)
+    except OSError as exc:
+        raise _Usage(f"无法读取收据 {name}：{exc.strerror}",
+                     f"cannot read receipt {name}: {exc.strerror}") from None
+    if len(data) > MAX_RECEIPT_BYTES:
+        raise _Usage(f"收据 {name} 超过 {MAX_RECEIPT_BYTES} 字节",
+                     f"receipt {name} is over {MAX_RECEIPT_BYTES} bytes")
+    try:
+        return verify_receipt(data, trust)
+    except VerifierError as exc:
+        raise _Usage(f"收据 {name} 无效（不能作为证据）：{exc}",
+                     f"receipt {name} is not valid (no evidence): {exc}") from None
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    """``receipt FILE --trust trust.json``: one receipt checked offline."""
+    try:
+        trust = load_trust(Path(args.trust).read_bytes())
+    except (OSError, FormatError) as exc:
+        raise _Usage(f"信任策略错误：{exc}", f"bad trust input: {exc}") from None
+    receipt = _read_receipt(args.file, trust)
+    p, e = receipt.promise, receipt.entry
+    due = receipt.due
+    if args.json:
+        _dump({"valid": True, "first": p.first, "last": p.last, "hash": p.hash.hex(),
+               "time": p.time, "type": e.type, "stream": e.stream, "proved": receipt.proved,
+               "due": due})
+        return 0
+    span = f"第 {p.first}..{p.last} 条" if p.first != p.last else f"第 {p.last} 条"
+    print(f"收据有效：日志密钥承诺{span}已写入（{e.type}，{e.stream}），时间 {p.time}")
+    print(f"valid receipt: the log key promises entries {p.first}..{p.last} ({e.type}, "
+          f"{e.stream}), logged at {p.time}; entry hash {p.hash.hex()}")
+    print("包含证明：已核验 / inclusion proof: verified" if receipt.proved else
+          "尚无包含证明：稍后向 /v1/proof/{seq} 索取 / no inclusion proof yet: fetch "
+          "/v1/proof/{seq} later".replace("{seq}", str(p.last)))
+    if due is not None:
+        print(f"结果录入截止 / record by: {due['record_by'] or '日历未公布 / no calendar'}"
+              f"（{due['record_days']} 个工作日 / working days）；公示截止 / publish by: "
+              f"{due['publish_by'] or '日历未公布 / no calendar'}（{due['publish_days']} 个工作日"
+              " / working days）")
+    return 0
 
 
 # What a bundle check's exit status means for the answer built on it.
@@ -464,6 +518,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--now", metavar="TIME",
                    help="judge 'not done by now' at this RFC 3339 time or date (default: "
                         "the latest quorum cosignature, else the last entry's time)")
+    p.add_argument("--receipt", action="append", default=[], metavar="FILE",
+                   help="a receipt the log gave for a submission: the export must hold the "
+                        "promised entry (V1.receipt otherwise; repeatable)")
+    p = sub.add_parser("receipt", help="check a submission's receipt offline")
+    p.add_argument("file", help="the receipt (JSON) the log returned")
+    p.add_argument("--trust", required=True, help="trust.json with the pinned log key")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("bundle", help="check a draw-proof bundle offline")
     p.add_argument("file")
     p.add_argument("--trust", help="trust.json to pin (default: the bundle's own)")
@@ -484,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
         if args.command == "audit":
             return _audit(args)
+        if args.command == "receipt":
+            return _receipt(args)
         try:
             code = _bundle(args)
             sys.stdout.flush()
