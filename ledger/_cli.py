@@ -12,6 +12,7 @@ Exit status: 0 done, 1 refused (bad input, the message says which field), 2 stor
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -32,7 +33,7 @@ from ledger._admin import (
 )
 from ledger._app import Ledger
 from ledger._bundle import draw_lines, draw_status_text, make_bundle
-from ledger._demo import DEFAULT_ORIGIN, Parties, build_demo, init_log
+from ledger._demo import DEFAULT_ORIGIN, TRIAL_PARTIES, Parties, build_demo, init_log
 from ledger._errors import (
     InputError,
     KeyFileError,
@@ -54,6 +55,7 @@ from verifier import (
     SPEC_VERSION,
     BatchSubmission,
     FormatError,
+    LogState,
     NoteSigner,
     Submission,
     __version__,
@@ -108,12 +110,20 @@ def _signer(args: argparse.Namespace, keys: Parties, party: str) -> NoteSigner:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "log-keygen":
-        return _log_keygen(args)
+        return _keygen(args.origin, 1, Path(args.out) / "log.skey", ("日志私钥", "log key"),
+                       ("权威机构写入创世声明", "the authority for the genesis"))
+    if args.command == "witness" and args.action == "keygen":
+        return _keygen(args.name, 4, Path(args.out) / f"{args.name}.skey",
+                       ("见证人私钥", "witness key"),
+                       ("权威机构写入创世声明的 witnesses", "the authority for the genesis's "
+                        "witnesses"))
+    keys = _parties(args)
+    # Checked before the database is created: a refused init leaves no empty log behind.
+    genesis = _genesis(args, keys) if args.command == "init" else None
     ledger = Ledger(args.db, create=args.command in _CREATING)
     try:
-        keys = _parties(args)
         if args.command == "init":
-            _init(args, ledger, keys)
+            _init(args, ledger, keys, genesis)
         elif args.command == "demo":
             if ledger.refresh():
                 print(f"日志已有 {ledger.size} 条，不再生成演示数据 / log already has "
@@ -191,29 +201,32 @@ def _run(args: argparse.Namespace) -> int:
         ledger.close()
 
 
-def _log_keygen(args: argparse.Namespace) -> int:
-    """A new log key in its own store; the vkey goes to the authority for the genesis."""
-    out = Path(args.out)
+def _keygen(name: str, sigtype: int, path: Path, what: tuple[str, str],
+            to: tuple[str, str]) -> int:
+    """A new key in its own store, on the host of the party it belongs to; prints the vkey
+    (the part that is handed on) on stdout."""
     try:
-        signer = NoteSigner.generate(check_origin(args.origin))
+        signer = NoteSigner.generate(check_origin(name), sigtype)
     except FormatError as exc:
-        raise InputError(f"--{exc}") from None
-    save_key(out / "log.skey", signer)
+        raise InputError(f"--name/--origin: {exc}") from None
+    save_key(path, signer)
     print(signer.verifier.vkey)
-    print(f"日志私钥已写入 {out / 'log.skey'}（仅本机，权限 0600）；请将上面一行公钥交给"
-          f"权威机构写入创世声明 / log key written to {out / 'log.skey'} (this host only, "
-          "mode 0600); hand the vkey above to the authority for the genesis", file=sys.stderr)
+    print(f"{what[0]}已写入 {path}（仅存本机，权限 0600），请将上面一行公钥交给{to[0]} / "
+          f"{what[1]} written to {path} (this host only, mode 0600); hand the vkey above to "
+          f"{to[1]}", file=sys.stderr)
     return 0
 
 
-def _init(args: argparse.Namespace, ledger: Ledger, keys: Parties) -> None:
+def _genesis(args: argparse.Namespace, keys: Parties) -> Submission | None:
+    """What ``init`` will write, checked before anything is created: the trial's stores
+    must be new; a ``--genesis`` file must be one log.genesis, name this log's key and
+    pass the verifier's rules for entry 0."""
     if args.origin:
-        init_log(ledger, keys, args.origin)
-        print(f"已创建日志（单机试用：各方密钥都在本机）/ log created (single-machine trial: "
-              f"every party's key is on this host): origin {args.origin}; 各方密钥库 / "
-              f"party key stores: {keys.store('log')}, {keys.root}/authority, "
-              f"{keys.root}/witness-*")
-        return
+        for party in TRIAL_PARTIES:
+            if keys.path(party).exists():
+                raise InputError(f"key store {keys.store(party)} already holds a key: the "
+                                 "trial creates every party's key afresh")
+        return None
     path = Path(args.genesis)
     statements = _read_statements(path)
     genesis = statements[0]
@@ -224,6 +237,24 @@ def _init(args: argparse.Namespace, ledger: Ledger, keys: Parties) -> None:
         raise InputError(f"{path}: body.log_key is {genesis.body.get('log_key')!r}, but the "
                          f"log key in {keys.store('log')} is {log_key.verifier.vkey}: the "
                          "genesis must name this log's key")
+    findings = LogState().check(0, genesis.stream, 1, genesis.type, genesis.actor, genesis.body,
+                                genesis.sig, genesis.signed_bytes(),
+                                base64.b64decode(genesis.sig["value"]))
+    if findings:
+        raise InputError(f"{path}: " + "; ".join(f"{f.rule}: {f.zh} / {f.en}"
+                                                 for f in findings))
+    return genesis
+
+
+def _init(args: argparse.Namespace, ledger: Ledger, keys: Parties,
+          genesis: Submission | None) -> None:
+    if genesis is None:
+        init_log(ledger, keys, args.origin)
+        print(f"已创建日志（单机试用：各方密钥都在本机）/ log created (single-machine trial: "
+              f"every party's key is on this host): origin {args.origin}; 各方密钥库 / "
+              f"party key stores: {keys.store('log')}, {keys.root}/authority, "
+              f"{keys.root}/witness-*")
+        return
     if ledger.refresh():
         raise InputError("the log is not empty: it already has a genesis")
     ledger.submit([genesis])
@@ -524,6 +555,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_results(sub)
     p, req = sub.add("witness", "见证人", "witnesses")
     acts = _Actions(p.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    p, req = acts.add("keygen", "生成见证人联署密钥（在见证机构自己的机器上）；输出公钥交给"
+                      "权威机构",
+                      "make a witness cosignature key (on the witness's own machine); prints "
+                      "the vkey for the genesis")
+    req.add_argument("--name", required=True, help="见证人密钥名称 / the witness key's name, "
+                     "e.g. zichuan-audit-bureau")
+    req.add_argument("--out", required=True, metavar="DIR",
+                     help="见证人的密钥库文件夹 / the witness's key store (new NAME.skey, 0600)")
     p, req = acts.add("cosign", "见证人核对最新检查点是否延续其上次联署的日志树，然后联署"
                       "（拒绝分叉）",
                       "a witness checks the latest checkpoint extends what it cosigned last, "
