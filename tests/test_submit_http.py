@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,6 +28,7 @@ from api import create_app
 from api._submit import MAX_BATCH_MEMBERS, MAX_REQUEST_BYTES
 from ledger import Ledger, Parties, build_demo, init_log
 from ledger._demo import _uscc
+from tests.conftest import pg_db_url
 from tests.test_results import DEPT, NOW, PLAN, _extra_draw
 from verifier import KeyFileError, NoteSigner, save_key, sign_batch, sign_statement
 from verifier._receipt import parse_promise, verify_receipt
@@ -313,3 +321,124 @@ def test_server_refuses_a_key_store_holding_another_key(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError):
         create_app(str(tmp_path / "db.sqlite"), store)
 
+
+
+# -- end to end: parties apart, on PostgreSQL, real uvicorn on a real port ----------------
+
+_DEPARTMENT = r'''
+"""The department's side, in its own process with its own key folder: sign offline, POST,
+check every receipt against the pinned trust policy, keep it beside the statement."""
+import hashlib, json, sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from verifier import load_store, load_trust, sign_statement
+from verifier._receipt import verify_receipt
+
+server, store, trust_file, work = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+task = json.loads((work / "task.json").read_text(encoding="utf-8"))
+key, trust = load_store(store, 1), load_trust(Path(trust_file).read_bytes())
+dept, iid = task["dept"], task["inspection_id"]
+today = datetime.now(UTC).astimezone().date().isoformat()
+steps = [
+    ("inspection.completed", {"inspection_id": iid, "kind": "random", "dept": dept,
+                              "uscc": task["uscc"], "plan_id": task["plan"],
+                              "batch_id": task["batch"], "ended_on": today,
+                              "inspectors": task["team"]}),
+    ("result.recorded", {"inspection_id": iid, "dept": dept, "outcome": "no_problem",
+                         "findings": "现场检查未发现问题", "attachments": []}),
+    ("result.published", {"inspection_id": iid, "dept": dept,
+                          "record_sha256": hashlib.sha256(b"record").hexdigest(),
+                          "url": "https://sd.gsxt.gov.cn/r"}),
+]
+for i, (type_, body) in enumerate(steps):
+    statement = sign_statement(key, type_, f"inspection/{iid}", dept, body)
+    path = work / f"{i}.statement.json"
+    path.write_text(json.dumps(statement.to_json(), ensure_ascii=False), encoding="utf-8")
+    r = httpx.post(f"{server}/v1/statements", content=path.read_bytes(), timeout=60)
+    assert r.status_code == 201, r.text
+    receipt = verify_receipt(r.content, trust)
+    assert receipt.entry.type == type_
+    (work / f"{i}.receipt.json").write_bytes(r.content)
+print("ok")
+'''
+
+
+@pytest.mark.postgres
+def test_department_flow_over_http_on_postgresql(tmp_path: Path, pg_schema: str) -> None:
+    """Issue 13 acceptance 1: the department, in its own process with its own key folder,
+    completes an inspection, records and publishes its result through real uvicorn on a
+    real port over PostgreSQL; the operator's server holds the log key alone; then
+    `drawledger export` and `python -m verifier audit` (with the receipts) exit 0."""
+    db = pg_db_url(pg_schema)
+    parties = Parties(tmp_path / "parties")
+    ledger = Ledger(db)
+    try:
+        build_demo(ledger, parties, targets=120, inspectors=30, now=lambda: NOW)
+        extra = _extra_draw(ledger, parties)
+        ledger.export(tmp_path / "trust-export")
+    finally:
+        ledger.close()
+    operator = tmp_path / "parties" / "log"
+    held = sorted(p.name for p in operator.rglob("*") if p.is_file())
+    assert held == ["log.skey"], held  # no department or witness secret on the server
+    client = tmp_path / "department"
+    shutil.copytree(tmp_path / "parties" / f"dept-{DEPT}", client / "key")
+    shutil.rmtree(tmp_path / "parties" / f"dept-{DEPT}")  # it lives with the department only
+    uscc, team = extra["staffed"][0]
+    (client / "task.json").write_text(json.dumps({
+        "dept": DEPT, "inspection_id": f"{PLAN}/X1/{uscc}", "uscc": uscc, "plan": PLAN,
+        "batch": "X1", "team": list(team)}), encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "-m", "api", "--db", db, "--keys", str(operator),
+                               "--port", str(port)], cwd=root, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.2)
+        (client / "department.py").write_text(_DEPARTMENT, encoding="utf-8")
+        done = subprocess.run([sys.executable, str(client / "department.py"), base,
+                               str(client / "key"), str(tmp_path / "trust-export" /
+                                                        "trust.json"), str(client)],
+                              cwd=root, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # The operator checkpoints with the log key alone; each witness cosigns from its own.
+    cli = [sys.executable, "-m", "ledger._cli", "--db", db]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=300)
+
+    step = run(*cli, "--keys", str(operator), "checkpoint")
+    assert step.returncode == 0, step.stderr
+    for name in ("witness-audit", "witness-supervision"):
+        store = tmp_path / "parties" / name
+        step = run(*cli, "witness", "cosign", "--key", str(store / f"{name}.skey"),
+                   "--state", str(store / f"{name}.state.json"))
+        assert step.returncode == 0, step.stderr
+    step = run(*cli, "export", str(tmp_path / "out"))
+    assert step.returncode == 0, step.stderr
+    receipts = [a for i in range(3) for a in ("--receipt", str(client / f"{i}.receipt.json"))]
+    step = run(sys.executable, "-m", "verifier", "audit", str(tmp_path / "out"),
+               "--trust", str(tmp_path / "trust-export" / "trust.json"), *receipts)
+    assert step.returncode == 0, step.stdout + step.stderr
+    types = [json.loads(line)["type"] for line in
+             (tmp_path / "out" / "entries.jsonl").read_bytes().splitlines()[-3:]]
+    assert types == ["inspection.completed", "result.recorded", "result.published"]
