@@ -92,7 +92,7 @@ def _item(stream: str, info: Any, kind: str, uscc: str, team: list[str],
 
 def todo(ledger: Ledger, tracker: _Tracker, code: str, include_done: bool,
          today: date) -> dict[str, Any]:
-    """The todo object (SPEC.md section 18.5) of department ``code``."""
+    """The todo object (SPEC.md section 18.6) of department ``code``."""
     state = ledger.state
     tracker.catch_up(ledger)
     inspections = tracker.auditor.inspections

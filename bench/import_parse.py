@@ -15,9 +15,9 @@ then times over R runs (medians, rows/s):
 
 - floor, csv.reader: decode and split the CSV, nothing else;
 - floor, openpyxl read-only: load the workbook and iterate the first sheet's cell values
-  as ``parse_file`` does (``ledger._import.load_read_only``, which skips openpyxl's scan
+  as ``parse_file`` does (``regfile._parse.load_read_only``, which skips openpyxl's scan
   for the used range, then ``reset_dimensions``), nothing else;
-- parse_file: ``ledger._import.parse_file`` (hash, NFKC, conversions, the verifier's body
+- parse_file: ``regfile.parse_file`` (hash, NFKC, conversions, the verifier's body
   rules, duplicate index, bodies kept).
 
 Memory is measured in a fresh child process per variant: the peak RSS of that process
@@ -47,7 +47,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger._import import load_read_only, parse_file  # noqa: E402
+from regfile._parse import load_read_only, parse_file  # noqa: E402
 from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char  # noqa: E402
 
 OUT = ROOT / "var" / "bench" / "import"

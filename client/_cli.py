@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from client import _http
 from client._kinds import KINDS, OfflineError, prepare
 from client._receipts import ReceiptError, check_receipt, summary
+from regfile import RegistryFileError
 from verifier import (
     SPEC_VERSION,
     FormatError,
@@ -124,6 +125,16 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    if args.kind == "registry":
+        from client._registry import sign_registry  # openpyxl only when a workbook is read
+
+        signer = _signer(args.key)
+        source = Path(args.file)
+        batch, name = sign_registry(signer, args.registry_kind, source, args.dept)
+        out = Path(args.out) if args.out else source.with_name(source.name + ".statement.json")
+        _write_new(out, canonical(batch.to_json()))
+        print(f"已签名批量声明 / signed batch: {len(batch.members)} 行 rows of {name} -> {out}")
+        return 0
     body_path = Path(args.body)
     body = _read_json(body_path, "body")
     if not isinstance(body, dict):
@@ -273,6 +284,17 @@ def _kind_parsers(sign: Any) -> None:
                            help="线索详情：只记录加盐哈希，盐另存 / the lead's details: only a "
                                 "salted SHA-256 is signed, the salt is kept beside the file")
 
+    p = sign.add_parser("registry", help="名录文件作为一个批量声明 / a registry file as one batch",
+                        description="检查对象或执法检查人员名录（.xlsx/.csv），每行都通过检查才签名，"
+                                    "与 drawledger import 相同 / a registry file (.xlsx or .csv), "
+                                    "signed only when every row passes the checks of drawledger "
+                                    "import (layout: docs/IMPORT.md)")
+    p.add_argument("registry_kind", choices=["targets", "inspectors"])
+    p.add_argument("file", metavar="FILE.xlsx|FILE.csv")
+    req = p.add_argument_group("必填 / required")
+    req.add_argument("--dept", required=True, help="本部门代码 / the department's code")
+    _key_out(p)
+
 
 def _key_out(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", help=f"私钥文件或密钥文件夹（默认 ${KEY_ENV}）/ the skey file or "
@@ -341,6 +363,6 @@ def main(argv: Sequence[str] | None = None) -> int:
            "verify-receipt": _verify_receipt, "todo": _todo}[args.command]
     try:
         return run(args)
-    except (Refused, KeyFileError, VerifierError) as exc:
+    except (Refused, KeyFileError, VerifierError, RegistryFileError) as exc:
         print(f"拒绝 / refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED

@@ -27,6 +27,7 @@ from ledger._import import (
     parse_file,
 )
 from ledger._statements import sign_statement
+from regfile import RegistryFileError, statements
 from verifier import NoteSigner, VerifierError
 from verifier._calendar import body_from_file
 
@@ -112,6 +113,8 @@ def import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path: 
     gc.disable()
     try:
         return _import_file(ledger, signer, dept, kind, path, background)
+    except RegistryFileError as exc:  # the shared parser's own error, as the ledger's
+        raise InputError(str(exc)) from None
     finally:
         if paused:
             gc.enable()
@@ -122,13 +125,9 @@ def _import_file(ledger: Ledger, signer: NoteSigner, dept: str, kind: str, path:
     if background is None:
         background = ParseInChild.available()
     kind = KIND_ALIASES.get(kind, kind)
-    prefix = "target" if kind == "targets" else "inspector"
-    key = "uscc" if kind == "targets" else "cert_no"
-    event_type = KINDS[kind][0] if kind in KINDS else ""
 
     def items(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        for body in rows:
-            yield event_type, f"{prefix}/{body[key]}", body
+        return statements(kind, rows)  # lazily: an unknown kind is the parser's to name
 
     if background and kind in KINDS and Path(path).suffix.lower() == ".xlsx":
         # openpyxl is the slow part: the child reads the cells, this process checks them.

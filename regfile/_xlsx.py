@@ -29,7 +29,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 from xml.parsers import expat
 
-from ledger._errors import InputError
+from regfile._errors import RegistryFileError
 
 __all__ = ["MAX_CELL_CHARS", "MAX_COLUMNS", "MAX_MEMBERS", "MAX_OTHER_PART_BYTES", "MAX_RATIO",
            "MAX_ROWS", "MAX_SHARED_STRINGS", "MAX_SHARED_STRINGS_BYTES", "MAX_SHEET_BYTES",
@@ -51,7 +51,7 @@ _READ = 1 << 16
 _MiB = 1 << 20
 
 
-class SheetProblem(InputError):
+class SheetProblem(RegistryFileError):
     """The workbook breaks a limit or is malformed at a place: ``row`` (0: the file or a
     part as a whole), ``column`` (a letter, or ""), and why in both languages."""
 
@@ -557,13 +557,13 @@ def read_xlsx(path: Path) -> Generator[Sequence[object], None, None]:
     """The first worksheet's rows of cell values.
 
     Raises :class:`SheetProblem` at the first limit broken or malformed place (before or
-    while rows are yielded), :class:`InputError` when the file is not a zip archive.
+    while rows are yielded), :class:`RegistryFileError` when the file is not a zip archive.
     """
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
             NotImplementedError, struct.error, UnicodeDecodeError) as exc:
-        raise InputError(f"{path.name}: not a readable .xlsx workbook ({exc}) / "
+        raise RegistryFileError(f"{path.name}: not a readable .xlsx workbook ({exc}) / "
                          f"{path.name} 不是可读取的 .xlsx 工作簿") from None
     with archive:
         if len(archive.infolist()) > MAX_MEMBERS:
@@ -582,7 +582,7 @@ def read_xlsx(path: Path) -> Generator[Sequence[object], None, None]:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError,
                 NotImplementedError, ValueError, zlib.error, lzma.LZMAError,
                 struct.error) as exc:  # damaged data, CRC, encryption, unknown compression
-            if isinstance(exc, InputError):
+            if isinstance(exc, RegistryFileError):
                 raise
             raise SheetProblem(0, "", f"the workbook is damaged ({type(exc).__name__}: "
                                f"{str(exc)[:200]})", f"工作簿已损坏（{type(exc).__name__}："

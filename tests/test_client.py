@@ -23,6 +23,7 @@ import pytest
 
 from ledger import Ledger, Parties, build_demo
 from tests.conftest import pg_db_url
+from tests.test_import_ledger import rows, write_csv, write_xlsx
 from tests.test_results import DEPT, NOW, PLAN, _extra_draw
 from verifier import canonical, loads_canonical
 
@@ -163,6 +164,16 @@ def department_flow(url: str, db: str, root: Path, parties: Parties,
     assert "原回执 / a retry" in again.stdout
     assert receipts[0].read_bytes() == kept[0]
     assert _entries(url) == before + 3
+    # 5b. a registry file signed offline as one batch: the head and a member per row.
+    write_xlsx(dept_home / "new-targets.xlsx", rows(5, seed=13))
+    batch = client("sign", "registry", "targets", "new-targets.xlsx", "--dept", DEPT,
+                   "--key", "keys", cwd=dept_home)
+    assert batch.returncode == 0, batch.stderr
+    sent = client("submit", "new-targets.xlsx.statement.json", "--server", url, "--trust",
+                  trust, cwd=dept_home)
+    assert sent.returncode == 0, sent.stderr + sent.stdout
+    assert _entries(url) == before + 3 + 6
+    assert "回执已核验 / receipt verified" in sent.stdout
     # 6. todo: the other staffed targets of the batch are still to inspect, this one done.
     todo = client("todo", "--server", url, "--dept", DEPT, "--json", cwd=dept_home)
     assert todo.returncode == 0, todo.stderr
@@ -232,6 +243,20 @@ def test_bad_body_is_refused_before_it_travels(tmp_path: Path) -> None:
     refused = client("sign", "result-record", str(body), "--key", "k", cwd=tmp_path)
     assert refused.returncode == 1 and "findings" in refused.stderr
     assert not (tmp_path / "r.statement.json").exists()
+
+
+def test_registry_file_with_a_bad_row_is_not_signed(tmp_path: Path) -> None:
+    """The same all-or-nothing row checks as drawledger import, before anything travels:
+    a bad risk grade is named by row and column, and no batch file is written."""
+    assert client("keygen", "--name", "d", "--out", "k", cwd=tmp_path).returncode == 0
+    data = rows(4)
+    data[2][5] = "E"
+    write_csv(tmp_path / "t.csv", data)
+    refused = client("sign", "registry", "targets", "t.csv", "--dept", DEPT, "--key", "k",
+                     cwd=tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "第 4 行 [风险等级]" in refused.stderr and "nothing signed" in refused.stderr
+    assert not (tmp_path / "t.csv.statement.json").exists()
 
 
 def test_exposed_key_file_is_refused_for_signing(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Spreadsheet import (ledger._import): real .xlsx written by openpyxl, CSV in UTF-8 and GB18030."""
+"""Spreadsheet import (regfile, the parser the ledger and the client share): real .xlsx
+written by openpyxl, CSV in UTF-8 and GB18030."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from ledger._errors import InputError
-from ledger._import import ParsedImport, RowError, format_errors, parse_file
+from regfile import ParsedImport, RegistryFileError, RowError, format_errors, parse_file
 from verifier._registry import check_body
 from verifier._uscc import USCC_CHARSET, org_code_check_char, uscc_check_char
 
@@ -291,15 +291,15 @@ def test_undecodable_csv(tmp_path: Path) -> None:
 
 def test_bad_arguments(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "t.csv", [T_HEAD])
-    with pytest.raises(InputError, match="kind"):
+    with pytest.raises(RegistryFileError, match="kind"):
         parse_file(path, "plans", DEPT)
-    with pytest.raises(InputError, match="dept"):
+    with pytest.raises(RegistryFileError, match="dept"):
         parse_file(path, "targets", "ZC SCJGJ")
     (tmp_path / "t.xls").write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(InputError, match=r"only \.xlsx and \.csv"):
+    with pytest.raises(RegistryFileError, match=r"only \.xlsx and \.csv"):
         parse_file(tmp_path / "t.xls", "targets", DEPT)
     (tmp_path / "t.xlsx").write_bytes(b"not a zip")
-    with pytest.raises(InputError, match=r"not a readable \.xlsx"):
+    with pytest.raises(RegistryFileError, match=r"not a readable \.xlsx"):
         parse_file(tmp_path / "t.xlsx", "targets", DEPT)
 
 
@@ -322,7 +322,7 @@ def test_repeated_cells_read_as_the_first_time(tmp_path: Path, rng: random.Rando
     """Text cells of a registry's few distinct values (分库, codes, status, unit) are read
     once per file and remembered: every row still gets its own warnings and errors, the
     values are those a fresh read gives, and past the memo's size cells are read anew."""
-    from ledger import _import
+    from regfile import _parse as _import
 
     rows = [target_row(uscc(rng), i) for i in range(6)]
     rows[1][6] = rows[4][6] = "存续（在营、开业、在册）"  # a status alias: warned on both rows
@@ -351,7 +351,7 @@ def test_workbooks_load_without_the_used_range_scan(tmp_path: Path, rng: random.
     openpyxl's read-only sheets as they were."""
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-    from ledger._import import load_read_only
+    from regfile._parse import load_read_only
 
     rows = [T_HEAD, *(target_row(uscc(rng), i) for i in range(30))]
     streamed = write_xlsx(tmp_path / "streamed.xlsx", rows)  # no <dimension>
@@ -385,7 +385,7 @@ def test_inline_strings_read_as_openpyxl_reads_them(tmp_path: Path, rng: random.
     import openpyxl.worksheet._reader as reader
     from openpyxl.cell.text import Text
 
-    from ledger._import import _InlineText, fast_inline_strings
+    from regfile._parse import _InlineText, fast_inline_strings
 
     monkeypatch.setattr(reader, "Text", reader.Text)  # put back after the test
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'

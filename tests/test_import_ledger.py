@@ -166,7 +166,7 @@ def test_another_departments_file_cannot_be_imported_with_its_key(
 
 
 def test_names_keep_their_full_width_brackets(tmp_path: Path) -> None:
-    from ledger._import import parse_file
+    from regfile import parse_file
 
     data = rows(2)
     data[0][1] = "淄博某某（集团）有限公司"

@@ -21,8 +21,9 @@ import pytest
 
 from ledger import InputError, Ledger, Parties, build_demo
 from ledger._admin import import_file
-from ledger._import import MAX_ERRORS, RowError, _xlsx_rows, format_errors, parse_file
-from ledger._xlsx import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Formula, read_xlsx
+from regfile import MAX_ERRORS, RegistryFileError, RowError, format_errors, parse_file
+from regfile._parse import _xlsx_rows
+from regfile._xlsx import MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Formula, read_xlsx
 from tests.test_import_ledger import HEAD, rows, write_csv
 
 DRAWLEDGER = str(Path(sys.executable).parent / "drawledger")
@@ -344,7 +345,7 @@ def test_malformed_workbook_parts_give_messages(tmp_path: Path) -> None:
     with zipfile.ZipFile(broken, "w") as zf:
         zf.writestr("_rels/.rels", _RELS)
         zf.writestr("xl/workbook.xml", _BOOK)
-    with pytest.raises(InputError, match="no worksheet"):
+    with pytest.raises(RegistryFileError, match="no worksheet"):
         list(read_xlsx(broken))
     assert Formula("A1") == Formula("A1")
 

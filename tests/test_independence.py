@@ -30,14 +30,21 @@ def test_verifier_imports_neither_ledger_nor_api() -> None:
     assert _loaded_server_side("verifier, verifier._cli") == []
 
 
-def test_verifier_sources_import_only_stdlib_and_cryptography() -> None:
-    allowed = set(sys.stdlib_module_names) | {"cryptography", "verifier"}
-    for path in (ROOT / "verifier").glob("*.py"):
+def _top_level_imports(package: str) -> list[tuple[str, str]]:
+    """(file name, top-level package) of each module-level import in ``package``."""
+    out = []
+    for path in (ROOT / package).glob("*.py"):
         for line in path.read_text(encoding="utf-8").splitlines():
             words = line.split()
             if len(words) >= 2 and words[0] in ("import", "from") and not line.startswith(" "):
-                top = words[1].split(".")[0]
-                assert top in allowed or top == "__future__", f"{path.name}: {line}"
+                out.append((path.name, words[1].split(".")[0]))
+    return out
+
+
+def test_verifier_sources_import_only_stdlib_and_cryptography() -> None:
+    allowed = set(sys.stdlib_module_names) | {"cryptography", "verifier", "__future__"}
+    for name, top in _top_level_imports("verifier"):
+        assert top in allowed, f"{name}: imports {top}"
 
 
 def test_client_imports_the_verifier_never_ledger_or_api() -> None:
@@ -51,6 +58,14 @@ def test_client_imports_the_verifier_never_ledger_or_api() -> None:
             words = line.strip().split()
             if len(words) >= 2 and words[0] in ("import", "from"):
                 assert words[1].split(".")[0] not in ("ledger", "api"), f"{path.name}: {line}"
+
+
+def test_regfile_imports_only_stdlib_verifier_and_openpyxl() -> None:
+    """The registry parser is shared by the ledger and the client: it depends on neither."""
+    assert _loaded_server_side("regfile, regfile._parse, regfile._xlsx") == []
+    allowed = set(sys.stdlib_module_names) | {"verifier", "regfile", "__future__"}
+    for name, top in _top_level_imports("regfile"):
+        assert top in allowed, f"{name}: imports {top}"
 
 
 def test_ledger_never_imports_api() -> None:
