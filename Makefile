@@ -16,7 +16,7 @@ DEMO     := $(DEMO_DIR)/drawledger.sqlite
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,beacon,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[server,beacon,orjson,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -66,7 +66,7 @@ from verifier import (
     statement_bytes,
 )
 from verifier._bodies import body_errors as _default_body_rules
-from verifier._canonical import check_unicode, encode_text
+from verifier._canonical import check_unicode, encode_text, loads
 from verifier._deadlines import received_on_finding
 from verifier._drawaudit import redraw_finding
 from verifier._entry import Entry, entry_hash
@@ -683,7 +683,7 @@ def own_entry(raw: bytes) -> Entry:
     it from the stored statement and matched it to its recorded chain hash: its fields by
     the plain decoder. ``parse_entry``'s canonical-profile checks are the verifier's (the
     audit runs them on every entry); here they doubled the cost of opening a large log."""
-    o = json.loads(raw)
+    o = loads(raw)  # the verifier's codec (orjson when installed)
     return Entry(o["seq"], o["prev"], o["time"], o["stream"], o["version"], o["type"],
                  o["actor"], o["body"], o["sig"], raw, entry_hash(raw))
 

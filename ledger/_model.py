@@ -8,7 +8,6 @@ state into the chained entry inside the write transaction.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 
 from verifier import dumps
+from verifier._canonical import loads
 
 __all__ = ["Record", "Stated", "StatementMapper"]
 
@@ -79,7 +79,7 @@ class StatementMapper(Mapper[str]):
                            topic=event.type, state=state)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        state = json.loads(stored_event.state)
+        state = loads(stored_event.state)  # the verifier's codec, as dumps above
         return Stated(originator_id=str(stored_event.originator_id),
                       originator_version=stored_event.originator_version,
                       timestamp=datetime.fromisoformat(state["sig"]["ctime"]),

@@ -17,12 +17,14 @@ from typing import Any
 
 from verifier._canonical import (
     NOT_CANONICAL,
+    UNSURE,
     check,
     check_unicode,
     decode_json,
     decode_text,
     dumps,
-    encode_text,
+    fast_loads_canonical,
+    reference_encode,
 )
 from verifier._errors import CanonicalError, FormatError
 
@@ -40,6 +42,7 @@ __all__ = [
     "entry_hash",
     "make_entry",
     "parse_entry",
+    "splice_statement",
     "statement_bytes",
 ]
 
@@ -103,6 +106,28 @@ def statement_bytes(type_: str, stream: str, actor: str, body: Any, sig: dict[st
     })
 
 
+def splice_statement(raw: bytes) -> bytes:
+    """``statement_bytes`` of a canonical entry, cut from its bytes (no encoding).
+
+    The canonical entry is ``{"actor":A,"body":B,"prev":..,"seq":..,"sig":{"ctime":C,
+    "key":K,"sid":S,"value":..},"stream":ST,"time":..,"type":TY,"version":..}`` and the
+    statement is ``{"actor":A,"body":B,"ctime":C,"key":K,"sid":S,"stream":ST,"type":TY}``:
+    the same members, each encoded the same wherever it stands, in the same sorted order.
+    Inside a string every quote is escaped, so ``,"name":`` with a bare quote is always a
+    key: the entry's own ``prev`` and ``type`` are the last such keys (the body comes
+    before them), and ``sig``, ``value``, ``stream`` and ``time`` the first after prev.
+    """
+    prev_at = raw.rfind(b',"prev":"')
+    sig_at = raw.index(b',"sig":{', prev_at)
+    value_at = raw.index(b',"value":"', sig_at)
+    stream_at = raw.index(b',"stream":"', value_at)
+    time_at = raw.index(b',"time":"', stream_at)
+    type_at = raw.rfind(b',"type":"')
+    version_at = raw.rfind(b',"version":')
+    return b"".join((STATEMENT_PREFIX, raw[:prev_at], b",", raw[sig_at + 8:value_at],
+                     raw[stream_at:time_at], raw[type_at:version_at], b"}"))
+
+
 def batch_message(key: str, batch_id: str, ctime: str, count: int, digest: bytes) -> bytes:
     """What a batch signature signs (SPEC.md section 4.2): one signature for ``count``
     member statements, through the SHA-256 of their statement digests in order."""
@@ -137,9 +162,14 @@ class Entry:
     sig: dict[str, Any]
     raw: bytes
     hash: bytes
+    # ``raw`` was proven the canonical encoding of these fields (``parse_entry``), so the
+    # statement's members can be cut from it rather than encoded again.
+    canonical: bool = False
 
     def signed_bytes(self) -> bytes:
         """The statement bytes the ``sig.value`` signature must verify over."""
+        if self.canonical:
+            return splice_statement(self.raw)
         return statement_bytes(self.type, self.stream, self.actor, self.body, self.sig)
 
     def signature(self) -> bytes:
@@ -151,26 +181,23 @@ def parse_entry(raw: bytes) -> Entry:
     """Parse one entry's bytes, enforcing the canonical profile and every field's type.
 
     Raises FormatError (or CanonicalError) naming the field at fault. This is the audit's
-    hot path: the common case costs one decode, one re-encode and one regex match.
+    hot path: the common case costs one decode, one re-encode and one regex match (with
+    the fast codec, both in the one ``fast_loads_canonical``; any doubt and the reference
+    path below judges and words the error).
     """
     if len(raw) > MAX_ENTRY_BYTES:
         raise FormatError(f"entry is {len(raw)} bytes, over the {MAX_ENTRY_BYTES}-byte limit")
-    text = decode_text(raw)
-    obj = decode_json(text)
-    if type(obj) is not dict:
-        raise FormatError("entry is not a JSON object")
-    if obj.keys() != _ENTRY_KEYS:
-        missing = sorted(set(ENTRY_FIELDS) - set(obj))
-        extra = sorted(set(obj) - set(ENTRY_FIELDS))
-        raise FormatError(f"entry fields wrong: missing {missing}, unexpected {extra}")
-    if encode_text(obj) != text:
-        raise CanonicalError(NOT_CANONICAL)
+    obj = fast_loads_canonical(raw, unicode=False)
+    if obj is UNSURE or type(obj) is not dict or obj.keys() != _ENTRY_KEYS \
+            or type(obj["body"]) is not dict:
+        obj = _reference_entry(raw)
+    elif not raw.isascii():
+        try:
+            # The entry's own keys and sig's are fixed ASCII names: only the body has others.
+            check_unicode(raw.decode(), obj["body"])
+        except CanonicalError:
+            obj = _reference_entry(raw)
     body = obj["body"]
-    if type(body) is not dict:
-        raise FormatError("field body: not a JSON object")
-    if not text.isascii():
-        # The entry's own keys and sig's are fixed ASCII names: only the body has others.
-        check_unicode(text, body)
     seq, version, sig = obj["seq"], obj["version"], obj["sig"]
     if type(seq) is not int or seq < 0:
         raise FormatError("field seq: not a non-negative integer")
@@ -197,7 +224,28 @@ def parse_entry(raw: bytes) -> Entry:
             raise FormatError("field type: not a dotted lowercase event type")
         parse_sig(sig)
     return Entry(seq, prev, time, stream, version, type_, actor, body, sig, raw,
-                 hashlib.sha256(b"\x00" + raw).digest())
+                 hashlib.sha256(b"\x00" + raw).digest(), True)
+
+
+def _reference_entry(raw: bytes) -> dict[str, Any]:
+    """The entry object by the reference codec, or the error naming what is wrong."""
+    text = decode_text(raw)
+    obj = decode_json(text)
+    if type(obj) is not dict:
+        raise FormatError("entry is not a JSON object")
+    if obj.keys() != _ENTRY_KEYS:
+        missing = sorted(set(ENTRY_FIELDS) - set(obj))
+        extra = sorted(set(obj) - set(ENTRY_FIELDS))
+        raise FormatError(f"entry fields wrong: missing {missing}, unexpected {extra}")
+    if reference_encode(obj) != text:
+        raise CanonicalError(NOT_CANONICAL)
+    body = obj["body"]
+    if type(body) is not dict:
+        raise FormatError("field body: not a JSON object")
+    if not text.isascii():
+        # The entry's own keys and sig's are fixed ASCII names: only the body has others.
+        check_unicode(text, body)
+    return obj
 
 
 def parse_sig(sig: Any) -> dict[str, Any]:
