@@ -98,10 +98,14 @@ def create_app(db: str, keys: FilePath | None = None, *,
     if keys is not None:  # refused here, before serving: a wrong store is not a 503 later
         signer["log"] = load_store(keys, ED25519_TYPE)
 
+    running = [0]  # lifespans entered: a test harness may nest one in another
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["ledger"] = Ledger(db, create=False)
-        state["reader"] = Ledger(db, create=False)
+        if not running[0]:
+            state["ledger"] = Ledger(db, create=False)
+            state["reader"] = Ledger(db, create=False)
+        running[0] += 1
         try:
             if "log" in signer and \
                     signer["log"].verifier.vkey != state["ledger"].genesis()["log_key"]:
@@ -109,8 +113,10 @@ def create_app(db: str, keys: FilePath | None = None, *,
                                  "entry names")
             yield
         finally:
-            state.pop("ledger").close()
-            state.pop("reader").close()
+            running[0] -= 1
+            if not running[0]:
+                state.pop("ledger").close()
+                state.pop("reader").close()
 
     app = FastAPI(title="drawledger", version="1",
                   description="双随机、一公开 审计日志 / audit log for random inspections",
