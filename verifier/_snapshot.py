@@ -56,44 +56,33 @@ def build_snapshot(state: LogState, stream: str, matter: str, batch: dict[str, A
             if gap <= prior_days:
                 for cert in team:
                     conflicts[(cert, uscc)] = "prior"
-    if rules.get("declared"):
-        for pair, active in state.conflicts.items():
-            if active:
-                conflicts[pair] = "declared"
     rule = pool_rule(batch)
-    registries = set(rule["registry"])
     pool: list[Member] = []
     skipped: list[str] = []
     # The rules read only the fields, and a registry of a million targets holds a few
-    # thousand distinct field tuples: each is judged once.
-    strata: dict[tuple[str, ...], str | None] = {}
-    for uscc, fields in state.targets.items():
-        if fields is None or fields[0] not in registries:  # fields[0]: the registry
-            continue
-        try:
-            stratum = strata[fields]
-        except KeyError:
-            view = dict(zip(TARGET_FIELDS, fields, strict=False))
-            stratum = strata[fields] = stratum_of(batch, view) if matches(rule, view) \
-                else None
+    # thousand distinct field tuples: each is judged once, and only the targets of the
+    # tuples that pass are visited (verifier._index).
+    targets = state.targets
+    for fields, group in targets.views(rule["registry"]):
+        view = dict(zip(TARGET_FIELDS, fields, strict=False))
+        stratum = stratum_of(batch, view) if matches(rule, view) else None
         if stratum is None:
             continue
-        if uscc in excluded:
-            skipped.append(uscc)
-        else:
-            pool.append(Member(uscc, stratum, fields))
-    depts = set(batch["team"])
+        for uscc in targets.members(group):
+            if uscc in excluded:
+                skipped.append(uscc)
+            else:
+                pool.append(Member(uscc, stratum, fields))
     roster = []
-    for cert, row in state.inspectors.items():
-        if row is None:
-            continue
+    for cert, row in state.inspectors.of_departments(batch["team"]):
         person: dict[str, Any] = dict(zip(INSPECTOR_VIEW, row, strict=False))
-        if person["dept"] not in depts:
-            continue
         roster.append(Candidate(cert, str(person["dept"]), str(person["unit"]),
                                 matter in person["qualifications"], str(person["valid_from"]),
                                 str(person["valid_to"]), person["expert"] is True))
     certs = {c.cert_no for c in roster}
+    if rules.get("declared"):
+        for pair in state.conflicts.of_inspectors(sorted(certs)):
+            conflicts[pair] = "declared"
     return Snapshot(pool, roster, {k: v for k, v in conflicts.items() if k[0] in certs},
                     skipped)
 
@@ -102,6 +91,6 @@ def add_declared_conflicts(snapshot: Snapshot, state: LogState, batch: dict[str,
     """A substitute is chosen later than the draw: conflicts declared since the
     commitment bind it too (section 14.10)."""
     if batch["conflicts"].get("declared"):
-        for pair, active in state.conflicts.items():
-            if active:
-                snapshot.conflicts[pair] = "declared"
+        # Only the roster's inspectors can be chosen: their pairs are the ones that count.
+        for pair in state.conflicts.of_inspectors(sorted({c.cert_no for c in snapshot.roster})):
+            snapshot.conflicts[pair] = "declared"

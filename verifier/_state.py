@@ -20,6 +20,7 @@ from typing import Any
 from verifier._draw import TARGET_FIELDS
 from verifier._entry import batch_message
 from verifier._errors import FormatError
+from verifier._index import ConflictIndex, InspectorIndex, TargetIndex
 from verifier._note import NoteVerifier
 from verifier._results import random_target
 
@@ -273,10 +274,11 @@ class LogState:
     import_streams: dict[str, tuple[int, int]] = field(default_factory=dict)
     genesis: dict[str, Any] | None = None
     policy: dict[str, Any] = field(default_factory=dict)
-    # The registries as they stand (None once removed), for draws (verifier._snapshot).
-    targets: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
-    inspectors: dict[str, tuple[Any, ...] | None] = field(default_factory=dict)
-    conflicts: dict[tuple[str, str], bool] = field(default_factory=dict)
+    # The registries as they stand (None once removed), for draws (verifier._snapshot),
+    # indexed by what a snapshot selects on (verifier._index).
+    targets: TargetIndex = field(default_factory=TargetIndex)
+    inspectors: InspectorIndex = field(default_factory=InspectorIndex)
+    conflicts: ConflictIndex = field(default_factory=ConflictIndex)
     plans: dict[str, PlanInfo] = field(default_factory=dict)
     draws: dict[str, DrawInfo] = field(default_factory=dict)
     # inspection stream -> seqs of its result.recorded and result.corrected entries, in
