@@ -22,6 +22,15 @@ __all__ = ["ConflictIndex", "InspectorIndex", "TargetIndex"]
 Fields = tuple[str, ...]  # verifier._draw.TARGET_FIELDS, registry first
 
 
+def _drop(groups: dict[Any, dict[Any, None]], group: Any, key: Any) -> None:
+    """Take ``key`` out of ``groups[group]``, and the group once empty (no growth under
+    churn)."""
+    members = groups[group]
+    del members[key]
+    if not members:
+        del groups[group]
+
+
 class _Indexed(dict[Any, Any]):
     """A dict that calls ``_unindex`` and ``_index`` around every change of a value."""
 
@@ -101,12 +110,9 @@ class TargetIndex(_Indexed):
     def _unindex(self, key: Any, value: Any) -> None:
         if value is not None:
             views = self.groups[value[0]]
-            group = views[value]
-            del group[key]
-            if not group:
-                del views[value]
-                if not views:
-                    del self.groups[value[0]]
+            _drop(views, value, key)
+            if not views:
+                del self.groups[value[0]]
 
     def views(self, registries: Iterable[str]) -> Iterator[tuple[Fields, dict[str, None]]]:
         """(fields, its targets) of every distinct field tuple in these sub-registries."""
@@ -137,10 +143,7 @@ class InspectorIndex(_Indexed):
 
     def _unindex(self, key: Any, value: Any) -> None:
         if value is not None and type(value[0]) is str:
-            group = self.by_dept[value[0]]
-            del group[key]
-            if not group:
-                del self.by_dept[value[0]]
+            _drop(self.by_dept, value[0], key)
 
     def of_departments(self, depts: Iterable[str]) -> Iterator[tuple[str, tuple[Any, ...]]]:
         """(执法证号, view) of the current inspectors of these departments."""
@@ -167,10 +170,7 @@ class ConflictIndex(_Indexed):
 
     def _unindex(self, key: Any, value: Any) -> None:
         if value:
-            group = self.active[key[0]]
-            del group[key[1]]
-            if not group:
-                del self.active[key[0]]
+            _drop(self.active, key[0], key[1])
 
     def of_inspectors(self, certs: Iterable[str]) -> Iterator[tuple[str, str]]:
         """The active pairs of these inspectors."""
