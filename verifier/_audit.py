@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from hashlib import sha256
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -62,6 +63,7 @@ __all__ = ["COSIGNATURE_SKEW", "EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABL
 # Entries that findings made at the end of the replay may name (kept seq -> department).
 _LATER = frozenset({"plan.filed", "plan.amended", "draw.committed", "draw.executed",
                     "inspection.completed", "result.recorded"})
+_MEMBER_KINDS = ("target.", "inspector.", "conflict.")  # LogState.apply_clean_member's
 EXIT_CLEAN = 0
 EXIT_VIOLATION = 1
 EXIT_INTEGRITY = 2
@@ -614,6 +616,13 @@ def _statement(state: LogState, entry: Entry, seq: int, signatures: bool, trust:
             report.add(_finding("V1.trust", 0, f"创世条目与固定的信任策略不符：{problem}",
                                 f"the genesis entry differs from the pinned trust: {problem}"))
     signed = entry.signed_bytes() if signatures else None
+    # A clean registry row of the open batch (nearly every entry): checked and applied in
+    # one step; anything else, or any doubt, through check and apply below.
+    if state.batch is not None and entry.type.startswith(_MEMBER_KINDS) \
+            and state.apply_clean_member(seq, entry.type, entry.stream, entry.version,
+                                         entry.actor, entry.body, entry.sig,
+                                         None if signed is None else sha256(signed).digest()):
+        return True
     signature = entry.signature() if signatures else None
     if pool is not None and seq > 0 and signed is not None and signature is not None \
             and not entry.sig["sid"].startswith("batch/"):

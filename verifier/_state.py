@@ -488,41 +488,80 @@ class LogState:
                 or (key.revoked is not None and key.revoked < seq + (stop - start))):
             return []
         put = _put if journal is None else _journaled(journal)
-        streams, shared, body_check = self.streams, self._shared, self.body_check
-        owner, prefix = sys.intern(actor), actor + "/"
         versions: list[int] = []
         for k in range(start, stop):
             type_, stream, body = items[k]
-            rule = TYPE_RULES.get(type_)
-            if (rule is None or rule.role != "department"
-                    or not type_.startswith(_FAST_MEMBER_KINDS)
-                    or not body.keys() >= rule.required_set or stream != rule.stream(body)):
+            version = self._clean_row(seq, type_, stream, body, actor, checked_types, put)
+            if version is None:
                 break
-            info = streams.get(stream)
-            if info is None:
-                if rule.lifecycle != "create":
-                    break
-                record = StreamInfo(1, owner)
-            elif rule.lifecycle == "create" or info.ended or info.owner != actor:
-                break
-            else:
-                record = StreamInfo(info.version + 1, info.owner, rule.lifecycle == "end")
-            registry = body.get("registry")
-            if body.get("dept") != actor or (type(registry) is str
-                                             and not registry.startswith(prefix)):
-                break
-            if body_check is not None and type_ not in checked_types \
-                    and body_check(type_, body, self):
-                break
-            put(streams, stream, shared.setdefault(record, record))
-            self._apply_domain(seq, type_, body, put)
-            versions.append(record.version)
+            versions.append(version)
             seq += 1
         if versions:
             if open_.digest is not None:
                 open_.digest.update(digests[:32 * len(versions)])
             open_.next_index += len(versions)
         return versions
+
+    def apply_clean_member(self, seq: int, type_: str, stream: str, version: int, actor: str,
+                           body: dict[str, Any], sig: dict[str, Any], digest: bytes | None
+                           ) -> bool:
+        """``check`` then ``apply`` of one entry at ``seq`` when it is a clean registry
+        member of the open batch: the auditor's fast path (nearly every entry of a year
+        is an imported registry row). True when applied; False, with nothing changed,
+        whenever ``check`` might have something to say (then call ``check`` and
+        ``apply``). The member must be the batch's next, not its last, carry the batch's
+        key, time and signature, and the stream's next ``version``; ``digest`` is the
+        SHA-256 of its statement bytes (None when signatures are not checked)."""
+        open_ = self.batch
+        if (open_ is None or open_.next_index >= open_.count - 1 or sig["key"] != open_.key
+                or sig["value"] != open_.value or sig["ctime"] != open_.ctime
+                or sig["sid"] != f"batch/{open_.batch_id}/{open_.next_index}/{open_.count}"):
+            return False
+        key = self.keys.get(open_.key)
+        info = self.streams.get(stream)
+        if (key is None or key.role != "department" or key.dept != actor
+                or actor not in self.departments
+                or (key.revoked is not None and key.revoked < seq)
+                or version != (1 if info is None else info.version + 1)
+                or (digest is None) != (open_.digest is None)):
+            return False
+        if self._clean_row(seq, type_, stream, body, actor, frozenset(), _put) is None:
+            return False
+        if open_.digest is not None:
+            open_.digest.update(digest)
+        open_.next_index += 1
+        return True
+
+    def _clean_row(self, seq: int, type_: str, stream: str, body: dict[str, Any], actor: str,
+                   checked_types: frozenset[str],
+                   put: Callable[[dict[Any, Any], Any, Any], None]) -> int | None:
+        """Apply one registry member of ``actor``'s open batch (its key already judged
+        able) if ``check`` would find nothing in its type, stream, lifecycle, ownership and
+        body; its new stream version, or None with nothing changed."""
+        rule = TYPE_RULES.get(type_)
+        if (rule is None or rule.role != "department" or not type_.startswith(_FAST_MEMBER_KINDS)
+                or not body.keys() >= rule.required_set or stream != rule.stream(body)):
+            return None
+        info = self.streams.get(stream)
+        if info is None:
+            if rule.lifecycle != "create":
+                return None
+            record = StreamInfo(1, sys.intern(actor))
+        elif rule.lifecycle == "create" or info.ended or info.owner != actor:
+            return None
+        else:
+            record = StreamInfo(info.version + 1, info.owner, rule.lifecycle == "end")
+        registry = body.get("registry")
+        if body.get("dept") != actor or (type(registry) is str
+                                         and not registry.startswith(actor + "/")):
+            return None
+        body_check = self.body_check
+        if body_check is not None and type_ not in checked_types \
+                and body_check(type_, body, self):
+            return None
+        put(self.streams, stream, self._shared.setdefault(record, record))
+        self._apply_domain(seq, type_, body, put)
+        return record.version
 
     def finish(self) -> list[Finding]:
         """Findings that only the end of the log reveals (an unfinished batch)."""
