@@ -705,11 +705,15 @@ class LogState:
             old = self.targets.get(uscc)
             # Field values repeat across a registry: interned, a million targets share them.
             if verb == "added":
-                get, intern = body.get, sys.intern
-                view = (intern(str(get("registry", ""))), intern(str(get("industry", ""))),
-                        intern(str(get("region", ""))), intern(str(get("risk", ""))),
-                        intern(str(get("status", ""))), intern(str(get("unit", ""))))
-                put(self.targets, uscc, self._shared.setdefault(view, view))
+                get = body.get
+                view = (str(get("registry", "")), str(get("industry", "")),
+                        str(get("region", "")), str(get("risk", "")), str(get("status", "")),
+                        str(get("unit", "")))
+                shared = self._shared.get(view)
+                if shared is None:  # a new field tuple: its strings kept once, interned
+                    shared = tuple(map(sys.intern, view))
+                    self._shared[shared] = shared
+                put(self.targets, uscc, shared)
             elif verb == "updated" and old is not None:
                 changed = tuple(sys.intern(str(body.get(f, old[i])))
                                 for i, f in enumerate(TARGET_FIELDS))
