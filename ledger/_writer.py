@@ -19,8 +19,11 @@ The statements, their order and what they write are the in-process recorder's
 (``ChainedSQLiteApplicationRecorder._insert_events``). Anything that fails in the child
 rolls the transaction back and is raised in the parent as the library's exception for
 it; a parent that leaves early (a rejected row) kills the child, and the uncommitted
-transaction goes with it. Only where ``os.fork`` exists, no other thread runs and the
-database is a SQLite file: see ``available``.
+transaction goes with it. Every wait on the other end is bounded (``ledger._pipes``): a
+child that dies or stops answering raises ChildFailedError here, naming it and what it
+was doing, and is reaped; a child whose parent went away or fell silent rolls back and
+exits. Only where ``os.fork`` exists, no other thread runs and the database is a SQLite
+file: see ``available``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import signal
 import sqlite3
 import threading
 from array import array
@@ -42,8 +44,7 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
-from ledger import _pipes as pipes
-from ledger._pipes import wide_pipe
+from ledger._pipes import Peer, Reader, Writer, child_timeout, wide_pipe
 from ledger._recorder import ChainedSQLiteApplicationRecorder, inserted_rowids
 
 __all__ = ["ChildWriter", "ImportRows"]
@@ -76,8 +77,9 @@ class ChildWriter:
     def __init__(self, recorder: ChainedSQLiteApplicationRecorder, rows: ImportRows) -> None:
         self.recorder, self.rows = recorder, rows
         self.pid = 0
-        self._to: Any = None
-        self._from: Any = None
+        self._peer: Peer | None = None
+        self._to: Writer | None = None
+        self._from: Reader | None = None
         self._head: tuple[int, bytes, str] | None = None
         self._head_read = False
 
@@ -88,17 +90,22 @@ class ChildWriter:
                 and not recorder.datastore.pool.is_sqlite_memory_mode)
 
     def __enter__(self) -> ChildWriter:
+        timeout = child_timeout()
         down_r, down_w = wide_pipe()
         up_r, up_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child, whose coverage is not collected
             os.close(down_w)
             os.close(up_r)
-            self._child(down_r, up_w)
+            self._child(down_r, up_w, timeout)
         os.close(down_r)
         os.close(up_w)
-        self._to = os.fdopen(down_w, "wb", buffering=1 << 20)
-        self._from = os.fdopen(up_r, "rb")
+        self._peer = Peer(self.pid, "写入数据库的子进程", "the database-writing process",
+                          timeout)
+        self._peer.doing(f"写入 {len(self.rows):,} 条导入记录",
+                         f"writing the import's {len(self.rows):,} stored events")
+        self._to = Writer(down_w, self._peer)
+        self._from = Reader(up_r, self._peer)
         return self
 
     # -- the parent ----------------------------------------------------------------------
@@ -119,20 +126,29 @@ class ChildWriter:
         self._send(("entries", rows))
 
     def commit(self) -> None:
+        assert self._peer is not None
+        self._peer.doing("提交导入的事务", "committing the import's transaction")
+        self._peer.outcome = (
+            "导入可能已提交也可能没有：再次导入同一文件不会重复写入",
+            "the import may or may not have been committed: importing the same file again "
+            "never writes it twice")
         self._send(("commit", None))
         self._expect("committed")
-        self._reap()
+        self._peer.reap()
+        self.pid = 0
 
     def _send(self, message: tuple[str, Any]) -> None:
+        assert self._to is not None
         try:
-            pipes.send(self._to, message, flush=True)
+            self._to.send(message, flush=True)
         except BrokenPipeError:
             self._expect("")  # the child stopped: raise what it reported
 
     def _expect(self, what: str) -> Any:
-        message = pipes.receive(self._from)
+        assert self._from is not None and self._peer is not None
+        message = self._from.receive()
         if message is None:
-            raise PersistenceError("the writing process ended without a report")
+            raise self._peer.ended()
         kind, payload = message
         if kind == "error":
             name, message = payload
@@ -141,43 +157,41 @@ class ChildWriter:
             raise PersistenceError(f"the writing process sent {kind!r}, expected {what!r}")
         return payload
 
-    def _reap(self) -> None:
-        if self.pid:
-            os.waitpid(self.pid, 0)
-            self.pid = 0
-
     def __exit__(self, *exc: object) -> None:
         for pipe in (self._to, self._from):
             if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        if self.pid:  # not committed: the uncommitted transaction dies with the child
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            self._reap()
+                pipe.close()
+        if self._peer is not None:  # not committed: the transaction dies with the child
+            self._peer.stop()
+        self.pid = 0
 
     # -- the child -----------------------------------------------------------------------
-    def _child(self, down: int, up: int) -> NoReturn:  # pragma: no cover - in the child
+    def _child(self, down: int, up: int,
+               timeout: float) -> NoReturn:  # pragma: no cover - in the child
         status = 1
         try:
             gc.freeze()  # the inherited heap is never scanned, so never copied
-            with os.fdopen(down, "rb", buffering=1 << 20) as inbox, \
-                    os.fdopen(up, "wb") as outbox:
-                def send(message: tuple[str, Any]) -> None:
-                    pipes.send(outbox, message, flush=True)
+            parent = Peer(os.getppid(), "导入进程", "the importing process", timeout,
+                          parent=True,
+                          outcome=("事务已回滚", "the transaction was rolled back"))
+            parent.doing("检查导入的行", "checking the import's rows")
+            inbox, outbox = Reader(down, parent), Writer(up, parent)
 
-                def receive() -> tuple[str, Any]:
-                    message = pipes.receive(inbox)
-                    if message is None:
-                        raise PersistenceError("the parent went away")
-                    return message
+            def send(message: tuple[str, Any]) -> None:
+                outbox.send(message, flush=True)
 
-                try:
-                    self._write(receive, send)
-                    status = 0
-                except BaseException as exc:
-                    with contextlib.suppress(BaseException):
-                        send(("error", (type(exc).__name__, str(exc))))
+            def receive() -> tuple[str, Any]:
+                message = inbox.receive()
+                if message is None:
+                    raise parent.ended()
+                return message
+
+            try:
+                self._write(receive, send)
+                status = 0
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    send(("error", (type(exc).__name__, str(exc))))
         finally:
             os._exit(status)
 
