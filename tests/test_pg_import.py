@@ -189,3 +189,23 @@ def test_an_import_child_that_dies_or_stops_is_a_clear_error_and_writes_nothing(
     after = Ledger(str(db))
     assert after.size == size
     after.close()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_bad_DRAWLEDGER_CHILD_TIMEOUT_refuses_the_import_before_any_fork(
+        sqlite_log: tuple[Path, Path, Path], tmp_path: Path, value: str) -> None:
+    import shutil
+
+    src_db, src_keys, path = sqlite_log
+    db, keys = tmp_path / "db.sqlite", tmp_path / "keys"
+    shutil.copy(src_db, db)
+    shutil.copytree(src_keys, keys)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRAWLEDGER_CHILD_TIMEOUT": value}
+    refused = subprocess.run(
+        [sys.executable, "-m", "ledger._cli", "--db", str(db), "--parties", str(keys),
+         "import", "targets", str(path), "--department", DEPT],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"DRAWLEDGER_CHILD_TIMEOUT must be a positive number of seconds, not '{value}'" \
+        in refused.stderr and "应为正的秒数" in refused.stderr
+    assert db.read_bytes() == src_db.read_bytes()
