@@ -131,7 +131,7 @@ def test_read_only_commands_started_together_all_answer(pg_schema: str,
     """24 simultaneous ``drawledger --db $PG draws`` used to lose 4 to a deadlock."""
     url = pg_db_url(pg_schema)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-m", "ledger._cli", "--db", url, "--keys", str(tmp_path / "keys")]
+    cli = [sys.executable, "-m", "ledger._cli", "--db", url, "--parties", str(tmp_path / "parties")]
     built = subprocess.run([*cli, "demo", "--targets", "20", "--inspectors", "4"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr[-2000:]
