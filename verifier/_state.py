@@ -88,24 +88,33 @@ class KeyInfo:
 
 @dataclass(frozen=True, slots=True)
 class TypeRule:
-    """Who may write an event type, on which stream, and how it moves the stream."""
+    """Who may write an event type, on which stream, and how it moves the stream.
+
+    ``required_set`` and ``stream`` are made once per type (``_rule``): every entry asks."""
 
     role: str  # "genesis", "authority" or "department"
     prefix: str  # stream prefix; the id fields' values follow it, joined by "/"
     id_fields: tuple[str, ...]
     lifecycle: str  # "create", "change" or "end"
     required: tuple[str, ...]
+    required_set: frozenset[str]
+    # body -> the stream it belongs to: the prefix, then the id fields' values joined by "/"
+    stream: Callable[[dict[str, Any]], str]
 
-    @property
-    def required_set(self) -> frozenset[str]:
-        return _REQUIRED[self.required]
 
-    def stream(self, body: dict[str, Any]) -> str:
-        return self.prefix + "/".join(str(body[f]) for f in self.id_fields)
+def _stream_of(prefix: str, id_fields: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
+    if not id_fields:
+        return lambda body: prefix
+    if len(id_fields) == 1:
+        (name,) = id_fields
+        return lambda body: prefix + str(body[name])
+    return lambda body: prefix + "/".join(str(body[f]) for f in id_fields)
 
 
 def _rule(role: str, prefix: str, id_fields: str, lifecycle: str, required: str) -> TypeRule:
-    return TypeRule(role, prefix, tuple(id_fields.split()), lifecycle, tuple(required.split()))
+    ids, needed = tuple(id_fields.split()), tuple(required.split())
+    return TypeRule(role, prefix, ids, lifecycle, needed, frozenset(needed),
+                    _stream_of(prefix, ids))
 
 
 TYPE_RULES: dict[str, TypeRule] = {
@@ -183,7 +192,6 @@ def _default_body_check() -> BodyCheck:
     return body_errors
 
 
-_REQUIRED = {rule.required: frozenset(rule.required) for rule in TYPE_RULES.values()}
 _MISSING = object()
 # Event kinds that LogState.apply_clean_members takes: registry rows, as imports write them.
 _FAST_MEMBER_KINDS = ("target.", "inspector.", "conflict.")
