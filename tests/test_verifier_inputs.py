@@ -139,7 +139,7 @@ def test_statement_body_with_an_integer_of_5000_digits(
                  + o["actor"].encode() + b'","body":{"n":' + HUGE + b'},"sig":{}}')
     path = tmp_path / "stmt.json"
     path.write_bytes(statement)
-    code = ledger_main(["--db", str(db), "inspection", "complete", "--statement", str(path)])
+    code = ledger_main(["--db", str(db), "submit", str(path)])
     err = capsys.readouterr().err
     assert code == 1 and "stmt.json" in err and "2^53" in err, err
 
