@@ -1,4 +1,11 @@
-"""``python -m api [--db PATH] [--keys DIR] [--host H] [--port P]``: serve the API.
+"""``python -m api [--db PATH] [--keys DIR] [--host H] [--port P] [--workers N]``: serve
+the API.
+
+``--workers N`` runs N uvicorn worker processes on one port; they all append to the one
+chain (each write takes the chain lock, checks against the log as it stands, inserts and
+commits in one transaction) and each groups its concurrent submissions into one
+transaction. Use PostgreSQL for several workers: SQLite has one writer at a time and
+makes the others wait for its lock.
 
 ``--keys`` is the log's key store, a folder holding ``log.skey`` (the log key signs the
 receipts' promises; no other secret belongs on the server). Without it the API is
@@ -11,13 +18,14 @@ empty log), 2 when the database cannot be read, 64 usage.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import uvicorn
 
-from api._app import create_app
+from api._app import DB_ENV, KEYS_ENV, create_app
 from ledger import NoLogError, StorageError
 from ledger._app import require_log
 from verifier import KeyFileError
@@ -39,7 +47,11 @@ parser.add_argument("--keys", type=Path, help="the log's key store: a folder wit
                     "(without it the API is read-only)")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
+parser.add_argument("--workers", type=int, default=1,
+                    help="worker processes (default 1; several: use PostgreSQL)")
 args = parser.parse_args()
+if args.workers < 1:
+    parser.error("--workers: at least 1")
 try:
     require_log(args.db)
 except NoLogError as exc:
@@ -49,8 +61,17 @@ except StorageError as exc:
     print(f"存储错误 / storage error: {exc}", file=sys.stderr)
     sys.exit(2)
 try:
-    app = create_app(args.db, args.keys)
+    app = create_app(args.db, args.keys)  # a bad key store is refused here, before any worker
 except KeyFileError as exc:
     print(f"拒绝 / refused: {exc}", file=sys.stderr)
     sys.exit(EXIT_NO_LOG)
-uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+if args.workers == 1:
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+else:
+    os.environ[DB_ENV] = args.db
+    if args.keys is not None:
+        os.environ[KEYS_ENV] = str(args.keys.resolve())
+    else:
+        os.environ.pop(KEYS_ENV, None)
+    uvicorn.run("api._app:app_from_env", factory=True, workers=args.workers,
+                host=args.host, port=args.port, log_level="info")

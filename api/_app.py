@@ -17,6 +17,7 @@ bounded LRU and served with an ``ETag``; ``If-None-Match`` gets 304.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -40,7 +41,9 @@ from ledger._draws import draw_stream
 from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
 from verifier._note import ED25519_TYPE
 
-__all__ = ["CACHE_ITEMS", "MAX_PAGE", "create_app"]
+__all__ = ["CACHE_ITEMS", "MAX_PAGE", "app_from_env", "create_app"]
+
+DB_ENV, KEYS_ENV = "DRAWLEDGER_API_DB", "DRAWLEDGER_API_KEYS"
 
 MAX_PAGE = 1000
 CACHE_ITEMS = 256  # per cache: entry pages, proofs, bundles
@@ -99,6 +102,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
         signer["log"] = load_store(keys, ED25519_TYPE)
 
     running = [0]  # lifespans entered: a test harness may nest one in another
+    submissions = Submissions(lambda: state["ledger"], lambda: signer.get("log"), clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +119,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
         finally:
             running[0] -= 1
             if not running[0]:
+                submissions.writer.stop()  # the queued groups are written first
                 state.pop("ledger").close()
                 state.pop("reader").close()
 
@@ -141,7 +146,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
     def reader() -> Ledger:
         return state["reader"]
 
-    install_submissions(app, Submissions(ledger, lambda: signer.get("log"), clock))
+    install_submissions(app, submissions)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -289,3 +294,11 @@ the latest signed checkpoint covers {signed}.</p>
 
     app.include_router(todo_router(reader, read_lock, clock))
     return app
+
+
+def app_from_env() -> FastAPI:
+    """``create_app`` from ``DRAWLEDGER_API_DB`` and ``DRAWLEDGER_API_KEYS``: the factory
+    each uvicorn worker process calls (``python -m api --workers N``), which can pass
+    only an import string, not arguments."""
+    keys = os.environ.get(KEYS_ENV)
+    return create_app(os.environ[DB_ENV], FilePath(keys) if keys else None)

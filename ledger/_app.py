@@ -259,38 +259,74 @@ class Ledger(Application[str]):
         the CLI's other commands or the API."""
         return self._submit(submissions, frozenset({rule}))
 
+    def submit_group(self, submissions: Sequence[Submission]
+                     ) -> list[int | list[Finding]]:
+        """Group commit: append every statement the rules pass in one transaction, and
+        leave out the ones they refuse; returns, per statement, its seq or its findings.
+
+        Each is checked against the log as it stands under the chain lock plus the
+        group's earlier members that passed (so two statements with one sid: the second
+        is refused, V1.replay; an inspection completed and its result in one group: both
+        pass). One bad statement never refuses the others. Raises InputError (nothing
+        written) when a stream changed under a writer that bypassed the chain lock.
+        """
+        return self._write(submissions, frozenset(), each=True)
+
     def _submit(self, submissions: Sequence[Submission], planted: frozenset[str]
                 ) -> list[int]:
+        seqs = self._write(submissions, planted, each=False)
+        return [seq for seq in seqs if isinstance(seq, int)]
+
+    def _write(self, submissions: Sequence[Submission], planted: frozenset[str], *,
+               each: bool) -> list[int | list[Finding]]:
+        """Check and append under the chain lock (``write_lock``): catch up with what
+        other processes wrote, check each statement against that state and the ones
+        before it, insert, commit, all in one transaction, so that no statement checked
+        against a stale state gets in. ``each``: refused statements are left out (group
+        commit); otherwise the first refusal raises RejectedError and nothing is written.
+        """
         if not submissions:
             return []
         with self._lock:
-            self._refresh()
-            base = self.tree.size
             journal: list[tuple[dict[Any, Any], Any, Any]] = []
             events: list[Stated] = []
-            day: date | None = None  # the date the entries get, once a rule needs it
+            outcomes: list[int | list[Finding]] = []
+            base = self.tree.size
             try:
-                for i, s in enumerate(submissions):
-                    seq = base + i
-                    version = self.state.next_version(s.stream)
-                    signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
-                    signature = base64.b64decode(s.sig["value"])
-                    findings = self.state.check(seq, s.stream, version, s.type, s.actor,
-                                                s.body, s.sig, signed, signature)
-                    if s.type in _WRITE_RULE_TYPES:
-                        day = day or self._entry_day()
-                        findings += write_findings(self.state, seq, s.type, s.body, day)
-                    findings += _size_findings(seq, version, s)
-                    findings = [f for f in findings if f.rule not in planted]
-                    if findings:
-                        raise RejectedError(i, findings)
-                    self.state.apply(seq, s.stream, version, s.type, s.actor, s.body, s.sig,
-                                     journal)
-                    events.append(Stated(s.stream, version, _ctime(s.sig["ctime"]), s.type,
-                                         s.actor, s.body, s.sig))
-                # EventStore.put, not Application.save: save() tests every event against a
-                # runtime Protocol (slow) and serves snapshots and notifications we do not use.
-                self.events.put(events)
+                with self.chain.write_lock():
+                    self._refresh()
+                    base = self.tree.size
+                    day: date | None = None  # the date the entries get, once a rule needs it
+                    for i, s in enumerate(submissions):
+                        seq = base + len(events)
+                        version = self.state.next_version(s.stream)
+                        signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
+                        signature = base64.b64decode(s.sig["value"])
+                        batch = self.state.batch
+                        findings = self.state.check(seq, s.stream, version, s.type, s.actor,
+                                                    s.body, s.sig, signed, signature)
+                        if s.type in _WRITE_RULE_TYPES:
+                            day = day or self._entry_day()
+                            findings += write_findings(self.state, seq, s.type, s.body, day)
+                        findings += _size_findings(seq, version, s)
+                        findings = [f for f in findings if f.rule not in planted]
+                        if findings:
+                            if not each:
+                                raise RejectedError(i, findings)
+                            self.state.batch = batch  # as if it had never been seen
+                            outcomes.append(findings)
+                            continue
+                        self.state.apply(seq, s.stream, version, s.type, s.actor, s.body,
+                                         s.sig, journal)
+                        events.append(Stated(s.stream, version, _ctime(s.sig["ctime"]),
+                                             s.type, s.actor, s.body, s.sig))
+                        outcomes.append(seq)
+                    if events:
+                        # EventStore.put, not Application.save: save() tests every event
+                        # against a runtime Protocol (slow) and serves snapshots and
+                        # notifications we do not use. The recorder writes in the held
+                        # transaction, which commits as the block ends.
+                        self.events.put(events)
             except ESIntegrityError as exc:
                 LogState.undo(journal)
                 self.state.batch = None
@@ -300,17 +336,14 @@ class Ledger(Application[str]):
                 LogState.undo(journal)
                 self.state.batch = None
                 raise
-            head = self.chain.head()[0]
-            if head == base + len(events):
-                # No other writer slipped in: the journal-applied state is the log's state.
-                hashes = self.chain.hashes_written(base, head)
+            if events:
+                # Committed under the lock: the entries are base .. base + n - 1, and the
+                # journal-applied state is the log's state.
+                end = base + len(events)
+                hashes = self.chain.hashes_written(base, end)
                 self.tree.extend(hashes if hashes is not None
-                                 else self.chain.read_hashes(base, head))
-                return list(range(base, head))
-            LogState.undo(journal)
-            self._refresh()
-            seqs = [self.state.seq_of(s.sig["key"], s.sig["sid"]) for s in submissions]
-            return [seq for seq in seqs if seq is not None]
+                                 else self.chain.read_hashes(base, end))
+            return outcomes
 
     def _entry_day(self) -> date:
         """The Asia/Shanghai date the next entries get: the recorder's clock now, never
@@ -387,7 +420,10 @@ class Ledger(Application[str]):
         """``submit([head, *members])`` without the intermediate objects: check and apply
         each statement, store them in one transaction; returns the seq of ``head``.
 
-        Called with the lock held. Same checks, same rollback, same stored bytes as
+        Called with the lock held. Under the chain lock (``write_lock``: refresh, check,
+        insert, commit in one transaction) unless a forked ``ChildWriter`` writes, which
+        takes SQLite's write lock itself (a single-threaded CLI import of 20,000 rows or
+        more). Same checks, same rollback, same stored bytes as
         ``submit``; the members' stored states are built from ``members`` (the bytes the
         mapper writes) as the recorder reads them, so they are never all held at once.
         Members that ``check`` would pass go through ``LogState.apply_clean_members``
@@ -395,92 +431,99 @@ class Ledger(Application[str]):
         the first, the last and any it stops at go through ``check``.
         """
         state = self.state
-        base = self.tree.size
         journal: list[tuple[dict[Any, Any], Any, Any]] = []
         signature = base64.b64decode(value)
         rules = state.body_check
+        chain = self.chain
+        use_child = (type(self.mapper) is StatementMapper
+                     and len(items) >= CHILD_WRITER_MIN_ROWS
+                     and isinstance(chain, ChainedSQLiteApplicationRecorder)
+                     and chain.codec is statement_codec and ChildWriter.available(chain))
+        lock = contextlib.nullcontext() if use_child else chain.write_lock()
+        base = self.tree.size
         stack = contextlib.ExitStack()
         try:
-            version = state.next_version(head.stream)
-            signed = statement_bytes(head.type, head.stream, head.actor, head.body, head.sig)
-            findings = state.check(base, head.stream, version, head.type, head.actor,
-                                   head.body, head.sig, signed,
-                                   base64.b64decode(head.sig["value"]))
-            if findings:
-                raise RejectedError(0, findings)
-            state.apply(base, head.stream, version, head.type, head.actor, head.body,
-                        head.sig, journal)
-            first = self.mapper.to_stored_event(Stated(
-                head.stream, version, _ctime(head.sig["ctime"]), head.type, head.actor,
-                head.body, head.sig))
-            actor, sig_base = members.actor, {"ctime": members.ctime, "key": members.key}
-            checked = _IMPORT_CHECKED_TYPES if skip_body_rules else frozenset()
-            plain = type(self.mapper) is StatementMapper
-            events = _ImportEvents(first, items, members, value) if plain else None
-            chain = self.chain
-            feed: _ChildFeed | None = None
-            if (events is not None and len(items) >= CHILD_WRITER_MIN_ROWS
-                    and isinstance(chain, ChainedSQLiteApplicationRecorder)
-                    and chain.codec is statement_codec and ChildWriter.available(chain)):
-                feed = _ChildFeed(stack.enter_context(ChildWriter(chain, events)), events,
-                                  chain)
-            written: tuple[int, list[bytes]] | None = None
-            # Every member the rules refuse, by index (the first MAX_ERRORS; the rest
-            # counted): an import says which rows conflict with the log, not only the first.
-            refused: list[tuple[int, list[Finding]]] = []
-            omitted = 0
-            i = 0
-            while i < len(items):
-                if feed is not None and not refused \
-                        and len(members.versions) - feed.sent >= _WRITE_CHUNK:
-                    feed.send(members.versions)  # the child writes these meanwhile
-                if i > 0:  # the members that check would pass, checked and applied at once
-                    versions = state.apply_clean_members(
-                        base + 1 + i, items, i, min(len(items), i + _WRITE_CHUNK), actor,
-                        digests[32 * i:32 * (i + _WRITE_CHUNK)], checked, journal)
-                    members.versions.extend(versions)
-                    i += len(versions)
-                    if i == len(items):
-                        break
-                    if versions:
-                        continue
-                type_, item_stream, body = items[i]
-                seq = base + 1 + i
-                sig = {**sig_base, "sid": members.sid(i), "value": value}
-                version = state.next_version(item_stream)
-                if skip_body_rules and type_ in _IMPORT_CHECKED_TYPES:
-                    state.body_check = None
-                try:
-                    findings = state.check(seq, item_stream, version, type_, actor, body, sig,
-                                           members.signed(i, type_, item_stream), signature)
-                finally:
-                    state.body_check = rules
-                if findings:  # not applied: the next members are checked without it
-                    if len(refused) < MAX_ERRORS:
-                        refused.append((i, findings))
+            with lock:
+                self._refresh()
+                base = self.tree.size
+                version = state.next_version(head.stream)
+                signed = statement_bytes(head.type, head.stream, head.actor, head.body, head.sig)
+                findings = state.check(base, head.stream, version, head.type, head.actor,
+                                       head.body, head.sig, signed,
+                                       base64.b64decode(head.sig["value"]))
+                if findings:
+                    raise RejectedError(0, findings)
+                state.apply(base, head.stream, version, head.type, head.actor, head.body,
+                            head.sig, journal)
+                first = self.mapper.to_stored_event(Stated(
+                    head.stream, version, _ctime(head.sig["ctime"]), head.type, head.actor,
+                    head.body, head.sig))
+                actor, sig_base = members.actor, {"ctime": members.ctime, "key": members.key}
+                checked = _IMPORT_CHECKED_TYPES if skip_body_rules else frozenset()
+                plain = type(self.mapper) is StatementMapper
+                events = _ImportEvents(first, items, members, value) if plain else None
+                feed: _ChildFeed | None = None
+                if events is not None and use_child:
+                    assert isinstance(chain, ChainedSQLiteApplicationRecorder)
+                    feed = _ChildFeed(stack.enter_context(ChildWriter(chain, events)), events,
+                                      chain)
+                written: tuple[int, list[bytes]] | None = None
+                # Every member the rules refuse, by index (the first MAX_ERRORS; the rest
+                # counted): an import says which rows conflict with the log, not only the first.
+                refused: list[tuple[int, list[Finding]]] = []
+                omitted = 0
+                i = 0
+                while i < len(items):
+                    if feed is not None and not refused \
+                            and len(members.versions) - feed.sent >= _WRITE_CHUNK:
+                        feed.send(members.versions)  # the child writes these meanwhile
+                    if i > 0:  # the members that check would pass, checked and applied at once
+                        versions = state.apply_clean_members(
+                            base + 1 + i, items, i, min(len(items), i + _WRITE_CHUNK), actor,
+                            digests[32 * i:32 * (i + _WRITE_CHUNK)], checked, journal)
+                        members.versions.extend(versions)
+                        i += len(versions)
+                        if i == len(items):
+                            break
+                        if versions:
+                            continue
+                    type_, item_stream, body = items[i]
+                    seq = base + 1 + i
+                    sig = {**sig_base, "sid": members.sid(i), "value": value}
+                    version = state.next_version(item_stream)
+                    if skip_body_rules and type_ in _IMPORT_CHECKED_TYPES:
+                        state.body_check = None
+                    try:
+                        findings = state.check(seq, item_stream, version, type_, actor, body, sig,
+                                               members.signed(i, type_, item_stream), signature)
+                    finally:
+                        state.body_check = rules
+                    if findings:  # not applied: the next members are checked without it
+                        if len(refused) < MAX_ERRORS:
+                            refused.append((i, findings))
+                        else:
+                            omitted += 1
                     else:
-                        omitted += 1
-                else:
-                    state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
-                members.versions.append(version)
-                i += 1
-            if refused:
-                raise ImportRejectedError(refused, omitted)
-            stored: Sequence[StoredEvent]
-            if feed is not None and events is not None:
-                feed.send(members.versions)
-                written = feed.commit()
-                stored = events
-            elif events is not None:
-                stored = events
-            else:  # a mapper of a subclass: let it write every member
-                stored = [first, *(self.mapper.to_stored_event(Stated(
-                    item_stream, members.versions[i], _ctime(members.ctime), type_, actor, body,
-                    {**sig_base, "sid": members.sid(i), "value": value}))
-                    for i, (type_, item_stream, body) in enumerate(items))]
-            if feed is None:
-                # The recorder directly, as EventStore.put does after mapping the events.
-                self.recorder.insert_events(stored)
+                        state.apply(seq, item_stream, version, type_, actor, body, sig, journal)
+                    members.versions.append(version)
+                    i += 1
+                if refused:
+                    raise ImportRejectedError(refused, omitted)
+                stored: Sequence[StoredEvent]
+                if feed is not None and events is not None:
+                    feed.send(members.versions)
+                    written = feed.commit()
+                    stored = events
+                elif events is not None:
+                    stored = events
+                else:  # a mapper of a subclass: let it write every member
+                    stored = [first, *(self.mapper.to_stored_event(Stated(
+                        item_stream, members.versions[i], _ctime(members.ctime), type_, actor, body,
+                        {**sig_base, "sid": members.sid(i), "value": value}))
+                        for i, (type_, item_stream, body) in enumerate(items))]
+                if feed is None:
+                    # The recorder directly, as EventStore.put does after mapping the events.
+                    self.recorder.insert_events(stored)
         except ESIntegrityError as exc:
             LogState.undo(journal)
             state.batch = None

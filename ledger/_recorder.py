@@ -16,6 +16,13 @@ processes produce one linear chain:
   before COMMIT. The insert path with database functions skips that lock, so it is
   refused.
 
+A writer that must check what it writes against the log as it stands (the ledger's rule
+checks) takes the chain lock first, with ``write_lock()``: one transaction that holds the
+lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL the table lock) while the writer reads the
+entries it has not seen, checks, inserts and commits. Reads and inserts on the thread
+that holds it go through that transaction, so nothing can be appended between the check
+and the COMMIT by any other thread or process.
+
 ``seq`` is drawledger's own gapless sequence; notification ids can have gaps after
 rollbacks. Triggers make the events table and both side tables append-only, keep
 ``seq`` gapless and let checkpoints only grow.
@@ -24,9 +31,13 @@ rollbacks. Triggers make the events table and both side tables append-only, keep
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring
@@ -39,7 +50,13 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTransaction,
+)
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -346,9 +363,44 @@ def _rebuild(codec: EntryCodec, prev: bytes,
 
 class _WrittenHashes:
     """The chain hashes of this recorder's last successful insert, so a writer that has
-    just appended need not read them back (``hashes_written``)."""
+    just appended need not read them back (``hashes_written``), and the transaction a
+    thread holds under ``write_lock``."""
 
     _written: tuple[int, list[bytes]] | None = None
+    _pending: tuple[int, list[bytes]] | None = None  # written, not yet committed
+    _held_local: threading.local | None = None
+
+    def _held_cursor(self) -> Any:
+        """The cursor of the ``write_lock`` transaction this thread holds, or None."""
+        local = self._held_local
+        return None if local is None else getattr(local, "cursor", None)
+
+    def _hold(self, cursor: Any) -> None:
+        if self._held_local is None:
+            self._held_local = threading.local()
+        self._held_local.cursor = cursor
+
+    def _locked_transaction(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One transaction holding the chain lock (``_locked_transaction``) that this
+        thread's reads and inserts go through; it commits when the block ends and rolls
+        back if it raises. No other thread or process appends meanwhile."""
+        if self._held_cursor() is not None:
+            raise RecorderConfigError("write_lock is not reentrant")
+        self._written = None
+        try:
+            with self._locked_transaction() as cursor:
+                self._hold(cursor)
+                try:
+                    yield
+                finally:
+                    self._hold(None)
+        except BaseException:
+            self._written = None
+            raise
 
     def hashes_written(self, start: int, stop: int) -> list[bytes] | None:
         """The hashes of entries ``start .. stop - 1`` if this recorder's last insert
@@ -357,6 +409,23 @@ class _WrittenHashes:
         if written is None or written[0] != start or len(written[1]) != stop - start:
             return None
         return written[1]
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """The library's transaction (its error mapping, commit and rollback), begun with
+    ``BEGIN IMMEDIATE``: the write lock first, so what is read inside is the latest and
+    stays so until COMMIT."""
+
+    def __init__(self, connection: SQLiteConnection, *, commit: bool = False) -> None:
+        super().__init__(connection, commit=commit)
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
+        return cursor
 
 
 class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder):
@@ -440,11 +509,32 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        held = self._held_cursor()
+        if held is not None:  # inside write_lock: its transaction commits
+            return self._insert_events(held, stored_events, **kwargs)
         try:
             return super().insert_events(stored_events, **kwargs)
         except BaseException:
             self._written = None
             raise
+
+    @contextmanager
+    def _locked_transaction(self) -> Iterator[SQLiteCursor]:
+        """A write transaction begun with the write lock (``BEGIN IMMEDIATE``: it waits
+        up to the lock timeout for other writers)."""
+        with self.datastore.get_connection(commit=True) as conn, \
+                _ImmediateTransaction(conn, commit=True) as c:
+            yield c
+
+    @contextmanager
+    def _reading(self) -> Iterator[SQLiteCursor]:
+        """The held write transaction's cursor, else a read transaction of its own."""
+        held = self._held_cursor()
+        if held is not None:
+            yield held
+            return
+        with self.datastore.transaction(commit=False) as c:
+            yield c
 
     def _insert_events(
         self,
@@ -489,7 +579,7 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
 
     def head(self) -> tuple[int, bytes, str | None]:
         """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(self._select_head)
             row = c.fetchone()
         if row is None:
@@ -499,7 +589,7 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
         start = max(start, 0)
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             prev = ZERO_HASH
             if start > 0:
                 c.execute(self._select_hash, (start - 1,))
@@ -514,7 +604,7 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
 
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(self._select_hashes, (start, stop))
             return [bytes(row[0]) for row in c.fetchall()]
 
@@ -770,8 +860,23 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
         assert row is not None
         return [what for i, (what, _) in enumerate(checks) if not row[f"c{i}"]]
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events and their chain rows: in this thread's ``write_lock``
+        transaction when it holds one (which commits), else in one of their own."""
+        if self.datastore.enable_db_functions:
+            raise RecorderConfigError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: refusing to write unchained events")
+        held = self._held_cursor()
+        if held is not None:
+            self._insert_events(held, stored_events, **kwargs)  # the library's hook
+            return self._insert_chained(held, stored_events) if stored_events else []
+        own: Sequence[int] | None = self._insert_own(stored_events, **kwargs)
+        return own
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_own(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """Insert the events and their chain rows in one transaction.
@@ -786,9 +891,6 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
         (psycopg flushes it completely before it waits), in INSERTs of at most
         ``_PG_INSERT_CHUNK`` events, under the library's table lock.
         """
-        if self.datastore.enable_db_functions:
-            raise RecorderConfigError(
-                "POSTGRES_ENABLE_DB_FUNCTIONS is set: refusing to write unchained events")
         self._written = None
         with self.datastore.get_connection() as conn, conn.transaction(), \
                 conn.cursor() as curs:
@@ -796,28 +898,57 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
             if not stored_events:
                 return []
             self._lock_table(curs)
-            self._notify_channel(curs)
-            notification_ids: list[int] = []
-            for start in range(0, len(stored_events), _PG_INSERT_CHUNK):
-                chunk = stored_events[start:start + _PG_INSERT_CHUNK]
-                PostgresAggregateRecorder._insert_stored_events(self, curs, chunk)
-                notification_ids.extend(row["notification_id"] for row in curs.fetchall())
-            curs.execute(self._select_head, prepare=True)
-            row = curs.fetchone()
-            time = format_log_time(self.clock())
-            if row is None:
-                seq, prev = 0, ZERO_HASH
-            else:
-                seq, prev = row["seq"] + 1, bytes(row["hash"])
-                time = max(time, row["time"])
-            rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
-            curs.executemany(self._insert_entry, rows)
-        self._written = (seq, [row[2] for row in rows])  # committed
+            notification_ids = self._insert_chained(curs, stored_events)
+        self._written = self._pending  # committed
         return notification_ids
+
+    def _insert_chained(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+                        ) -> list[int]:
+        """The events and their chain rows, with the table lock held (not committed)."""
+        self._written = self._pending = None
+        self._notify_channel(curs)
+        notification_ids: list[int] = []
+        for start in range(0, len(stored_events), _PG_INSERT_CHUNK):
+            chunk = stored_events[start:start + _PG_INSERT_CHUNK]
+            PostgresAggregateRecorder._insert_stored_events(self, curs, chunk)
+            notification_ids.extend(row["notification_id"] for row in curs.fetchall())
+        curs.execute(self._select_head, prepare=True)
+        row = curs.fetchone()
+        time = format_log_time(self.clock())
+        if row is None:
+            seq, prev = 0, ZERO_HASH
+        else:
+            seq, prev = row["seq"] + 1, bytes(row["hash"])
+            time = max(time, row["time"])
+        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
+        curs.executemany(self._insert_entry, rows)
+        self._pending = (seq, [row[2] for row in rows])
+        if self._held_cursor() is not None:
+            self._written = self._pending  # write_lock drops it if the COMMIT fails
+        return notification_ids
+
+    @contextmanager
+    def _locked_transaction(self) -> Iterator[Cursor[DictRow]]:
+        """A transaction holding the events table lock (EXCLUSIVE: other writers wait, up
+        to the lock timeout; readers do not)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            self._lock_table(curs)
+            yield curs
+
+    @contextmanager
+    def _reading(self) -> Iterator[Cursor[DictRow]]:
+        """The held write transaction's cursor, else one of a pooled connection."""
+        held = self._held_cursor()
+        if held is not None:
+            yield held
+            return
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            yield curs
 
     def head(self) -> tuple[int, bytes, str | None]:
         """``(size, hash of the last entry or 32 zero bytes, last time or None)``."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._reading() as curs:
             curs.execute(self._select_head, prepare=True)
             row = curs.fetchone()
         if row is None:
@@ -827,7 +958,7 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """``(seq, entry bytes)`` for ``start <= seq < stop``, in order."""
         start = max(start, 0)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._reading() as curs:
             prev = ZERO_HASH
             if start > 0:
                 curs.execute(self._select_hash, (start - 1,), prepare=True)
@@ -844,7 +975,7 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
 
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._reading() as curs:
             curs.execute(self._select_hashes, (start, stop), prepare=True)
             return [bytes(row["hash"]) for row in curs.fetchall()]
 
