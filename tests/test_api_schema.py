@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.python import asgi
 
 from api import create_app
 from ledger import Ledger, Parties, build_demo
@@ -25,8 +26,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     build_demo(ledger, Parties(root / "parties"), targets=30, inspectors=6)
     ledger.close()
     app = create_app(str(root / "db.sqlite"), Path(root / "parties" / "log"))
-    with TestClient(app):  # runs the lifespan: the ledgers are open while cases run
-        yield app
+    try:
+        with TestClient(app):  # runs the lifespan: the ledgers are open while cases run
+            yield app
+    finally:
+        # schemathesis keeps each ASGI app's lifespan and its one event-loop thread running
+        # until the interpreter exits (its atexit hook, called here). A thread left behind
+        # would make later tests see a threaded process (no forked import child).
+        asgi._shutdown()
 
 
 def test_no_request_gets_a_server_error(app: FastAPI) -> None:
