@@ -31,7 +31,7 @@ from ledger._admin import (
     publish_plan,
     receive_plan,
 )
-from ledger._app import Ledger
+from ledger._app import Ledger, require_log
 from ledger._bundle import draw_lines, draw_status_text, make_bundle
 from ledger._demo import DEFAULT_ORIGIN, TRIAL_PARTIES, Parties, build_demo, init_log
 from ledger._errors import (
@@ -118,6 +118,8 @@ def _run(args: argparse.Namespace) -> int:
                        ("权威机构写入创世声明的 witnesses", "the authority for the genesis's "
                         "witnesses"))
     keys = _parties(args)
+    if args.command == "init":
+        _refuse_existing_log(args.db)
     # Checked before the database is created: a refused init leaves no empty log behind.
     genesis = _genesis(args, keys) if args.command == "init" else None
     ledger = Ledger(args.db, create=args.command in _CREATING)
@@ -215,6 +217,22 @@ def _keygen(name: str, sigtype: int, path: Path, what: tuple[str, str],
           f"{what[1]} written to {path} (this host only, mode 0600); hand the vkey above to "
           f"{to[1]}", file=sys.stderr)
     return 0
+
+
+def _refuse_existing_log(db: str) -> None:
+    """``init`` on a database that already holds a log says so first (not that some key
+    store is taken, which follows from it)."""
+    try:
+        require_log(db)
+    except NoLogError:
+        return
+    ledger = Ledger(db, create=False)
+    try:
+        if ledger.refresh():
+            raise InputError("日志非空：已有创世条目 / the log is not empty: it already has a "
+                             "genesis")
+    finally:
+        ledger.close()
 
 
 def _genesis(args: argparse.Namespace, keys: Parties) -> Submission | None:
