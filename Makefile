@@ -40,11 +40,11 @@ run: install
 	else \
 	  $(MAKE) --no-print-directory -o $(STAMP) demo; \
 	fi
-	@echo "服务地址 / serving http://$(HOST):$(PORT)/"
-	$(BIN)/python -m api --db $(DEMO) --host $(HOST) --port $(PORT)
+	@echo "服务地址 / serving http://$(HOST):$(PORT)/ (日志私钥 / log key: $(DEMO_DIR)/parties/log)"
+	$(BIN)/python -m api --db $(DEMO) --keys $(DEMO_DIR)/parties/log --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check verifier ledger api tests bench
+	$(BIN)/ruff check verifier regfile ledger api client tests bench
 
 types: install
 	$(BIN)/mypy
