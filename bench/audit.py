@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from ledger import Ledger, Parties, build_demo  # noqa: E402
 from verifier import NoteVerifier, audit, batch_message, load_trust, parse_entry  # noqa: E402
-from verifier._canonical import codec, fast_loads_canonical, use_codec  # noqa: E402
+from verifier._canonical import CODEC_ENV, codec, loads_canonical, use_codec  # noqa: E402
 from verifier._cli import read_lines  # noqa: E402
 
 # A district's year at scale: registries of about the log's size, draws of a few hundred
@@ -111,7 +111,8 @@ def peak_rss(export: Path, workers: int) -> tuple[int, float]:
     proc = subprocess.run([sys.executable, "-c", _PEAK.format(root=str(ROOT),
                                                                export=str(export),
                                                                workers=workers)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, CODEC_ENV: codec()})
     code, kib = proc.stdout.split()
     return int(code), int(kib) / 1024
 
@@ -141,8 +142,8 @@ def main() -> None:
 
     def floor_codec() -> None:
         for line in stream():
-            fast_loads_canonical(line[:-1])
-            sha(line[:-1]).digest()
+            loads_canonical(line[:-1])
+            sha(b"\x00" + line[:-1]).digest()
 
     def run(**options: Any) -> Any:
         with path.open("rb") as fh:
