@@ -155,7 +155,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
         with read_lock:
             size = reader().refresh()
             lines = draw_lines(reader())
-            latest = reader().chain.latest_checkpoint()
+            latest = reader().published_checkpoint()
         rows = []
         for line in lines:
             draw_id, day, status, selected, *_ = line.split("\t")
@@ -192,9 +192,12 @@ the latest signed checkpoint covers {signed}.</p>
 
     @app.get("/v1/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        latest = reader().chain.latest_checkpoint()
+        """The latest *published* checkpoint: cosigned by the genesis quorum of
+        witnesses (SPEC.md "Publication")."""
+        latest = reader().published_checkpoint()
         if latest is None:
-            raise Problem("no-checkpoint", "日志尚无签名检查点", "no signed checkpoint yet")
+            raise Problem("no-checkpoint", "日志尚无经见证人法定数联署发布的检查点",
+                          "no checkpoint published (cosigned by the witness quorum) yet")
         return PlainTextResponse(latest[2], media_type="text/plain; charset=utf-8")
 
     @app.get("/v1/entries")
@@ -228,13 +231,14 @@ the latest signed checkpoint covers {signed}.</p>
                                        "(default: the latest)")) -> Response:
         """A tlog-proof of entry ``seq`` to the latest checkpoint, or to the checkpoint of
         tree size ``size`` (immutable)."""
-        notes = {n: note for n, _, note in reader().chain.checkpoints()} if size else {}
-        latest = reader().chain.latest_checkpoint()
+        published = reader().published_checkpoints()
+        notes = {n: note for n, _, note in published} if size else {}
+        latest = published[-1] if published else None
         if size is None and latest is not None:
             size, notes = latest[0], {latest[0]: latest[2]}
         if size is not None and size not in notes:
-            raise Problem("no-checkpoint", f"没有树大小为 {size} 的签名检查点",
-                          f"no signed checkpoint of tree size {size}")
+            raise Problem("no-checkpoint", f"没有树大小为 {size} 的已发布检查点",
+                          f"no published checkpoint of tree size {size}")
         if size is None or seq >= size:
             raise Problem("not-covered", f"第 {seq} 条尚未被签名检查点覆盖",
                           f"entry {seq} is not yet covered by a signed checkpoint")
@@ -270,7 +274,7 @@ the latest signed checkpoint covers {signed}.</p>
         """The draw-proof bundle as of the latest checkpoint: check it with ``python -m
         verifier bundle FILE``. Built once per checkpoint (ETag; revalidate)."""
         draw_id = f"{plan_id}/{batch_id}"
-        latest = reader().chain.latest_checkpoint()
+        latest = reader().published_checkpoint()
 
         def build() -> bytes:
             with read_lock:

@@ -60,10 +60,14 @@ from verifier import (
     NoteSigner,
     NoteVerifier,
     Trust,
+    VerifierError,
     batch_message,
     make_entry,
+    parse_note,
     sign_note,
     statement_bytes,
+    verify_cosignatures,
+    verify_note,
 )
 from verifier._bodies import body_errors as _default_body_rules
 from verifier._canonical import check_unicode, encode_text, loads
@@ -172,6 +176,7 @@ class Ledger(Application[str]):
         if clock is not None:
             self.chain.clock = clock
         self._lock = threading.RLock()
+        self._published: dict[tuple[int, int], str] = {}  # (size, later lines) -> note or ""
         self.state = LogState()
         self.tree = MerkleTree()
         self._refresh()
@@ -649,6 +654,36 @@ class Ledger(Application[str]):
                     self.chain.add_cosignature(size, line)  # the same second twice: once
             return line
 
+    def published_checkpoints(self) -> list[tuple[int, bytes, str]]:
+        """Every *published* checkpoint ``(size, root, note)``, smallest first (SPEC.md
+        "Publication"): a stored checkpoint whose note, with the cosignatures added to it
+        later (``drawledger witness cosign``), carries valid cosignatures by the genesis
+        quorum of witnesses. Only these are served (API, tiles, receipts' proofs,
+        bundles): a tree the quorum has not seen could be a split view.
+
+        The returned note is the stored one plus those later lines (one per witness not
+        already on it). Verdicts are cached: a stored note never changes."""
+        trust = self.trust()
+        extra: dict[int, list[str]] = {}
+        for size, line in self.chain.cosignatures():
+            extra.setdefault(size, []).append(line)
+        out = []
+        for size, root, note in self.chain.checkpoints():
+            key = (size, len(extra.get(size, ())))
+            verdict = self._published.get(key)
+            if verdict is None:
+                verdict = self._published[key] = _published_note(
+                    note, extra.get(size, []), trust)
+            if verdict:
+                out.append((size, root, verdict))
+        return out
+
+    def published_checkpoint(self) -> tuple[int, bytes, str] | None:
+        """The latest published checkpoint ``(size, root, note)``, or None (see
+        ``published_checkpoints``)."""
+        published = self.published_checkpoints()
+        return published[-1] if published else None
+
     # -- export -------------------------------------------------------------------------
     def export(self, out_dir: Path) -> dict[str, int]:
         """Write entries.jsonl, checkpoints/ and trust.json (SPEC.md section 9)."""
@@ -719,6 +754,40 @@ def _size_findings(seq: int, version: int, s: Submission) -> list[Finding]:
     return [Finding("V1.format", INTEGRITY, seq,
                     f"该声明写入后条目为 {size} 字节，超过 {MAX_ENTRY_BYTES} 字节上限",
                     f"the entry would be {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit")]
+
+
+def _published_note(note: str, later: Sequence[str], trust: Trust) -> str:
+    """``note`` with the ``later`` cosignature lines of witnesses not already on it, if
+    the log key signs it and at least ``trust.quorum`` pinned witnesses' cosignatures on
+    it verify; else "". A bad line by a pinned witness counts as none (it is not served
+    as a cosignature)."""
+    try:
+        parsed = parse_note(note)
+        verify_note(parsed, [trust.log_key])
+    except VerifierError:
+        return ""
+    text, _, sigs = note.partition("\n\n")
+    lines = [s for s in sigs.splitlines() if s]
+    good = []
+    seen: set[str] = set()
+    for line in [*lines, *(s.strip("\n") for s in later)]:
+        if line in good:
+            continue
+        try:
+            names = verify_cosignatures(parse_note(f"{text}\n\n{line}\n"), trust.witnesses)
+        except VerifierError:
+            continue
+        name = next(iter(names), None)
+        if name is None:  # the log's own signature, or an unknown cosigner's: kept as is
+            if line in lines:
+                good.append(line)
+            continue
+        if name not in seen:
+            seen.add(name)
+            good.append(line)
+    if len(seen) < trust.quorum:
+        return ""
+    return f"{text}\n\n" + "".join(line + "\n" for line in good)
 
 
 def own_entry(raw: bytes) -> Entry:

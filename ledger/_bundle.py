@@ -61,9 +61,10 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     info = ledger.state.draws.get(stream)
     if not plan_id or info is None:
         raise InputError(f"draw id {draw_id!r}: no such draw (see `drawledger draws`)")
-    checkpoints = ledger.chain.checkpoints()
+    checkpoints = ledger.published_checkpoints()  # only trees the witness quorum has seen
     if not checkpoints:
-        raise InputError("the log has no checkpoint yet: run `drawledger checkpoint`")
+        raise InputError("the log has no published checkpoint yet (cosigned by the "
+                         "witness quorum): run `drawledger checkpoint`")
     # One pass over the log: the registries replayed up to the commitment give its lists
     # (unless this process still holds them), and the entries the bundle needs are kept.
     cached = cached_snapshot(ledger, info.commit_seq, plan_id, batch_id)
