@@ -1,42 +1,37 @@
 """A witness's own tool: cosign a log's checkpoint only if it extends what it cosigned.
 
 Audit and supervision bodies (审计、纪检监察) run it with their own key and state file. The
-witness remembers, per log origin, the size and root of the last tree it cosigned; it
-cosigns a new checkpoint only when the log's signature verifies and a consistency proof
-shows the new tree extends that one (the C2SP tlog-witness discipline). A different root
-for the same size, a smaller tree or a proof that fails is a fork or a rollback: it
-refuses and says so, and its state is unchanged. Cosigning the same tree again later
-records that it was still the log's latest then (a witnessed "not before" bound).
+check is the verifier's (``verifier._witness.judge``, the C2SP tlog-witness rules the
+witness service ``python -m witness serve`` applies too): the log's signature verifies and
+a consistency proof shows the new tree extends the one the witness cosigned last. A
+different root for the same size, a smaller tree or a proof that fails is a fork or a
+rollback: it refuses and says so, and its state is unchanged. Cosigning the same tree
+again later records that it was still the log's latest then (a witnessed "not before"
+bound).
 
 This is the only way the ledger produces a cosignature (``Ledger.checkpoint``,
 ``Ledger.witness_latest``): a bare witness key never cosigns unchecked. Check, sign and
-save run under an exclusive lock on the state file, so two processes cosigning at once
-cannot both pass a check against the same old state.
+save run under an exclusive lock on the state file (``verifier._witness.WitnessState``),
+so two processes cosigning at once cannot both pass a check against the same old state.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger._errors import InputError, LedgerError
-from verifier import (
-    Checkpoint,
-    NoteSigner,
-    NoteVerifier,
-    cosign,
-    parse_checkpoint,
-    parse_note,
-    verify_note,
+from verifier import Checkpoint, NoteSigner, NoteVerifier, parse_checkpoint, parse_note
+from verifier._errors import SignatureError
+from verifier._witness import (
+    AddCheckpoint,
+    StateError,
+    Verdict,
+    WitnessState,
+    judge,
+    witness_cosign,
 )
-from verifier._errors import VerifierError
-from verifier._merkle import verify_consistency
 
 __all__ = ["ForkError", "Witness"]
 
@@ -55,80 +50,53 @@ class Witness:
     def last(self, origin: str) -> tuple[int, bytes] | None:
         """(size, root) of the last tree cosigned for ``origin``, or None."""
         try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.state_path}: unreadable witness state ({exc})") from None
-        entry = state.get(origin)
-        return None if entry is None else (int(entry["size"]), bytes.fromhex(entry["root"]))
+            return WitnessState(self.state_path).get(origin)
+        except StateError as exc:
+            raise InputError(str(exc)) from None
+
+    def _request(self, note: str, prove: Callable[[int], Sequence[bytes]]) -> AddCheckpoint:
+        """The add-checkpoint request the log would send this witness: from the size it
+        holds (so a rollback shows as an old size above the checkpoint's)."""
+        parsed = parse_note(note)
+        checkpoint = parse_checkpoint(parsed.text)
+        last = self.last(checkpoint.origin)
+        old = 0 if last is None else last[0]
+        proof = tuple(prove(old)) if 0 < old < checkpoint.size else ()
+        return AddCheckpoint(old, proof, parsed, checkpoint, note)
 
     def check(self, note: str, log_key: NoteVerifier, prove: Callable[[int], Sequence[bytes]]
               ) -> Checkpoint:
         """The checkpoint of ``note`` if this witness would cosign it now, else raises
-        ForkError (a rollback or a fork) or VerifierError (the log key did not sign it).
+        ForkError (a rollback or a fork) or SignatureError (the log key did not sign it).
 
         ``prove(old_size)`` returns the consistency proof from the last cosigned size to
         the note's size (the log serves it). Nothing is signed or saved.
         """
-        parsed = parse_note(note)
-        verify_note(parsed, [log_key])
-        checkpoint = parse_checkpoint(parsed.text)
-        last = self.last(checkpoint.origin)
-        if last is None:
-            return checkpoint
-        size, root = last
-        if checkpoint.size < size:
-            raise ForkError(f"拒绝联署：日志回退到 {checkpoint.size} 条，本见证已联署过 "
-                            f"{size} 条 / refused: the log rolled back to size "
-                            f"{checkpoint.size}; this witness cosigned size {size}")
-        try:
-            if checkpoint.size == size:
-                if checkpoint.root != root:
-                    raise VerifierError("same size, different root")
-            else:
-                verify_consistency(size, checkpoint.size, root, checkpoint.root,
-                                   list(prove(size)))
-        except VerifierError as exc:
-            raise ForkError(f"拒绝联署：检查点 {checkpoint.size} 与本见证联署过的 {size} "
-                            f"不一致（分叉） / refused: checkpoint {checkpoint.size} does "
-                            f"not extend the tree of size {size} this witness cosigned "
-                            f"(a fork): {exc}") from None
-        return checkpoint
+        request = self._request(note, prove)
+        _raise(judge(request, _logs(log_key), self.last(request.checkpoint.origin)))
+        return request.checkpoint
 
     def cosign(self, note: str, log_key: NoteVerifier, prove: Callable[[int], Sequence[bytes]],
                now: int) -> str:
         """The cosignature line for ``note`` at unix time ``now``, after ``check``; the
         state then records the note's tree. Raises as ``check`` does, state unchanged."""
-        with self._locked():
-            checkpoint = self.check(note, log_key, prove)
-            line = cosign(parse_note(note).text, self.signer, now)
-            self._save(checkpoint.origin, checkpoint.size, checkpoint.root)
+        request = self._request(note, prove)
+        try:
+            verdict, line = witness_cosign(WitnessState(self.state_path), request,
+                                           _logs(log_key), self.signer, lambda: now)
+        except StateError as exc:
+            raise InputError(str(exc)) from None
+        _raise(verdict)
         return line
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """An exclusive lock beside the state file (another process, or another thread
-        of this one, waits: both would check against the same old state)."""
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.state_path.with_name(self.state_path.name + ".lock")
-        with _THREAD_LOCK, lock_path.open("a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _save(self, origin: str, size: int, root: bytes) -> None:
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            state = {}
-        state[origin] = {"size": size, "root": root.hex()}
-        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, self.state_path)
+def _logs(log_key: NoteVerifier) -> dict[str, list[NoteVerifier]]:
+    return {log_key.name: [log_key]}  # the log key's name is its origin (SPEC.md 5.1)
 
 
-# flock is per open file description: threads of one process take this lock first.
-_THREAD_LOCK = threading.Lock()
+def _raise(verdict: Verdict) -> None:
+    if verdict.ok:
+        return
+    if verdict.status in (403, 404):
+        raise SignatureError(verdict.en)
+    raise ForkError(f"拒绝联署：{verdict.zh} / refused: {verdict.en}")
