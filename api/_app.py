@@ -34,6 +34,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from api._problems import Problem, install
 from api._submit import Submissions, install_submissions
+from api._tiles import tiles_router
 from api._todo import todo_router
 from ledger import InputError, Ledger
 from ledger._bundle import draw_lines, draw_status_text, draw_status_zh, make_bundle
@@ -297,6 +298,7 @@ the latest signed checkpoint covers {signed}.</p>
             "Content-Disposition": f'attachment; filename="{name}"'})
 
     app.include_router(todo_router(reader, read_lock, clock))
+    app.include_router(tiles_router(reader, read_lock))
     return app
 
 

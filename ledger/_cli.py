@@ -50,6 +50,7 @@ from ledger._results import (
     receive_lead,
     record_result,
 )
+from ledger._tiles import write_tiles
 from ledger._witness import ForkError, Witness
 from verifier import (
     SPEC_VERSION,
@@ -148,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "export":
             stats = ledger.export(Path(args.out_dir))
             print(json.dumps(stats))
+        elif args.command == "tiles":
+            print(json.dumps(write_tiles(ledger, Path(args.out_dir))))
         elif args.command == "import":
             result, warnings = import_file(ledger, _signer(args, keys, f"dept-{args.department}"),
                                            args.department, args.kind, Path(args.file))
@@ -538,6 +541,11 @@ def _parser() -> argparse.ArgumentParser:
             "sign a checkpoint of the current log; local witnesses cosign it")
     p, req = sub.add("export", "导出 entries.jsonl、checkpoints/ 和 trust.json",
                      "write entries.jsonl, checkpoints/ and trust.json")
+    req.add_argument("out_dir", metavar="OUT_DIR")
+    p, req = sub.add("tiles", "把已发布的日志树写成 C2SP tlog-tiles 静态文件"
+                     "（可由 nginx 或对象存储直接提供）",
+                     "write the published tree as C2SP tlog-tiles static files (served by "
+                     "nginx or an object store as they are)")
     req.add_argument("out_dir", metavar="OUT_DIR")
     p, req = sub.add("import", "导入名录库文件（.xlsx 或 .csv），全部或全不",
                      "import a registry file (.xlsx or .csv), all rows or none")

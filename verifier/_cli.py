@@ -32,6 +32,7 @@ from verifier._note import NoteVerifier
 from verifier._receipt import Receipt, verify_receipt
 from verifier._registry import check_uscc
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding
+from verifier._tiles import TileReplay, TileSource, tile_checkpoints
 from verifier._trust import Trust, chain_from_json, load_trust
 from verifier._version import SPEC_VERSION, __version__, version_info
 
@@ -139,7 +140,7 @@ def _beacon_arg(text: str) -> Chain:
         raise FormatError(f"--beacon: {exc}") from None
 
 
-def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
+def _trust(args: argparse.Namespace, export: Path | TileSource) -> tuple[Trust | None, str]:
     if args.trust:
         return load_trust(Path(args.trust).read_bytes()), f"--trust {args.trust}"
     if args.log_key or args.authority_key:
@@ -150,6 +151,11 @@ def _trust(args: argparse.Namespace, export: Path) -> tuple[Trust | None, str]:
                      tuple(NoteVerifier.from_vkey(k) for k in args.authority_key),
                      witnesses, args.quorum,
                      tuple(_beacon_arg(b) for b in args.beacon)), "command line"
+    if isinstance(export, TileSource):  # the tile log's own, as an export's
+        data = export.get("trust.json", MAX_CHECKPOINT_BYTES)
+        return (None, "none") if data is None else (
+            load_trust(data), "the tile log's trust.json (compare its keys with the published "
+            "ones)")
     path = export / "trust.json"
     if path.is_file():
         return (load_trust(path.read_bytes()),
@@ -266,7 +272,46 @@ def _now_arg(text: str) -> datetime:
                  "(2026-03-01T09:00:00+08:00) or a date (2026-03-01)")
 
 
+def _audit_tiles(args: argparse.Namespace) -> tuple[Report, str]:
+    """``audit --tiles``: the entries rebuilt from the entry bundles, every hash tile
+    checked against them, then the audit of an export (SPEC.md 19.5)."""
+    try:
+        source = TileSource(args.tiles)
+        trust, trust_source = _trust(args, source)
+        size, checkpoints, found = tile_checkpoints(source)
+    except (OSError, FormatError) as exc:
+        raise _Usage(f"无法读取瓦片日志 --tiles {args.tiles}：{exc}",
+                     f"cannot read the tile log --tiles {args.tiles}: {exc}") from None
+    outside = [_read_checkpoint(arg) for arg in args.checkpoint]
+    promises = [(name, _read_receipt(name, trust).promise) for name in args.receipt]
+    now = _now_arg(args.now) if args.now is not None else None
+    replay = TileReplay(source, size)
+    workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
+    try:
+        report = audit(replay.lines(), checkpoints, trust, signatures=not args.no_signatures,
+                       body_rules=not args.no_body_rules, workers=workers,
+                       outside=outside, now=now, receipts=promises)
+        found += replay.finish()
+    except OSError as exc:
+        raise _Usage(f"读取瓦片日志 --tiles {args.tiles} 中断：{exc}",
+                     f"reading the tile log --tiles {args.tiles} failed: {exc}") from None
+    for finding in found:
+        report.add(finding)
+    return report, trust_source
+
+
 def _audit(args: argparse.Namespace) -> int:
+    if (args.export is None) == (args.tiles is None):
+        raise _Usage("audit 需要导出目录或 --tiles 二者之一", "audit takes an export directory "
+                     "or --tiles URL_OR_DIR, one of them")
+    if args.tiles is not None:
+        report, source = _audit_tiles(args)
+    else:
+        report, source = _audit_export(args)
+    return _report_out(args, report, source)
+
+
+def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
     export = Path(args.export)
     entries = export / "entries.jsonl"
     if not entries.is_file():
@@ -295,6 +340,10 @@ def _audit(args: argparse.Namespace) -> int:
         report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                        body_rules=not args.no_body_rules, workers=workers,
                        outside=outside, now=now, receipts=promises)
+    return report, source
+
+
+def _report_out(args: argparse.Namespace, report: Report, source: str) -> int:
     obj = report.to_json()
     obj["trust_source"] = source
     if args.html:
@@ -490,7 +539,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("audit", help="replay and check an export directory")
-    p.add_argument("export", help="directory with entries.jsonl, checkpoints/, trust.json")
+    p.add_argument("export", nargs="?",
+                   help="directory with entries.jsonl, checkpoints/, trust.json")
+    p.add_argument("--tiles", metavar="URL_OR_DIR",
+                   help="audit a log served as C2SP tlog-tiles instead of an export: "
+                        "a directory (drawledger tiles) or an http(s) URL (the API root)")
     p.add_argument("--trust", help="trust.json to pin (default: the export's own)")
     p.add_argument("--origin", help="log origin (with --log-key)")
     p.add_argument("--log-key", help="the log's vkey")

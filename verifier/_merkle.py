@@ -148,6 +148,16 @@ class MerkleTree:
         self._check_index(index, self.size)
         return self._levels[0][index]
 
+    def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        """The hashes of the complete subtrees of ``2**level`` leaves numbered
+        ``start..stop-1``: what a tlog-tiles hash tile holds (SPEC.md "Tiles")."""
+        levels = self._levels
+        have = len(levels[level]) if level < len(levels) else 0
+        if not 0 <= start <= stop <= have:
+            raise FormatError(f"level {level} holds {have} complete subtrees, not "
+                              f"{start}..{stop - 1}")
+        return levels[level][start:stop]
+
     def _check_size(self, size: int | None) -> int:
         n = len(self._levels[0])
         if size is None:
