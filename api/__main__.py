@@ -45,13 +45,21 @@ parser.add_argument("--db", default="var/drawledger.sqlite",
                     help="SQLite file or postgresql:// URL (must already hold a log)")
 parser.add_argument("--keys", type=Path, help="the log's key store: a folder with log.skey "
                     "(without it the API is read-only)")
+parser.add_argument("--witnesses", type=Path, help="witnesses.json: publish checkpoints "
+                    "through these witness services once the genesis quorum cosigned (with "
+                    "--keys; one worker: with several, run `drawledger checkpoint --witnesses` "
+                    "from cron)")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
 parser.add_argument("--workers", type=int, default=1,
                     help="worker processes (default 1; several: use PostgreSQL)")
+parser.add_argument("--no-access-log", action="store_true",
+                    help="no line per request on stderr (the log itself records every write)")
 args = parser.parse_args()
 if args.workers < 1:
     parser.error("--workers: at least 1")
+if args.witnesses is not None and (args.keys is None or args.workers > 1):
+    parser.error("--witnesses: needs --keys and one worker (--workers 1)")
 try:
     require_log(args.db)
 except NoLogError as exc:
@@ -61,12 +69,14 @@ except StorageError as exc:
     print(f"存储错误 / storage error: {exc}", file=sys.stderr)
     sys.exit(2)
 try:
-    app = create_app(args.db, args.keys)  # a bad key store is refused here, before any worker
+    # a bad key store is refused here, before any worker
+    app = create_app(args.db, args.keys, witnesses=args.witnesses)
 except KeyFileError as exc:
     print(f"拒绝 / refused: {exc}", file=sys.stderr)
     sys.exit(EXIT_NO_LOG)
 if args.workers == 1:
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info",
+                access_log=not args.no_access_log)
 else:
     os.environ[DB_ENV] = args.db
     if args.keys is not None:
@@ -74,4 +84,5 @@ else:
     else:
         os.environ.pop(KEYS_ENV, None)
     uvicorn.run("api._app:app_from_env", factory=True, workers=args.workers,
-                host=args.host, port=args.port, log_level="info")
+                host=args.host, port=args.port, log_level="info",
+                access_log=not args.no_access_log)

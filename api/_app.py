@@ -38,6 +38,7 @@ from api._tiles import tiles_router
 from api._todo import todo_router
 from ledger import InputError, Ledger
 from ledger._bundle import draw_lines, draw_status_text, draw_status_zh, make_bundle
+from ledger._checkpointer import Checkpointer, load_witnesses, publication_status
 from ledger._draws import draw_stream
 from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
 from verifier._note import ED25519_TYPE
@@ -86,13 +87,18 @@ def _cached(request: Request, item: tuple[bytes, str], media_type: str, immutabl
 
 
 def create_app(db: str, keys: FilePath | None = None, *,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+               witnesses: FilePath | None = None, checkpoint_every: float = 1.0) -> FastAPI:
     """The API over the log in ``db`` (a SQLite path or a postgresql:// URL); starting it
     raises ``ledger.NoLogError`` when ``db`` holds no log (it never creates one).
 
     ``keys`` is the log's key store (a folder holding exactly one key, ``log.skey``: the
     only secret the server holds; it signs receipts' promises). KeyFileError when it is
     not one. Without it the API is read-only and ``POST /v1/statements`` answers 503.
+
+    ``witnesses`` (``witnesses.json``, with ``keys``) runs the checkpointer in this
+    process: every ``checkpoint_every`` seconds a new checkpoint goes to the witnesses
+    and is published once the quorum cosigned (``/v1/status`` shows how it goes).
     """
     state: dict[str, Ledger] = {}
     signer: dict[str, NoteSigner] = {}
@@ -101,6 +107,11 @@ def create_app(db: str, keys: FilePath | None = None, *,
 
     if keys is not None:  # refused here, before serving: a wrong store is not a 503 later
         signer["log"] = load_store(keys, ED25519_TYPE)
+    if witnesses is not None and keys is None:
+        raise InputError("--witnesses needs --keys: the checkpointer signs with the log key")
+    publisher: dict[str, Checkpointer] = {}
+    stop_publishing = threading.Event()
+    threads: list[threading.Thread] = []
 
     running = [0]  # lifespans entered: a test harness may nest one in another
     submissions = Submissions(lambda: state["ledger"], lambda: signer.get("log"), clock)
@@ -116,10 +127,25 @@ def create_app(db: str, keys: FilePath | None = None, *,
                     signer["log"].verifier.vkey != state["ledger"].genesis()["log_key"]:
                 raise InputError(f"key store {keys}: its key is not the log key the genesis "
                                  "entry names")
+            if witnesses is not None and "checkpointer" not in publisher:
+                led = state["ledger"]
+                publisher["checkpointer"] = Checkpointer(
+                    led, signer["log"], load_witnesses(witnesses, led.trust()), clock=clock)
+                stop_publishing.clear()
+                thread = threading.Thread(target=publisher["checkpointer"].run, daemon=True,
+                                          args=(stop_publishing, checkpoint_every),
+                                          name="checkpointer")
+                thread.start()
+                threads.append(thread)
             yield
         finally:
             running[0] -= 1
             if not running[0]:
+                stop_publishing.set()  # the round under way ends first (bounded retries)
+                for thread in threads:
+                    thread.join()
+                threads.clear()
+                publisher.pop("checkpointer", None)
                 submissions.writer.stop()  # the queued groups are written first
                 state.pop("ledger").close()
                 state.pop("reader").close()
@@ -190,6 +216,15 @@ the latest signed checkpoint covers {signed}.</p>
     def healthz() -> dict[str, object]:
         """The log's size, read from the database: no lock, never behind a build."""
         return {"status": "ok", "entries": reader().chain.head()[0]}
+
+    @app.get("/v1/status")
+    def status() -> dict[str, object]:
+        """Publication (SPEC.md "Publication"): the log's size, the published size, the
+        quorum, each witness's last cosigned size and last error, and a sentence saying
+        whether publication is held up (Chinese, then English)."""
+        if "checkpointer" in publisher:
+            return publisher["checkpointer"].status()
+        return publication_status(reader())
 
     @app.get("/v1/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:

@@ -604,6 +604,27 @@ class Ledger(Application[str]):
         (also when another process wrote it first).
         """
         with self._lock:
+            signed = self.sign_checkpoint(log_signer)
+            if signed is None:
+                return None
+            cp, note = signed
+            size = cp.size
+            stamp = int((now() if now else datetime.now()).timestamp())
+            log_key = NoteVerifier.from_vkey(self.genesis()["log_key"])
+
+            def prove(old: int) -> list[bytes]:
+                return self.tree.consistency_proof(old, size)
+
+            for witness in witnesses:  # every witness agrees before any one cosigns
+                witness.check(note, log_key, prove)
+            note += "".join(witness.cosign(note, log_key, prove, stamp)
+                            for witness in witnesses)
+            return note if self.store_checkpoint(cp, note) else None
+
+    def sign_checkpoint(self, log_signer: NoteSigner) -> tuple[Checkpoint, str] | None:
+        """A checkpoint of the whole log signed by the log key (no cosignature yet; not
+        stored), or None when the last stored checkpoint already covers every entry."""
+        with self._lock:
             self._refresh()
             genesis = self.genesis()
             if log_signer.verifier.vkey != genesis["log_key"]:
@@ -613,27 +634,26 @@ class Ledger(Application[str]):
             if latest is not None and latest[0] >= size:
                 return None
             cp = Checkpoint(genesis["origin"], size, self.tree.root(size))
-            note = sign_note(cp.text, [log_signer])
-            stamp = int((now() if now else datetime.now()).timestamp())
-            log_key = NoteVerifier.from_vkey(genesis["log_key"])
+            return cp, sign_note(cp.text, [log_signer])
 
-            def prove(old: int) -> list[bytes]:
-                return self.tree.consistency_proof(old, size)
+    def store_checkpoint(self, cp: Checkpoint, note: str) -> bool:
+        """Store ``note`` (of ``cp``, with its cosignatures); False when another process
+        stored this size or a larger one first (the grow-only trigger): that one covers
+        it."""
+        try:
+            self.chain.add_checkpoint(cp.size, cp.root, note)
+        except ESIntegrityError:
+            latest = self.chain.latest_checkpoint()
+            if latest is not None and latest[0] >= cp.size:
+                return False
+            raise
+        return True
 
-            for witness in witnesses:  # every witness agrees before any one cosigns
-                witness.check(note, log_key, prove)
-            note += "".join(witness.cosign(note, log_key, prove, stamp)
-                            for witness in witnesses)
-            try:
-                self.chain.add_checkpoint(size, cp.root, note)
-            except ESIntegrityError:
-                # The grow-only trigger: another process checkpointed this size (or a
-                # larger one) since we looked. Its checkpoint covers ours.
-                latest = self.chain.latest_checkpoint()
-                if latest is not None and latest[0] >= size:
-                    return None
-                raise
-            return note
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """The consistency proof from tree size ``old`` to ``new`` (both within the
+        replayed tree), under the lock a writer appends under."""
+        with self._lock:
+            return self.tree.consistency_proof(old, new)
 
     def witness_latest(self, witness: Witness, now: datetime | None = None) -> str:
         """``drawledger witness cosign``: the witness checks the latest checkpoint against

@@ -33,6 +33,7 @@ from ledger._admin import (
 )
 from ledger._app import Ledger, require_log
 from ledger._bundle import draw_lines, draw_status_text, make_bundle
+from ledger._checkpointer import Checkpointer, load_witnesses
 from ledger._demo import DEFAULT_ORIGIN, TRIAL_PARTIES, Parties, build_demo, init_log
 from ledger._errors import (
     InputError,
@@ -137,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"演示日志 / demo log: {stats['entries']} entries, "
                   f"{stats['checkpoints']} checkpoints in {args.db}; "
                   f"各方密钥库 / party key stores in {keys.root}")
+        elif args.command == "checkpoint" and args.witnesses:
+            _checkpoint_remote(ledger, keys.load("log"), Path(args.witnesses))
         elif args.command == "checkpoint":
             # The local witnesses cosign through their state check (a rolled-back or
             # forked database is refused, nothing is cosigned).
@@ -537,8 +540,12 @@ def _parser() -> argparse.ArgumentParser:
                      "submit statement files signed by their parties (a statement or a batch "
                      "submission), all or none")
     req.add_argument("files", nargs="+", metavar="FILE", help="声明文件 / statement file")
-    sub.add("checkpoint", "签署当前日志树的检查点，并由本机见证人联署",
-            "sign a checkpoint of the current log; local witnesses cosign it")
+    p, _ = sub.add("checkpoint", "签署当前日志树的检查点，并由见证人联署（达到法定数才发布）",
+                   "sign a checkpoint of the current log; witnesses cosign it (published "
+                   "only with the quorum)")
+    p.add_argument("--witnesses", metavar="FILE", help="见证人服务列表 witnesses.json（不给则用"
+                   "本机试用见证人）/ the witness services, witnesses.json (default: the trial's "
+                   "local witnesses)")
     p, req = sub.add("export", "导出 entries.jsonl、checkpoints/ 和 trust.json",
                      "write entries.jsonl, checkpoints/ and trust.json")
     req.add_argument("out_dir", metavar="OUT_DIR")
@@ -604,6 +611,26 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("draw_id", metavar="DRAW_ID", help="plan_id/batch_id（见 drawledger draws）")
     req.add_argument("out_file", metavar="FILE")
     return parser
+
+
+def _checkpoint_remote(ledger: Ledger, log_key: NoteSigner, witnesses: Path) -> None:
+    """One publication round through the witness services (SPEC.md "Publication"); the
+    quorum missed is an error (exit 1) that says which witness failed and why."""
+    checkpointer = Checkpointer(ledger, log_key, load_witnesses(witnesses, ledger.trust()))
+    outcome = checkpointer.publish()
+    status = checkpointer.status()
+    for w in status["witnesses"]:
+        state = (f"已联署 / cosigned size {w['cosigned_size']}" if not w["last_error"]
+                 else w["last_error"])
+        print(f"{w['name']} ({w['url']}): {state}", file=sys.stderr)
+    if outcome is None:
+        print(f"已是最新 / already up to date (published size {status['published_size']})")
+    elif outcome.published:
+        print(f"已发布检查点 {outcome.size}（{len(outcome.cosigners)}/{outcome.quorum} 见证人联署）"
+              f" / published checkpoint {outcome.size} ({len(outcome.cosigners)} cosigners, "
+              f"quorum {outcome.quorum})")
+    else:
+        raise InputError(f"{status['message_zh']} / {status['message_en']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
