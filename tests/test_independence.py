@@ -82,3 +82,14 @@ def test_public_names_are_pinned() -> None:
         assert {n for n in exported if not n.startswith("__")} == public
         for name in exported:
             assert getattr(module, name) is not None
+
+
+def test_witness_imports_the_verifier_never_ledger_or_api() -> None:
+    """An audit body runs the witness service with the verifier's dependencies only:
+    importing it (its server and CLI too) loads neither ledger nor api nor their libraries,
+    and its sources import only the standard library, cryptography and the verifier."""
+    assert _loaded_server_side("witness, witness._server, witness.__main__") == []
+    allowed = set(sys.stdlib_module_names) | {"cryptography", "verifier", "witness",
+                                              "__future__"}
+    for name, top in _top_level_imports("witness"):
+        assert top in allowed, f"{name}: imports {top}"
