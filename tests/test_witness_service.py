@@ -323,6 +323,14 @@ def test_sigkill_while_writing_state_leaves_old_or_new(setup: Setup) -> None:
         w.stop()
 
 
+def serve_once(key: Path, state: Path, policy: Path) -> subprocess.CompletedProcess[str]:
+    """A witness that must refuse to start: its exit and messages."""
+    return subprocess.run([sys.executable, "-m", "witness", "serve", "--key", str(key),
+                           "--state", str(state), "--log-policy", str(policy),
+                           "--listen", "127.0.0.1:0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+
+
 def _ignore_errors(post: Callable[[bytes], object], body: bytes) -> None:
     with contextlib.suppress(OSError, http.client.HTTPException):
         post(body)  # the witness is killed mid-request
@@ -330,10 +338,7 @@ def _ignore_errors(post: Callable[[bytes], object], body: bytes) -> None:
 
 def test_second_witness_on_one_state_is_refused(setup: Setup, witness: Witness) -> None:
     """Two processes on one state would each serialise only their own requests."""
-    proc = subprocess.run([sys.executable, "-m", "witness", "serve", "--key", str(setup.key),
-                           "--state", str(witness.state), "--log-policy", str(setup.policy),
-                           "--listen", "127.0.0.1:0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    proc = serve_once(setup.key, witness.state, setup.policy)
     assert proc.returncode == 1
     assert "another process" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -342,10 +347,7 @@ def test_corrupt_state_refuses_to_start(setup: Setup, tmp_path: Path) -> None:
     """A state file that does not parse is never taken as empty (that would cosign a
     fork of every log the witness had seen)."""
     (tmp_path / "state.json").write_text('{"x": {"size": 3', encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "witness", "serve", "--key", str(setup.key),
-                           "--state", str(tmp_path), "--log-policy", str(setup.policy),
-                           "--listen", "127.0.0.1:0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    proc = serve_once(setup.key, tmp_path, setup.policy)
     assert proc.returncode == 1
     assert "not a state file" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -355,18 +357,12 @@ def test_key_readable_by_others_is_refused(setup: Setup, tmp_path: Path) -> None
     key = tmp_path / "w.skey"
     key.write_bytes(setup.key.read_bytes())
     key.chmod(0o644)
-    proc = subprocess.run([sys.executable, "-m", "witness", "serve", "--key", str(key),
-                           "--state", str(tmp_path / "s"), "--log-policy", str(setup.policy),
-                           "--listen", "127.0.0.1:0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    proc = serve_once(key, tmp_path / "s", setup.policy)
     assert proc.returncode == 1 and "chmod 600" in proc.stderr
 
 
 def test_bad_log_policy_names_the_line(setup: Setup, tmp_path: Path) -> None:
     policy = tmp_path / "p"
     policy.write_text(f"log {setup.vkey.vkey}\n", encoding="utf-8")  # a witness key
-    proc = subprocess.run([sys.executable, "-m", "witness", "serve", "--key", str(setup.key),
-                           "--state", str(tmp_path / "s"), "--log-policy", str(policy),
-                           "--listen", "127.0.0.1:0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    proc = serve_once(setup.key, tmp_path / "s", policy)
     assert proc.returncode == 1 and "line 1" in proc.stderr and "sigtype 1" in proc.stderr
