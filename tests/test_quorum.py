@@ -297,3 +297,26 @@ def test_witness_list_naming_an_unpinned_key_is_refused(
     path.write_text(json.dumps(items))
     with pytest.raises(InputError, match=r"witnesses\.json\[1\]\.vkey"):
         load_witnesses(path, ledger.trust())
+
+
+def test_api_checkpointer_publishes_and_status_shows_witnesses(
+        three: tuple[Ledger, NoteSigner, list[_StandIn], Path, str], tmp_path: Path) -> None:
+    """``create_app(..., witnesses=FILE)``: the API's own checkpointer publishes new
+    entries through the witnesses; /v1/status shows each witness's size and error."""
+    ledger, _, witnesses, path, db = three
+    witnesses[0].stop()
+    app = create_app(db, tmp_path / "log", witnesses=path, checkpoint_every=0.05)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status = client.get("/v1/status").json()
+            if status["published_size"] == ledger.size:
+                break
+            time.sleep(0.05)
+        assert status["published_size"] == ledger.size and status["held"] is False
+        by_name = {w["name"]: w for w in status["witnesses"]}
+        assert by_name["quorum-witness-1"]["cosigned_size"] == ledger.size
+        assert "unreachable" in by_name["quorum-witness-0"]["last_error"]
+        served = client.get("/v1/checkpoint").text
+        assert verify_cosignatures(parse_note(served), ledger.trust().witnesses).keys() == {
+            "quorum-witness-1", "quorum-witness-2"}
