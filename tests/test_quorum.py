@@ -4,14 +4,15 @@ public and another to an auditor without the witnesses seeing both."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
+import signal
 import sqlite3
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,17 +24,14 @@ from ledger._checkpointer import Checkpointer, load_witnesses
 from ledger._cli import main as cli_main
 from verifier import (
     NoteSigner,
-    NoteVerifier,
-    VerifierError,
     cosign,
-    parse_checkpoint,
     parse_note,
-    verify_consistency,
     verify_cosignatures,
-    verify_note,
 )
 from verifier._note import COSIGNATURE_TYPE
 from verifier._statements import DEFAULT_POLICY, genesis_body
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -100,64 +98,37 @@ def test_offline_witness_cosign_publishes(demo: tuple[Ledger, Parties, str]) -> 
 
 
 # -- the checkpointer against witnesses on real ports ------------------------------------
-class _StandIn:
-    """A minimal tlog-witness (add-checkpoint only) on a real port, written from the C2SP
-    spec for these tests: 409 with its size, 403 bad log signature, 422 bad proof."""
+@dataclass
+class _Witness:
+    """A running ``python -m witness serve`` (its own key folder and state) on a real
+    port."""
 
-    def __init__(self, signer: NoteSigner, log_key: NoteVerifier) -> None:
-        self.signer, self.log_key = signer, log_key
-        self.state: dict[str, tuple[int, bytes]] = {}
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"])).decode()
-                code, ctype, text = outer.answer(body)
-                data = text.encode()
-                self.send_response(code)
-                self.send_header("content-type", ctype)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer(self, body: str) -> tuple[int, str, str]:
-        head, _, note = body.partition("\n\n")
-        lines = head.split("\n")
-        old = int(lines[0].removeprefix("old "))
-        proof = [base64.b64decode(x) for x in lines[1:]]
-        try:
-            parsed = parse_note(note)
-            verify_note(parsed, [self.log_key])
-        except VerifierError:
-            return 403, "text/plain", "bad log signature"
-        cp = parse_checkpoint(parsed.text)
-        with self.lock:
-            size, root = self.state.get(cp.origin, (0, b""))
-            if old != size:
-                return 409, "text/x.tlog.size", f"{size}\n"
-            if old > cp.size:
-                return 400, "text/plain", "old size above the checkpoint's"
-            try:
-                if old == cp.size and cp.root != root:
-                    raise VerifierError("same size, another root")
-                if 0 < old < cp.size:
-                    verify_consistency(old, cp.size, root, cp.root, proof)
-            except VerifierError as exc:
-                return 422, "text/plain", str(exc)
-            self.state[cp.origin] = (cp.size, cp.root)
-            return 200, "text/plain", cosign(parsed.text, self.signer, int(time.time()))
+    proc: subprocess.Popen[str]
+    url: str
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
+
+def _witness(root: Path, name: str, log_vkey: str) -> tuple[_Witness, str]:
+    """The audit body's three commands: keygen in its own folder, a log policy, serve."""
+    keygen = subprocess.run([sys.executable, "-m", "witness", "keygen", "--name", name,
+                             "--out", str(root / "key")], capture_output=True, text=True,
+                            cwd=ROOT, check=True, timeout=60)
+    (key,) = (root / "key").glob("*.skey")
+    (root / "logs.policy").write_text(f"log {log_vkey}\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "witness", "serve", "--key", str(key),
+                             "--state", str(root / "state"), "--log-policy",
+                             str(root / "logs.policy"), "--listen", "127.0.0.1:0"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "listening on http://127.0.0.1:" in line, line
+    port = int(line.rsplit(":", 1)[1].split()[0])
+    return _Witness(proc, f"http://127.0.0.1:{port}"), keygen.stdout.strip()
 
 
 def _grow_by_authority(ledger: Ledger, authority: NoteSigner, tag: str, n: int = 2) -> None:
@@ -167,22 +138,24 @@ def _grow_by_authority(ledger: Ledger, authority: NoteSigner, tag: str, n: int =
 
 
 @pytest.fixture
-def three(tmp_path: Path) -> Iterator[tuple[Ledger, NoteSigner, list[_StandIn], Path, str]]:
+def three(tmp_path: Path) -> Iterator[tuple[Ledger, NoteSigner, list[_Witness], Path, str]]:
     """A log whose genesis pins three witnesses with quorum 2, the three witnesses
     running, and the witnesses.json naming them."""
     log_key = NoteSigner.generate("quorum.test/log")
     authority = NoteSigner.generate("quorum-test-authority")
-    signers = [NoteSigner.generate(f"quorum-witness-{i}", COSIGNATURE_TYPE) for i in range(3)]
+    started = [_witness(tmp_path / f"w{i}", f"quorum-witness-{i}", log_key.verifier.vkey)
+               for i in range(3)]
+    witnesses = [w for w, _ in started]
+    vkeys = [v for _, v in started]
     db = str(tmp_path / "db.sqlite")
     ledger = Ledger(db)
     body = genesis_body("quorum.test/log", log_key.verifier.vkey, [authority.verifier.vkey],
-                        [s.verifier.vkey for s in signers], 2, DEFAULT_POLICY, None)
+                        vkeys, 2, DEFAULT_POLICY, None)
     ledger.submit([sign_statement(authority, "log.genesis", "log", "authority", body)])
     _grow_by_authority(ledger, authority, "A")
-    witnesses = [_StandIn(s, log_key.verifier) for s in signers]
     path = tmp_path / "witnesses.json"
-    path.write_text(json.dumps([{"vkey": s.verifier.vkey, "url": w.url}
-                                for s, w in zip(signers, witnesses, strict=True)]))
+    path.write_text(json.dumps([{"vkey": v, "url": w.url}
+                                for v, w in zip(vkeys, witnesses, strict=True)]))
     (tmp_path / "log").mkdir()
     (tmp_path / "log" / "log.skey").write_text(log_key.skey + "\n")
     (tmp_path / "log" / "log.skey").chmod(0o600)
@@ -201,7 +174,7 @@ def _log_signer(path: Path) -> NoteSigner:
     return NoteSigner.from_skey((path.parent / "log" / "log.skey").read_text().strip())
 
 
-def test_one_witness_down_still_published(three: tuple[Ledger, NoteSigner, list[_StandIn],
+def test_one_witness_down_still_published(three: tuple[Ledger, NoteSigner, list[_Witness],
                                                        Path, str]) -> None:
     """2 of 3 cosign: the checkpoint is published, carries both cosignatures, and the
     status names the witness that is down with its error."""
@@ -222,7 +195,7 @@ def test_one_witness_down_still_published(three: tuple[Ledger, NoteSigner, list[
 
 
 def test_two_witnesses_down_nothing_published_status_says_why(
-        three: tuple[Ledger, NoteSigner, list[_StandIn], Path, str], tmp_path: Path,
+        three: tuple[Ledger, NoteSigner, list[_Witness], Path, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """With the quorum unreachable the log still accepts entries, publishes nothing new,
     and both the status and the CLI say so, Chinese first."""
@@ -260,7 +233,7 @@ def _copy_db(src: str, dst: str) -> None:
 
 
 def test_rewritten_history_refused_by_every_witness(
-        three: tuple[Ledger, NoteSigner, list[_StandIn], Path, str], tmp_path: Path) -> None:
+        three: tuple[Ledger, NoteSigner, list[_Witness], Path, str], tmp_path: Path) -> None:
     """The operator rolls the database back and writes another history past the
     published size: every witness answers 4xx and nothing new is published."""
     ledger, authority, _, path, db = three
@@ -288,7 +261,7 @@ def test_rewritten_history_refused_by_every_witness(
 
 
 def test_witness_list_naming_an_unpinned_key_is_refused(
-        three: tuple[Ledger, NoteSigner, list[_StandIn], Path, str]) -> None:
+        three: tuple[Ledger, NoteSigner, list[_Witness], Path, str]) -> None:
     """witnesses.json may only name the genesis's witnesses: an operator's own key put
     there is refused naming the item, before any request."""
     ledger, _, _, path, _ = three
@@ -300,7 +273,7 @@ def test_witness_list_naming_an_unpinned_key_is_refused(
 
 
 def test_api_checkpointer_publishes_and_status_shows_witnesses(
-        three: tuple[Ledger, NoteSigner, list[_StandIn], Path, str], tmp_path: Path) -> None:
+        three: tuple[Ledger, NoteSigner, list[_Witness], Path, str], tmp_path: Path) -> None:
     """``create_app(..., witnesses=FILE)``: the API's own checkpointer publishes new
     entries through the witnesses; /v1/status shows each witness's size and error."""
     ledger, _, witnesses, path, db = three
