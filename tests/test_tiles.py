@@ -6,6 +6,7 @@ lie. Attacks are named after what they do."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """A small demo year (350 entries: a full and a partial bundle), its export and its
+    """A small demo year (~350 entries: a full and a partial bundle), its export and its
     static tiles."""
     root = tmp_path_factory.mktemp("tiles")
     ledger = Ledger(str(root / "db.sqlite"))
@@ -63,6 +64,13 @@ def report(*args: str) -> tuple[int, dict[str, Any]]:
 def without_source(obj: dict[str, Any]) -> dict[str, Any]:
     """The report minus what names where the data came from."""
     return {k: v for k, v in obj.items() if k != "trust_source"}
+
+
+def published_size(log: dict[str, Path]) -> int:
+    """The demo's size (its dates follow the clock): one full and one partial bundle."""
+    size = int((log["tiles"] / "checkpoint").read_text().splitlines()[1])
+    assert 256 < size < 512
+    return size
 
 
 def rules(obj: dict[str, Any]) -> set[str]:
@@ -115,10 +123,10 @@ def test_bundle_in_another_encoding_is_refused(data: bytes, count: int) -> None:
 def test_static_tiles_hold_the_published_tree(log: dict[str, Path]) -> None:
     tiles, export = log["tiles"], log["export"]
     lines = (export / "entries.jsonl").read_bytes().splitlines()
-    size = int((tiles / "checkpoint").read_text().splitlines()[1])
-    assert size == len(lines) == 350
+    size = published_size(log)
+    assert size == len(lines)
     bundles = (tiles / "tile/entries/000").read_bytes() + \
-        (tiles / "tile/entries/001.p/94").read_bytes()
+        (tiles / f"tile/entries/001.p/{size - 256}").read_bytes()
     assert decode_bundle(bundles, size) == lines
     tree = MerkleTree(entry_hash(line) for line in lines)
     assert (tiles / "tile/0/000").read_bytes() == b"".join(tree.leaf(i) for i in range(256))
@@ -136,7 +144,7 @@ def test_audit_tiles_gives_the_export_report(log: dict[str, Path]) -> None:
     code_tiles, from_tiles = report("--tiles", str(log["tiles"]),
                                     "--trust", str(log["export"] / "trust.json"))
     assert code_export == code_tiles == 0
-    assert from_tiles["entries"] == 350
+    assert from_tiles["entries"] == published_size(log)
     assert from_tiles["trust_source"].startswith("--trust")
     assert without_source(from_tiles) == without_source(from_export)
 
@@ -155,7 +163,8 @@ def test_api_serves_the_static_bytes(log: dict[str, Path]) -> None:
                 partial = ".p/" in rel
                 assert ("immutable" in got.headers["cache-control"]) != partial, rel
         assert client.get("/checkpoint").headers["cache-control"] == "no-cache"
-        for beyond in ["/tile/entries/001", "/tile/0/001", "/tile/entries/001.p/95",
+        wider = f"/tile/entries/001.p/{published_size(log) - 255}"
+        for beyond in ["/tile/entries/001", "/tile/0/001", wider,
                        "/tile/1/000", "/tile/2/000.p/1", "/tile/0/0", "/tile/0/x000/000",
                        "/checkpoints/..%2Ftrust.json", "/checkpoints/999999999999.note"]:
             got = client.get(beyond)
@@ -227,7 +236,7 @@ def test_forged_level1_tile_is_caught(log: dict[str, Path]) -> None:
 
 def test_missing_hash_tile_is_caught(log: dict[str, Path]) -> None:
     tiles = tampered(log, "missing-tile")
-    (tiles / "tile/0/001.p/94").unlink()
+    (tiles / f"tile/0/001.p/{published_size(log) - 256}").unlink()
     code, obj = report("--tiles", str(tiles), "--trust", str(log["export"] / "trust.json"))
     assert code == 2
     assert rules(obj) == {"V1.tiles"}
@@ -248,7 +257,7 @@ def test_entry_rewritten_in_a_bundle_is_caught(log: dict[str, Path]) -> None:
 
 def test_truncated_bundle_ends_the_entries(log: dict[str, Path]) -> None:
     tiles = tampered(log, "truncated-bundle")
-    path = tiles / "tile/entries/001.p/94"
+    path = tiles / f"tile/entries/001.p/{published_size(log) - 256}"
     path.write_bytes(path.read_bytes()[:-10])
     code, obj = report("--tiles", str(tiles), "--trust", str(log["export"] / "trust.json"))
     assert code == 2
@@ -289,3 +298,73 @@ def test_tiles_refuse_to_overwrite_a_full_tile_with_other_bytes(log: dict[str, P
     assert done.returncode == 2, done.stderr
     assert "tile/0/000" in done.stderr and "Traceback" not in done.stderr
     assert path.read_bytes() == b"\x01" * 8192
+
+
+# -- an independent client: Go's golang.org/x/mod/sumdb/{note,tlog} --------------------
+
+GOPATH = os.environ.get("DRAWLEDGER_GOPATH", "/usr/share/gocode")  # Debian's x/mod
+
+
+@pytest.fixture(scope="module")
+def tilecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/go/tilecheck built against x/mod (Debian's golang-golang-x-mod-dev, offline,
+    GOPATH mode). Skipped when Go or x/mod is absent, unless DRAWLEDGER_REQUIRE_GO=1
+    (.ci/run sets it and installs both)."""
+    go = shutil.which("go")
+    mod = Path(GOPATH) / "src/golang.org/x/mod/sumdb/tlog"
+    if go is None or not mod.is_dir():
+        why = (f"Go ({'found' if go else 'no go on PATH'}) and golang.org/x/mod in {GOPATH} "
+               "are needed: apt-get install golang-go golang-golang-x-mod-dev")
+        if os.environ.get("DRAWLEDGER_REQUIRE_GO") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    out = tmp_path_factory.mktemp("go") / "tilecheck"
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": "",
+           "GOCACHE": str(out.parent / "cache")}
+    subprocess.run([go, "build", "-o", str(out), "."], cwd=REPO / "tests/go/tilecheck",
+                   env=env, check=True, timeout=600)
+    return out
+
+
+def older_note(log: dict[str, Path]) -> str:
+    """An earlier published checkpoint's note, about half the tree."""
+    names = [n for n in (log["tiles"] / "checkpoints/index").read_text().split()
+             if "." not in n[:-5] and 100 < int(n[:12]) < published_size(log)]
+    return names[0]
+
+
+def go_check(tool: Path, log: dict[str, Path], tiles: str, old: str, seed: int = 14
+             ) -> subprocess.CompletedProcess[str]:
+    vkey = json.loads((log["export"] / "trust.json").read_text())["log_key"]
+    return subprocess.run([str(tool), tiles, vkey, str(log["export"] / "entries.jsonl"),
+                           str(log["tiles"] / "checkpoints" / old), str(seed)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_go_x_mod_verifies_checkpoint_tiles_and_proofs(tilecheck: Path,
+                                                       log: dict[str, Path]) -> None:
+    """Acceptance: x/mod's note verifies the checkpoint with our vkey as is, its
+    TileHashReader authenticates our hash tiles against the signed root, and inclusion
+    (first, last, 20 random) and consistency (an older published checkpoint) proofs built
+    from them check; the root it computes is the checkpoint's, byte for byte."""
+    old = older_note(log)
+    done = go_check(tilecheck, log, str(log["tiles"]), old)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    lines = (log["tiles"] / "checkpoint").read_text().splitlines()
+    assert (got["origin"], got["size"], got["root"]) == (lines[0], int(lines[1]), lines[2])
+    size = published_size(log)
+    assert got["inclusion"][:2] == [0, size - 1] and len(got["inclusion"]) == 22
+    assert got["consistency"] == [int(old[:12]), size]
+
+
+def test_go_x_mod_refuses_a_forged_tile(tilecheck: Path, log: dict[str, Path]) -> None:
+    """The same client against a tile log with one flipped hash bit: it refuses."""
+    tiles = tampered(log, "forged-for-go")
+    path = tiles / f"tile/0/001.p/{published_size(log) - 256}"
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0x80
+    path.write_bytes(bytes(data))
+    done = go_check(tilecheck, log, str(tiles), older_note(log))
+    assert done.returncode == 1
+    assert "tilecheck:" in done.stderr
