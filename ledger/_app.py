@@ -722,16 +722,9 @@ class Ledger(Application[str]):
                     fh.write(raw + b"\n")
                     count += 1
             tmp.replace(out_dir / "entries.jsonl")
-            notes = {size: note for size, _, note in checkpoints}
-            for size, note in notes.items():
-                (cp_dir / f"{size:012d}.note").write_text(note, encoding="utf-8")
-            # Cosignatures added later: each as the log-signed note with that one line.
-            for i, (size, line) in enumerate(self.chain.cosignatures()):
-                text, _, sigs = notes[size].partition("\n\n")
-                log_sigs = "".join(s + "\n" for s in sigs.splitlines()
-                                   if s.split(" ")[1] == trust.log_key.name)
-                (cp_dir / f"{size:012d}.{i:06d}.note").write_text(
-                    f"{text}\n\n{log_sigs}{line}", encoding="utf-8")
+            from ledger._tiles import checkpoint_notes  # the tiles serve the same notes
+            for name, note in checkpoint_notes(self, last):
+                (cp_dir / name).write_text(note, encoding="utf-8")
             (out_dir / "trust.json").write_text(
                 json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
                 encoding="utf-8")
