@@ -26,7 +26,7 @@ from typing import NoReturn
 import uvicorn
 
 from api._app import DB_ENV, KEYS_ENV, create_app
-from ledger import NoLogError, StorageError
+from ledger import InputError, NoLogError, StorageError
 from ledger._app import require_log
 from verifier import KeyFileError
 
@@ -74,6 +74,9 @@ try:
 except KeyFileError as exc:
     print(f"拒绝 / refused: {exc}", file=sys.stderr)
     sys.exit(EXIT_NO_LOG)
+except InputError as exc:  # a key that is not the log's, a witness list the genesis denies
+    print(f"拒绝 / refused: {exc}", file=sys.stderr)
+    sys.exit(64)
 if args.workers == 1:
     uvicorn.run(app, host=args.host, port=args.port, log_level="info",
                 access_log=not args.no_access_log)

@@ -86,6 +86,22 @@ def _cached(request: Request, item: tuple[bytes, str], media_type: str, immutabl
     return Response(data, media_type=media_type, headers=out)
 
 
+def _check_start(db: str, log_key: NoteSigner | None, keys: FilePath | None,
+                 witnesses: FilePath | None) -> None:
+    """Refuse, before serving, a key store whose key is not the genesis's log key or a
+    witness list that names a key the genesis does not: an error message, not a failed
+    start-up with a traceback (the lifespan checks the key again for app_from_env)."""
+    ledger = Ledger(db, create=False)
+    try:
+        if log_key is not None and log_key.verifier.vkey != ledger.genesis()["log_key"]:
+            raise InputError(f"key store {keys}: its key is not the log key the genesis "
+                             "entry names")
+        if witnesses is not None:
+            load_witnesses(witnesses, ledger.trust())
+    finally:
+        ledger.close()
+
+
 def create_app(db: str, keys: FilePath | None = None, *,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                witnesses: FilePath | None = None, checkpoint_every: float = 1.0) -> FastAPI:
@@ -109,6 +125,8 @@ def create_app(db: str, keys: FilePath | None = None, *,
         signer["log"] = load_store(keys, ED25519_TYPE)
     if witnesses is not None and keys is None:
         raise InputError("--witnesses needs --keys: the checkpointer signs with the log key")
+    if "log" in signer or witnesses is not None:
+        _check_start(db, signer.get("log"), keys, witnesses)
     publisher: dict[str, Checkpointer] = {}
     stop_publishing = threading.Event()
     threads: list[threading.Thread] = []

@@ -293,3 +293,20 @@ def test_api_checkpointer_publishes_and_status_shows_witnesses(
         served = client.get("/v1/checkpoint").text
         assert verify_cosignatures(parse_note(served), ledger.trust().witnesses).keys() == {
             "quorum-witness-1", "quorum-witness-2"}
+
+
+def test_api_with_an_unpinned_witness_list_refuses_to_start(
+        three: tuple[Ledger, NoteSigner, list[_Witness], Path, str]) -> None:
+    """``python -m api --witnesses`` naming a key the genesis does not pin: refused before
+    serving, with the item named, exit 64 and no traceback (it used to fail inside the
+    lifespan)."""
+    _, _, _, path, db = three
+    items = json.loads(path.read_text())
+    items[0]["vkey"] = NoteSigner.generate("quorum-witness-0", COSIGNATURE_TYPE).verifier.vkey
+    path.write_text(json.dumps(items))
+    proc = subprocess.run([sys.executable, "-m", "api", "--db", db, "--keys",
+                           str(path.parent / "log"), "--witnesses", str(path), "--port", "0"],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 64, proc.stderr
+    assert "witnesses.json[0].vkey" in proc.stderr and "Traceback" not in proc.stderr
