@@ -220,6 +220,9 @@ def test_add_checkpoint_status_table(setup: Setup, witness: Witness, name: str, 
         assert reply == f"{held}\n".encode()
     else:
         assert "/" in reply.decode()  # Chinese / English reason
+    if status == 422:  # log-signed and refused as a fork: kept as evidence
+        kept = [p.read_bytes() for p in (witness.state / "evidence").glob("*.txt")]
+        assert any(k.endswith(body) and k.startswith(b"# 422 ") for k in kept)
 
 
 def test_http_limits(witness: Witness, setup: Setup) -> None:
