@@ -66,6 +66,7 @@ from verifier import (
     parse_statement_file,
     save_key,
 )
+from verifier._errors import VerifierError
 from verifier._results import OUTCOMES
 from verifier._statements import check_origin
 
@@ -642,6 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ForkError as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except VerifierError as exc:  # e.g. a stored checkpoint the log key did not sign
+        print(f"拒绝 / refused: {exc}", file=sys.stderr)
         return 1
     except NoLogError as exc:
         print(f"拒绝 / refused: {exc}", file=sys.stderr)

@@ -35,8 +35,13 @@ from verifier import (
     EXIT_INTEGRITY,
     INTEGRITY,
     VIOLATION,
+    Checkpoint,
+    NoteSigner,
     entry_hash,
     make_entry,
+    parse_checkpoint,
+    parse_note,
+    sign_note,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -433,3 +438,29 @@ def test_statement_over_the_entry_limit_is_refused(log_dir: Path) -> None:
         assert 1_040_000 < len(raw) <= 1 << 20
     finally:
         ledger.close()
+
+
+def test_witness_asked_to_cosign_a_checkpoint_the_log_key_did_not_sign(log_dir: Path) -> None:
+    """Someone with file access swaps the latest stored checkpoint's note for one signed by
+    another key: `drawledger witness cosign` refuses by name (exit 1), no traceback, and
+    the witness's state is unchanged."""
+    db = log_dir / "db.sqlite"
+    size, note = sql(db, "SELECT size, note FROM dl_checkpoints ORDER BY size DESC LIMIT 1")[0]
+    cp: Checkpoint = parse_checkpoint(parse_note(note).text)
+    forged = sign_note(cp.text, [NoteSigner.generate(cp.origin)])  # the log's name only
+    con = sqlite3.connect(db)
+    try:
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                   ).fetchall():
+            con.execute(f"DROP TRIGGER {name}")
+        con.execute("UPDATE dl_checkpoints SET note = ? WHERE size = ?", (forged, size))
+        con.commit()
+    finally:
+        con.close()
+    store = next(p for p in sorted((log_dir / "parties").glob("witness-*")))
+    before = witness_states(log_dir)
+    proc = drawledger(log_dir, "witness", "cosign", "--key", str(next(store.glob("*.skey"))),
+                      "--state", str(next(store.glob("*.state.json"))))
+    assert proc.returncode == 1, proc.stderr
+    assert "拒绝" in proc.stderr and "Traceback" not in proc.stderr
+    assert witness_states(log_dir) == before
