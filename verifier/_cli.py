@@ -26,11 +26,13 @@ from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
 from verifier._errors import CanonicalError, FormatError, VerifierError
+from verifier._fork import check_fork
 from verifier._grouping import causes, groups
 from verifier._html import render_html
 from verifier._note import NoteVerifier
 from verifier._receipt import Receipt, verify_receipt
 from verifier._registry import check_uscc
+from verifier._resume import AuditState, StateError, load_state, save_state
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding
 from verifier._tiles import TileReplay, TileSource, tile_checkpoints
 from verifier._trust import Trust, chain_from_json, load_trust
@@ -305,6 +307,9 @@ def _audit(args: argparse.Namespace) -> int:
         raise _Usage("audit 需要导出目录或 --tiles 二者之一", "audit takes an export directory "
                      "or --tiles URL_OR_DIR, one of them")
     if args.tiles is not None:
+        if args.state:
+            raise _Usage("--state 只用于导出目录，不用于 --tiles", "--state works on an export "
+                         "directory, not with --tiles")
         report, source = _audit_tiles(args)
     else:
         report, source = _audit_export(args)
@@ -332,15 +337,62 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
     promises = [(name, _read_receipt(name, trust).promise) for name in args.receipt]
     now = _now_arg(args.now) if args.now is not None else None
     total = entries.stat().st_size
+    resume = _load_resume(args.state, entries, total) if args.state else None
     with entries.open("rb") as fh:
+        if resume is not None:
+            fh.seek(resume.offset)  # the entries the state verified are not read again
+            total -= resume.offset
         lines = read_lines(fh)
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
             lines = _progress(lines, total, sys.stderr)
         workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
-        report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
-                       body_rules=not args.no_body_rules, workers=workers,
-                       outside=outside, now=now, receipts=promises)
+        try:
+            report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
+                           body_rules=not args.no_body_rules, workers=workers,
+                           outside=outside, now=now, receipts=promises, resume=resume,
+                           save=bool(args.state))
+        except StateError as exc:
+            raise _Usage(exc.zh, exc.en) from None
+    if args.state:
+        _save_resume(args.state, report)
     return report, source
+
+
+def _load_resume(name: str, entries: Path, total: int) -> AuditState | None:
+    """The saved state to continue (SPEC.md 9.6), None when the file does not exist yet;
+    refused when the export does not hold the state's entries where it says."""
+    if not Path(name).exists():
+        return None
+    try:
+        state = load_state(name)
+    except StateError as exc:
+        raise _Usage(exc.zh, exc.en) from None
+    ok = state.offset <= total
+    if ok and state.offset:
+        with entries.open("rb") as fh:
+            fh.seek(state.offset - 1)
+            ok = fh.read(1) == b"\n"
+    if not ok:
+        raise _Usage(f"{entries} 在第 {state.offset} 字节处没有审计状态的 {state.size} 条条目的结尾"
+                     "（导出被截断或改写）；请不带 --state 审计",
+                     f"{entries} does not end the audit state's {state.size} entries at byte "
+                     f"{state.offset} (the export was truncated or rewritten); audit without "
+                     "--state")
+    return state
+
+
+def _save_resume(name: str, report: Report) -> None:
+    if report.state is None:
+        print(f"未保存审计状态：没有与重算一致的检查点 / no audit state saved to {name}: no "
+              "checkpoint matched the replay", file=sys.stderr)
+        return
+    try:
+        save_state(name, report.state)
+    except (OSError, StateError) as exc:
+        raise _Usage(f"无法保存审计状态 {name}：{exc}", f"cannot save the audit state "
+                     f"{name}: {exc}") from None
+    print(f"审计状态已保存（{report.state.size} 条）/ audit state saved to {name} at "
+          f"{report.state.size} entries", file=sys.stderr)
 
 
 def _report_out(args: argparse.Namespace, report: Report, source: str) -> int:
@@ -362,6 +414,20 @@ def _report_out(args: argparse.Namespace, report: Report, source: str) -> int:
         # The reader (`| head`) stopped early; the verdict is still the exit status.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return report.exit_code
+
+
+def _fork(args: argparse.Namespace) -> int:
+    """Exit 2 when the evidence shows the log signed two histories, 0 when it refutes
+    itself (the notes are consistent), 64 when it cannot be judged (SPEC.md 7.7)."""
+    try:
+        trust = load_trust(Path(args.trust).read_bytes())
+        data = Path(args.file).read_bytes()
+    except (OSError, FormatError) as exc:
+        raise _Usage(f"无法读取输入：{exc}", f"cannot read the input: {exc}") from None
+    verdict = check_fork(data, trust)
+    print(f"分叉证据 / fork evidence: {verdict.zh} / {verdict.en} (exit {verdict.code})",
+          file=sys.stdout if verdict.code != 64 else sys.stderr)
+    return verdict.code
 
 
 def _read_receipt(name: str, trust: Trust | None) -> Receipt:
@@ -574,6 +640,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--receipt", action="append", default=[], metavar="FILE",
                    help="a receipt the log gave for a submission: the export must hold the "
                         "promised entry (V1.receipt otherwise; repeatable)")
+    p.add_argument("--state", metavar="FILE",
+                   help="incremental audit: resume from the replay state in FILE (MAC key "
+                        "in FILE.key) and read only the entries after it; save the state "
+                        "at the last verified checkpoint (one process)")
+    p = sub.add_parser("fork", help="check fork evidence: did the log sign two histories?")
+    p.add_argument("file", help="the evidence (drawledger/fork-evidence/v1, SPEC.md 7.7)")
+    p.add_argument("--trust", required=True, help="trust.json with the pinned log key")
     p = sub.add_parser("receipt", help="check a submission's receipt offline")
     p.add_argument("file", help="the receipt (JSON) the log returned")
     p.add_argument("--trust", required=True, help="trust.json with the pinned log key")
@@ -600,6 +673,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args)
         if args.command == "receipt":
             return _receipt(args)
+        if args.command == "fork":
+            return _fork(args)
         try:
             code = _bundle(args)
             sys.stdout.flush()

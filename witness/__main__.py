@@ -1,4 +1,5 @@
-"""``python -m witness serve|keygen``: the audit body's witness, on its own machine."""
+"""``python -m witness serve|keygen|monitor``: the audit body's witness, on its own machine,
+and the monitor that catches split views."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from verifier import FormatError, KeyFileError, NoteSigner, load_key, save_key
+from verifier import FormatError, KeyFileError, NoteSigner, load_key, load_trust, save_key
 from verifier._note import COSIGNATURE_TYPE
+from verifier._tiles import TileSource
 from verifier._witness import StateError, WitnessState
 from witness._errors import WitnessError
+from witness._monitor import Monitor, Round
 from witness._policy import load_log_policy
 from witness._server import WitnessServer
 
@@ -46,7 +49,62 @@ def _parser() -> argparse.ArgumentParser:
                         help="见证名称，如 audit.example.gov.cn/witness / the witness name")
     keygen.add_argument("--out", required=True, metavar="DIR",
                         help="密钥文件夹（新建）/ the key's folder")
+    monitor = sub.add_parser("monitor", help="跟踪日志瓦片、发现分叉 / follow a log, catch forks",
+                             description="跟踪日志的瓦片与检查点，审计新条目，交叉核对其他来源的"
+                                         "检查点；发现分叉时写出证据 / follow a log's tiles and "
+                                         "checkpoints, audit new entries, cross-check notes "
+                                         "seen elsewhere; write fork evidence")
+    monitor.add_argument("--tiles", required=True, metavar="URL_OR_DIR",
+                         help="日志瓦片的地址或文件夹 / the log's tiles (http(s) URL or folder)")
+    monitor.add_argument("--trust", required=True, metavar="FILE",
+                         help="固定的 trust.json / the pinned trust.json")
+    monitor.add_argument("--state", required=True, metavar="DIR",
+                         help="监测状态与证据文件夹 / the monitor's state (evidence/ inside)")
+    monitor.add_argument("--peer", action="append", default=[], metavar="URL_OR_FILE",
+                         help="别处看到的检查点（可重复）/ a checkpoint note seen elsewhere "
+                              "(repeatable)")
+    monitor.add_argument("--interval", type=float, default=60.0, metavar="S",
+                         help="轮询间隔秒数 / seconds between rounds (default 60)")
+    monitor.add_argument("--once", action="store_true",
+                         help="只运行一轮；退出码 0 无异常，1 有问题，2 分叉 / one round; exit "
+                              "0 clean, 1 a problem, 2 a fork")
     return parser
+
+
+def _print_round(result: Round) -> None:
+    for zh, en in result.notes:
+        print(f"{zh} / {en}", flush=True)
+    for path in result.forks:
+        print(f"发现分叉：日志签署了两份历史，证据已写入 {path} / FORK: the log signed two "
+              f"histories, evidence written to {path}", file=sys.stderr, flush=True)
+    for zh, en in result.problems:
+        print(f"问题 / problem: {zh} / {en}", file=sys.stderr, flush=True)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    try:
+        trust = load_trust(Path(args.trust).read_bytes())
+    except OSError as exc:
+        raise WitnessError(f"--trust {args.trust}: {exc.strerror}") from None
+    except FormatError as exc:
+        raise WitnessError(f"--trust {args.trust}: {exc}") from None
+    if args.interval <= 0:
+        raise WitnessError("--interval：应为正数 / must be positive")
+    try:
+        source = TileSource(args.tiles)
+    except FormatError as exc:
+        raise WitnessError(f"--tiles: {exc}") from None
+    mon = Monitor(source, trust, Path(args.state), args.peer)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        result = mon.round()
+        _print_round(result)
+        if args.once:
+            return result.exit_code
+        try:
+            time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 0
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -116,10 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else 0
     try:
+        if args.command == "monitor":
+            return _monitor(args)
         return _serve(args) if args.command == "serve" else _keygen(args)
     except (WitnessError, KeyFileError, StateError) as exc:
         print(f"拒绝 / refused: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE if args.command == "monitor" else 1
 
 
 if __name__ == "__main__":
