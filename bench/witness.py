@@ -7,6 +7,11 @@ connection, each extending the tree by one entry with its consistency proof, so 
 request is a real cosignature: parse, log-signature check, proof check, state write
 (temporary file, fsync, rename, fsync of the folder), cosign.
 
+Then the time from a new entry to a published quorum checkpoint: three witness processes
+on loopback, a log whose genesis pins them with quorum 2, and the Checkpointer the API
+runs (sign, add-checkpoint to the three concurrently, store with the quorum) after each
+new entry; ``--rounds`` of them.
+
 Beside it, measured in the same run in this process, the floor a witness cannot go under:
 one Ed25519 signature verification (the log's), one consistency-proof verification, one
 Ed25519 signature (the cosignature), and, separately, the durable write of a small file
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -83,27 +89,76 @@ def _floor(tree: MerkleTree, log: NoteSigner, witness: NoteSigner, n: int,
     return {k: statistics.median(v) for k, v in steps.items()}
 
 
+def _start_witness(folder: Path, name: str, log_vkey: str
+                   ) -> tuple[subprocess.Popen[str], int, str]:
+    """An audit body's witness: keygen in its own folder, a log policy, serve on a free
+    loopback port. Returns the process, its port and its vkey."""
+    keygen = subprocess.run([sys.executable, "-m", "witness", "keygen", "--name", name,
+                             "--out", str(folder / "key")], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    (key,) = (folder / "key").glob("*.skey")
+    (folder / "logs.policy").write_text(f"log {log_vkey}\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "witness", "serve", "--key", str(key),
+                             "--state", str(folder / "state"), "--log-policy",
+                             str(folder / "logs.policy"), "--listen", "127.0.0.1:0"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline().rsplit(":", 1)[1].split()[0])
+    return proc, port, keygen.stdout.strip()
+
+
+def _publication(rounds: int, folder: Path) -> list[float]:
+    """Microseconds from each new entry (accepted) to its published 2-of-3 checkpoint."""
+    from ledger import Ledger, sign_statement
+    from ledger._checkpointer import Checkpointer, load_witnesses
+    from verifier._statements import DEFAULT_POLICY, genesis_body
+
+    log = NoteSigner.generate("bench.example/quorum-log")
+    authority = NoteSigner.generate("bench-authority")
+    started = [_start_witness(folder / f"w{i}", f"bench.example/w{i}", log.verifier.vkey)
+               for i in range(3)]
+    ledger = Ledger(str(folder / "db.sqlite"))
+    try:
+        ledger.submit([sign_statement(authority, "log.genesis", "log", "authority", genesis_body(
+            log.name, log.verifier.vkey, [authority.verifier.vkey], [v for _, _, v in started],
+            2, DEFAULT_POLICY, None))])
+        path = folder / "witnesses.json"
+        path.write_text(json.dumps([{"vkey": v, "url": f"http://127.0.0.1:{port}"}
+                                    for _, port, v in started]))
+        checkpointer = Checkpointer(ledger, log, load_witnesses(path, ledger.trust()))
+        checkpointer.publish()
+        times = []
+        for i in range(rounds):
+            ledger.submit([sign_statement(authority, "department.registered",
+                                          f"dept/ZC-B{i}", "authority",
+                                          {"code": f"ZC-B{i}", "name": f"基准局{i}"})])
+            t0 = time.perf_counter()
+            outcome = checkpointer.publish()
+            times.append((time.perf_counter() - t0) * 1e6)
+            if outcome is None or not outcome.published:
+                raise SystemExit(f"round {i}: not published ({outcome})")
+        return times
+    finally:
+        ledger.close()
+        for proc, _, _ in started:
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=100,
+                        help="new entries published through three witnesses")
     args = parser.parse_args()
     n = args.requests
     tree = MerkleTree([leaf_hash(b"entry %d" % i) for i in range(n + 2)])
     log = NoteSigner.generate("bench.example/log")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        subprocess.run([sys.executable, "-m", "witness", "keygen", "--name",
-                                 "bench.example/witness", "--out", str(folder / "key")],
-                                cwd=ROOT, capture_output=True, text=True, check=True)
-        (key,) = (folder / "key").glob("*.skey")
-        (folder / "logs.policy").write_text(f"log {log.verifier.vkey}\n", encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "witness", "serve", "--key", str(key),
-                                 "--state", str(folder / "state"), "--log-policy",
-                                 str(folder / "logs.policy"), "--listen", "127.0.0.1:0"],
-                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        proc, port, _ = _start_witness(folder / "one", "bench.example/witness",
+                                       log.verifier.vkey)
         try:
-            assert proc.stdout is not None
-            port = int(proc.stdout.readline().rsplit(":", 1)[1].split()[0])
             bodies = [format_add_checkpoint(
                 i, tree.consistency_proof(i, i + 1) if i else [],
                 sign_note(Checkpoint(log.name, i + 1, tree.root(i + 1)).text, [log]))
@@ -126,12 +181,17 @@ def main() -> int:
             proc.wait(10)
         witness = NoteSigner.generate("bench.example/witness", COSIGNATURE_TYPE)
         floor = _floor(tree, log, witness, n, folder)
+        publication = _publication(args.rounds, folder / "quorum")
     cpu = floor["verify"] + floor["consistency"] + floor["sign"]
     print(f"witness add-checkpoint, one witness on loopback, {n} sequential requests "
           f"(tree {n + 1} entries)")
     print(f"  throughput     {n / elapsed:10.0f} requests/s")
     print(f"  latency p50    {statistics.median(latencies):10.0f} us")
     print(f"  latency p99    {_pct(latencies, 0.99):10.0f} us")
+    print(f"entry to published checkpoint, 2-of-3 quorum, three witnesses on loopback "
+          f"({args.rounds} rounds)")
+    print(f"  latency p50    {statistics.median(publication):10.0f} us")
+    print(f"  latency p99    {_pct(publication, 0.99):10.0f} us")
     print("floor, same run (median):")
     print(f"  log signature verify (Ed25519)   {floor['verify']:8.1f} us")
     print(f"  consistency proof verify         {floor['consistency']:8.1f} us")
