@@ -53,6 +53,7 @@ from verifier._note import (
 )
 from verifier._receipt import Promise, ReceiptCheck
 from verifier._resultaudit import ResultAuditor
+from verifier._resume import AuditState, StateError, dumps, loads, trust_id
 from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
 from verifier._version import version_info
@@ -106,6 +107,8 @@ class Report:
     now_source: str | None = None
     # The largest checkpoint that verified and matched the replayed tree.
     relied_on: dict[str, Any] | None = None
+    # With ``save``: the replay state at the last verified checkpoint (verifier._resume).
+    state: AuditState | None = None
 
     def not_before(self, seq: int) -> int | None:
         """Witnessed lower bound of an entry's time: a quorum cosigned a tree without it."""
@@ -298,8 +301,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
           trust: Trust | None, *, signatures: bool = True, body_rules: bool = True,
           max_findings: int = 1000, workers: int = 0,
           outside: Sequence[tuple[str, bytes]] = (), now: datetime | None = None,
-          clock: float | None = None, receipts: Sequence[tuple[str, Promise]] = ()
-          ) -> Report:
+          clock: float | None = None, receipts: Sequence[tuple[str, Promise]] = (),
+          resume: AuditState | None = None, save: bool = False) -> Report:
     """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
 
     ``outside`` holds (source, note bytes) of checkpoints obtained elsewhere (the API, a
@@ -315,8 +318,21 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     the replay goes on (their findings then come after the others), and hashes each draw
     commitment's lists in a forked child until the draw is recomputed (V4.snapshot and
     V7 then come with the execution).
+
+    Incremental (SPEC.md 9.6): ``save`` puts in ``report.state`` the replay state at the
+    last checkpoint that matched; ``resume`` continues such a state, ``lines`` then being
+    the lines after its ``offset``. A state that does not fit this log or these options
+    raises StateError (nothing trusted). Both run in one process (``workers`` ignored).
     """
+    if save or resume is not None:
+        workers = 0  # pending worker results cannot be saved; the new entries are few
+    if resume is not None and receipts:
+        raise StateError("--receipt 不能与 --state 同用：状态之前的条目不再重读",
+                         "--receipt cannot be used with --state: the entries before the "
+                         "state are not read again; audit without --state")
     report = Report(max_findings=max_findings)
+    if save:
+        report.state = resume  # still the last verified point until a newer one matches
     pool = _Signatures(workers) if signatures and workers > 0 else None
     if trust is None:
         report.add(_finding("TRUST", None,
@@ -357,8 +373,22 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     next_cp = 0  # index into pending of the next checkpoint to compare
     verified_from = 0  # size of the last checkpoint whose root matched
     honoured = ReceiptCheck(receipts)
-    for lineno, line in enumerate(lines, start=1):
+    roots: dict[int, bytes] = {}  # size -> root of each checkpoint that matched
+    replay_mark, dropped_mark = len(report.findings), report.dropped
+    offset = 0  # bytes of entries.jsonl read
+    if resume is not None:
+        saved = _resumed(resume, trust, signatures, body_rules, pending, report)
+        (state, plans, draws, results, actors, signers, acc, prev, last_time, expected,
+         verified_from, roots) = saved
+        draws.chains = chains
+        offset = resume.offset
+        while next_cp < len(pending) and pending[next_cp].checkpoint.size <= acc.size:
+            cp = pending[next_cp]
+            next_cp += 1
+            _old_checkpoint(cp, roots, acc.size, report)
+    for lineno, line in enumerate(lines, start=report.entries + 1):
         report.entries += 1
+        offset += line.length if isinstance(line, Oversize) else len(line)
         seq = expected
         if isinstance(line, Oversize):
             report.add(_finding("V1.format", seq, f"第 {lineno} 行长 {line.length} 字节，超过上限",
@@ -428,6 +458,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             if acc.root() == cp.checkpoint.root:
                 verified_from = acc.size
                 cp.matched = True
+                roots[acc.size] = cp.checkpoint.root
             else:
                 report.add(_finding(
                     "V1.checkpoint", verified_from,
@@ -437,6 +468,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     f"entries; if the checkpoint is genuine the difference lies in entries "
                     f"{verified_from}..{acc.size - 1}, otherwise the log signed a fork",
                     seq_end=acc.size - 1))
+        if save and verified_from == acc.size and acc.size in roots and state.batch is None:
+            # Between statements at a verified checkpoint: a point the next run resumes at.
+            report.state = AuditState(
+                acc.size, roots[acc.size], state.origin, trust_id(trust),
+                {"signatures": signatures, "body_rules": body_rules}, offset,
+                dumps((state, plans, draws, results, actors, signers, acc, prev, last_time,
+                       expected, verified_from, roots, report.entries,
+                       report.findings[replay_mark:], report.dropped - dropped_mark)))
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
     for finding in [*state.finish(), *honoured.finish(acc.size)]:
@@ -477,6 +516,69 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     _anchoring(pending, trust, acc.size, report)
     attribute(report.findings, signers, report.departments)
     return report
+
+
+def _resumed(resume: AuditState, trust: Trust | None, signatures: bool, body_rules: bool,
+             checkpoints: list[_Checkpoint], report: Report) -> tuple[Any, ...]:
+    """The saved replay, once the state is shown to belong to this log and these options
+    (SPEC.md 9.6); its findings are added to ``report``. Anything else is refused."""
+    def refuse(zh: str, en: str) -> StateError:
+        return StateError(f"审计状态与本次审计不符：{zh}；请不带 --state 重新审计",
+                          f"the audit state does not match this audit: {en}; audit "
+                          "without --state")
+    if resume.trust != trust_id(trust):
+        raise refuse("信任策略不同（另一个日志或已更换的固定密钥）",
+                     "another trust policy (another log, or other pinned keys)")
+    if trust is not None and resume.origin != trust.origin:
+        raise refuse(f"状态属于日志 {resume.origin}，而非 {trust.origin}",
+                     f"the state is of log {resume.origin!r}, not {trust.origin!r}")
+    options = {"signatures": signatures, "body_rules": body_rules}
+    if resume.options != options:
+        raise refuse(f"选项不同（状态 {resume.options}，本次 {options}）",
+                     f"other options (the state's {resume.options}, this run's {options})")
+    for cp in checkpoints:
+        if cp.checkpoint.size == resume.size and cp.checkpoint.root != resume.root:
+            raise refuse(f"检查点 {cp.name}（{resume.size} 条）的根哈希不是状态验证过的根：若两者"
+                         "都由日志签名，日志签发了分叉的历史",
+                         f"checkpoint {cp.name} of size {resume.size} has another root than "
+                         "the one the state verified: if both are log-signed, the log "
+                         "signed a fork")
+    try:
+        saved = loads(resume.payload)
+        *replay, entries, findings, dropped = saved
+        state = replay[0]
+    except Exception as exc:  # any failure to unpickle is a refusal, never a traceback
+        raise refuse(f"状态内容无法读取（{exc}）", f"its content cannot be read ({exc})") from None
+    if not isinstance(state, LogState) or state.origin != resume.origin:
+        raise refuse("状态内容与其头部不符", "its content differs from its header")
+    report.entries = entries
+    for finding in findings:
+        report.add(finding)
+    report.dropped += dropped
+    return tuple(replay)
+
+
+def _old_checkpoint(cp: _Checkpoint, roots: dict[int, bytes], size: int,
+                    report: Report) -> None:
+    """A checkpoint within the resumed state's entries: matched against the roots the
+    state verified, since those entries are not read again."""
+    root = roots.get(cp.checkpoint.size)
+    if root == cp.checkpoint.root:
+        cp.matched = True
+    elif root is not None:
+        report.add(_finding(
+            "V1.checkpoint", cp.checkpoint.size - 1,
+            f"检查点 {cp.name} 的根哈希与审计状态验证过的同规模检查点不符（日志签发了分叉的历史）",
+            f"checkpoint {cp.name} root differs from the one the audit state verified at "
+            "that size (the log signed a fork)", seq_end=cp.checkpoint.size - 1))
+    elif cp.checkpoint.size:
+        report.add(_finding(
+            "V1.checkpoint", cp.checkpoint.size - 1,
+            f"检查点 {cp.name}（{cp.checkpoint.size} 条）不晚于审计状态的 {size} 条，"
+            "且状态未验证过它，增量审计无法核对；请不带 --state 审计",
+            f"checkpoint {cp.name} (size {cp.checkpoint.size}) lies within the audit state's "
+            f"{size} entries and the state did not verify it, so an incremental audit cannot "
+            "check it; audit without --state", UNVERIFIABLE))
 
 
 def _judged_at(report: Report, now: datetime | None, last_time: str,

@@ -337,12 +337,10 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
     promises = [(name, _read_receipt(name, trust).promise) for name in args.receipt]
     now = _now_arg(args.now) if args.now is not None else None
     total = entries.stat().st_size
-    resume = _load_resume(args.state, entries, total) if args.state else None
+    resume = _load_resume(args.state) if args.state else None
     with entries.open("rb") as fh:
-        if resume is not None:
-            fh.seek(resume.offset)  # the entries the state verified are not read again
-            total -= resume.offset
-        lines = read_lines(fh)
+        lines = read_lines(fh) if resume is None else _after(fh, resume, entries)
+        total -= resume.offset if resume is not None else 0
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
             lines = _progress(lines, total, sys.stderr)
         workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
@@ -358,27 +356,32 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
     return report, source
 
 
-def _load_resume(name: str, entries: Path, total: int) -> AuditState | None:
-    """The saved state to continue (SPEC.md 9.6), None when the file does not exist yet;
-    refused when the export does not hold the state's entries where it says."""
+def _load_resume(name: str) -> AuditState | None:
+    """The saved state to continue (SPEC.md 9.6), None when the file does not exist yet."""
     if not Path(name).exists():
         return None
     try:
         state = load_state(name)
     except StateError as exc:
         raise _Usage(exc.zh, exc.en) from None
-    ok = state.offset <= total
+    return state
+
+
+def _after(fh: IO[bytes], state: AuditState, entries: Path) -> Iterator[bytes | Oversize]:
+    """The lines after the state's entries, which are not read again; checked when the
+    audit first asks, so that its refusals of a state (SPEC.md 9.6) come first."""
+    ok = state.offset <= entries.stat().st_size
     if ok and state.offset:
-        with entries.open("rb") as fh:
-            fh.seek(state.offset - 1)
-            ok = fh.read(1) == b"\n"
+        fh.seek(state.offset - 1)
+        ok = fh.read(1) == b"\n"
     if not ok:
         raise _Usage(f"{entries} 在第 {state.offset} 字节处没有审计状态的 {state.size} 条条目的结尾"
                      "（导出被截断或改写）；请不带 --state 审计",
                      f"{entries} does not end the audit state's {state.size} entries at byte "
                      f"{state.offset} (the export was truncated or rewritten); audit without "
                      "--state")
-    return state
+    fh.seek(state.offset)
+    yield from read_lines(fh)
 
 
 def _save_resume(name: str, report: Report) -> None:
