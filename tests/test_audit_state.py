@@ -1,4 +1,4 @@
-"""The incremental audit (SPEC.md 9.6, ``audit --state``): a resumed audit says exactly what
+"""The incremental audit (SPEC.md 9.4, ``audit --state``): a resumed audit says exactly what
 one audit of the whole log says, reads only the new lines, and a state that does not belong
 to the log, or was tampered with, is refused (exit 64), never trusted."""
 

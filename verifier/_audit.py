@@ -319,7 +319,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     commitment's lists in a forked child until the draw is recomputed (V4.snapshot and
     V7 then come with the execution).
 
-    Incremental (SPEC.md 9.6): ``save`` puts in ``report.state`` the replay state at the
+    Incremental (SPEC.md 9.4): ``save`` puts in ``report.state`` the replay state at the
     last checkpoint that matched; ``resume`` continues such a state, ``lines`` then being
     the lines after its ``offset``. A state that does not fit this log or these options
     raises StateError (nothing trusted). Both run in one process (``workers`` ignored).
@@ -521,7 +521,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
 def _resumed(resume: AuditState, trust: Trust | None, signatures: bool, body_rules: bool,
              checkpoints: list[_Checkpoint], report: Report) -> tuple[Any, ...]:
     """The saved replay, once the state is shown to belong to this log and these options
-    (SPEC.md 9.6); its findings are added to ``report``. Anything else is refused."""
+    (SPEC.md 9.4); its findings are added to ``report``. Anything else is refused."""
     def refuse(zh: str, en: str) -> StateError:
         return StateError(f"审计状态与本次审计不符：{zh}；请不带 --state 重新审计",
                           f"the audit state does not match this audit: {en}; audit "

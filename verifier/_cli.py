@@ -357,7 +357,7 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
 
 
 def _load_resume(name: str) -> AuditState | None:
-    """The saved state to continue (SPEC.md 9.6), None when the file does not exist yet."""
+    """The saved state to continue (SPEC.md 9.4), None when the file does not exist yet."""
     if not Path(name).exists():
         return None
     try:
@@ -369,7 +369,7 @@ def _load_resume(name: str) -> AuditState | None:
 
 def _after(fh: IO[bytes], state: AuditState, entries: Path) -> Iterator[bytes | Oversize]:
     """The lines after the state's entries, which are not read again; checked when the
-    audit first asks, so that its refusals of a state (SPEC.md 9.6) come first."""
+    audit first asks, so that its refusals of a state (SPEC.md 9.4) come first."""
     ok = state.offset <= entries.stat().st_size
     if ok and state.offset:
         fh.seek(state.offset - 1)

@@ -1,4 +1,4 @@
-"""The saved replay state of an incremental audit (SPEC.md 9.6, ``audit --state``).
+"""The saved replay state of an incremental audit (SPEC.md 9.4, ``audit --state``).
 
 A monitor that follows a live log must not replay the whole year each time: the audit
 saves its replay state at the last checkpoint it verified, and the next run resumes
