@@ -167,12 +167,13 @@ def _rejection(ledger: Ledger, findings: list[Any], prefix: str, key: str) -> Re
 class _Pending:
     """One queued statement and, once its group is written, its seq or its findings."""
 
-    __slots__ = ("done", "error", "outcome", "statement")
+    __slots__ = ("done", "entry", "error", "outcome", "statement")
 
     def __init__(self, statement: Submission) -> None:
         self.statement = statement
         self.done = threading.Event()
         self.outcome: int | list[Finding] | None = None
+        self.entry: bytes | None = None  # the entry written, when the recorder kept it
         self.error: BaseException | None = None
 
 
@@ -189,8 +190,9 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
 
-    def submit(self, statement: Submission) -> int | list[Finding]:
-        """The statement's seq once its group committed, or the rules' findings."""
+    def submit(self, statement: Submission) -> tuple[int | list[Finding], bytes | None]:
+        """The statement's seq once its group committed (and its entry's bytes, or None
+        if they must be read), or the rules' findings."""
         pending = _Pending(statement)
         self._ensure_thread()
         self._queue.put(pending)
@@ -198,7 +200,7 @@ class GroupWriter:
         if pending.error is not None:
             raise pending.error
         assert pending.outcome is not None
-        return pending.outcome
+        return pending.outcome, pending.entry
 
     def _ensure_thread(self) -> None:
         with self._start:
@@ -233,8 +235,11 @@ class GroupWriter:
             self._write(group)
 
     def _write(self, group: list[_Pending]) -> None:
+        ledger = self._ledger()
         try:
-            outcomes = self._ledger().submit_group([p.statement for p in group])
+            outcomes = ledger.submit_group([p.statement for p in group])
+            seqs = [o for o in outcomes if isinstance(o, int)]
+            entries = ledger.chain.entries_written(seqs[0], seqs[-1] + 1) if seqs else None
         except BaseException as exc:  # handed to the waiting requests
             if len(group) > 1 and isinstance(exc, StorageError | InputError | OSError):
                 for p in group:
@@ -246,6 +251,8 @@ class GroupWriter:
             return
         for p, outcome in zip(group, outcomes, strict=True):
             p.outcome = outcome
+            if entries is not None and isinstance(outcome, int):
+                p.entry = entries[outcome - seqs[0]]
             p.done.set()
 
 
@@ -258,11 +265,14 @@ class Submissions:
         self.ledger, self.signer, self.clock = ledger, signer, clock
         self.writer = GroupWriter(ledger)
 
-    def receipt(self, first: int, last: int) -> bytes:
+    def receipt(self, first: int, last: int, raw: bytes | None = None) -> bytes:
+        """The receipt of entries ``first .. last`` (``raw``: entry ``last``'s bytes, if
+        the writer has them; else read from the log)."""
         led = self.ledger()
         signer = self.signer()
         assert signer is not None
-        raw = next(led.entries(last, last + 1))[1]
+        if raw is None:
+            raw = next(led.entries(last, last + 1))[1]
         entry = parse_entry(raw)
         due = None
         if entry.type == "inspection.completed" and type(entry.body.get("ended_on")) is str:
@@ -311,12 +321,12 @@ class Submissions:
             if done is not None:
                 return done
             _check_ctime(s.sig["ctime"], "sig.ctime", self.clock())
-            outcome = self.writer.submit(s)
+            outcome, entry = self.writer.submit(s)
             if not isinstance(outcome, int):
                 if any(f.rule == "V1.replay" for f in outcome):
                     continue
                 raise _rejection(self.ledger(), outcome, "", key)
-            return 201, self.receipt(outcome, outcome)
+            return 201, self.receipt(outcome, outcome, entry)
         raise _refuse("sid-reused", f"sig.sid {sid} 已被使用", f"sig.sid {sid} was used",
                       field="sig.sid", rule="V1.replay")
 

@@ -96,6 +96,14 @@ DEFAULT_PG_LOCK_TIMEOUT = 10.0
 _PG_INSERT_CHUNK = 2_000
 """Stored events per INSERT on PostgreSQL (one array parameter each, a few MB at most)."""
 
+_KEEP_ENTRIES = 4_096
+"""An insert of at most this many events keeps their entries' bytes (``entries_written``):
+a group commit's, not an import's."""
+
+
+def _kept(kept: list[bytes] | None, rows: Sequence[Any]) -> list[bytes] | None:
+    return kept if kept is not None and len(kept) == len(rows) else None
+
 
 @dataclass(frozen=True)
 class FramedStoredEvent(StoredEvent):
@@ -300,7 +308,10 @@ def pg_function_names(events_table_name: str) -> tuple[str, str, str]:
 
 def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
                 notification_ids: Sequence[int], seq: int, prev: bytes,
-                time: str) -> list[tuple[int, int, bytes, str]]:
+                time: str, entries: list[bytes] | None = None
+                ) -> list[tuple[int, int, bytes, str]]:
+    """The chain rows of the events from ``seq`` on after ``prev``; the entries' bytes
+    appended to ``entries`` when given (not for a sequence that builds its own)."""
     if len(notification_ids) != len(stored_events):
         raise RuntimeError(f"got {len(notification_ids)} notification ids for "
                            f"{len(stored_events)} stored events")
@@ -315,6 +326,8 @@ def _chain_rows(codec: EntryCodec, stored_events: Sequence[StoredEvent],
         entry = codec(seq, prev, time, stored_event)
         prev = entry_hash(entry)
         rows.append((seq, notification_id, prev, time))
+        if entries is not None:
+            entries.append(entry)
         seq += 1
     return rows
 
@@ -366,8 +379,9 @@ class _WrittenHashes:
     just appended need not read them back (``hashes_written``), and the transaction a
     thread holds under ``write_lock``."""
 
-    _written: tuple[int, list[bytes]] | None = None
-    _pending: tuple[int, list[bytes]] | None = None  # written, not yet committed
+    # (first seq, hashes, entry bytes or None) of the last insert; _pending until COMMIT
+    _written: tuple[int, list[bytes], list[bytes] | None] | None = None
+    _pending: tuple[int, list[bytes], list[bytes] | None] | None = None
     _held_local: threading.local | None = None
 
     def _held_cursor(self) -> Any:
@@ -409,6 +423,16 @@ class _WrittenHashes:
         if written is None or written[0] != start or len(written[1]) != stop - start:
             return None
         return written[1]
+
+    def entries_written(self, start: int, stop: int) -> list[bytes] | None:
+        """The bytes of entries ``start .. stop - 1`` if this recorder's last committed
+        insert wrote exactly those and kept them, else None (``read_entries``): a writer
+        answers with its entries without reading them back."""
+        written = self._written
+        if written is None or written[0] != start or written[2] is None \
+                or len(written[2]) != stop - start:
+            return None
+        return written[2]
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -556,9 +580,11 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
         else:
             seq, prev = row[0] + 1, row[1]
             time = max(time, row[2])
-        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
+        kept: list[bytes] | None = [] if len(stored_events) <= _KEEP_ENTRIES else None
+        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time, kept)
         c.executemany(self._insert_entry, rows)
-        self._written = (seq, [row[2] for row in rows])  # dropped if the COMMIT fails
+        # Dropped if the COMMIT fails.
+        self._written = (seq, [row[2] for row in rows], _kept(kept, rows))
         return notification_ids
 
     def _insert_all(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
@@ -920,9 +946,10 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
         else:
             seq, prev = row["seq"] + 1, bytes(row["hash"])
             time = max(time, row["time"])
-        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time)
+        kept: list[bytes] | None = [] if len(stored_events) <= _KEEP_ENTRIES else None
+        rows = _chain_rows(self.codec, stored_events, notification_ids, seq, prev, time, kept)
         curs.executemany(self._insert_entry, rows)
-        self._pending = (seq, [row[2] for row in rows])
+        self._pending = (seq, [row[2] for row in rows], _kept(kept, rows))
         if self._held_cursor() is not None:
             self._written = self._pending  # write_lock drops it if the COMMIT fails
         return notification_ids

@@ -2,8 +2,9 @@
 ``python -m api`` on a real port, and concurrent HTTP clients.
 
 Used by tests/test_workers.py, tests/test_crash.py and bench/submit.py. The clients are
-asyncio tasks of one process (httpx), each posting the next pre-signed statement as soon
-as its last one was answered, so N tasks keep N requests in flight.
+asyncio tasks of one process (plain keep-alive HTTP/1.1), each posting the next
+pre-signed statement as soon as its last one was answered, so N tasks keep N requests in
+flight.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -86,7 +88,7 @@ class Server:
     def start(self, timeout: float = 120) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "api", "--db", self.db, "--keys", str(self.keys),
-             "--port", str(self.port), "--workers", str(self.workers)],
+             "--port", str(self.port), "--workers", str(self.workers), "--no-access-log"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         wait_ready(self.base, self.proc, timeout)
@@ -164,24 +166,76 @@ def percentile(values: Sequence[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
-async def _client(http: httpx.AsyncClient, url: str, todo: Iterator[bytes | Submission],
-                  out: list[Sent], stop_at: float, stop_on_error: bool) -> None:
-    for item in todo:
-        if time.monotonic() >= stop_at:
-            return
-        body = item if isinstance(item, bytes) else json.dumps(
-            item.to_json(), ensure_ascii=False).encode()
-        t0 = time.perf_counter()
-        try:
-            r = await http.post(url, content=body)
-            status, content = r.status_code, r.content
-        except httpx.HTTPError:
-            status, content = None, b""
-        sent = Sent(item if isinstance(item, Submission) else _NONE, status, content,
-                    time.perf_counter() - t0)
-        out.append(sent)
-        if status is None and stop_on_error:
-            return  # the server is gone: this client's last statement had no reply
+class _Connection:
+    """One keep-alive HTTP/1.1 connection, by hand: httpx's async pool slows down by an
+    order of magnitude at 50 concurrent connections (one process: ~200 requests/s to a
+    bare endpoint that serves 1,300 to 10 clients), which would measure the client."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        return await asyncio.wait_for(self._post(path, body), timeout)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(b"POST %b HTTP/1.1\r\nHost: %b:%d\r\nContent-Type: application/json"
+                          b"\r\nContent-Length: %d\r\n\r\n%b" % (
+                              path.encode(), self.host.encode(), self.port, len(body), body))
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in lines[1:] if line)}
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                chunks.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            content = b"".join(c[:-2] for c in chunks)
+        else:
+            content = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, content
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _client(base: str, path: str, todo: Iterator[bytes | Submission],
+                  out: list[Sent], stop_at: float, stop_on_error: bool,
+                  timeout: float) -> None:
+    url = urlsplit(base)
+    conn = _Connection(url.hostname or "127.0.0.1", url.port or 80)
+    try:
+        for item in todo:
+            if time.monotonic() >= stop_at:
+                return
+            body = item if isinstance(item, bytes) else json.dumps(
+                item.to_json(), ensure_ascii=False).encode()
+            t0 = time.perf_counter()
+            try:
+                status, content = await conn.post(path, body, timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    TimeoutError, ValueError, IndexError):
+                conn.close()
+                status, content = None, b""
+            out.append(Sent(item if isinstance(item, Submission) else _NONE, status, content,
+                            time.perf_counter() - t0))
+            if status is None and stop_on_error:
+                return  # the server is gone: this client's last statement had no reply
+    finally:
+        conn.close()
 
 
 _NONE: Any = None
@@ -195,13 +249,11 @@ def run_load(base: str, items: Sequence[bytes | Submission], *, clients: int, se
     ``stop_on_error`` its client posts no more)."""
     async def main() -> Load:
         load = Load()
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
-            todo = iter(items)
-            t0 = time.monotonic()
-            await asyncio.gather(*(_client(http, base + path, todo, load.sent, t0 + seconds,
-                                           stop_on_error) for _ in range(clients)))
-            load.seconds = time.monotonic() - t0
+        todo = iter(items)
+        t0 = time.monotonic()
+        await asyncio.gather(*(_client(base, path, todo, load.sent, t0 + seconds,
+                                       stop_on_error, timeout) for _ in range(clients)))
+        load.seconds = time.monotonic() - t0
         return load
 
     return asyncio.run(main())
