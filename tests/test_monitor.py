@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -17,10 +18,15 @@ from pathlib import Path
 import pytest
 
 from ledger import Ledger, Parties, build_demo, sign_statement
+from ledger._demo import _uscc
 from ledger._tiles import write_tiles
 from verifier import NoteSigner, parse_note
 from verifier._cli import main as verifier_main
 from verifier._fork import parse_fork
+from verifier._resume import load_state
+from verifier._tiles import TILE_WIDTH, TileSource, parse_tile_path
+from verifier._trust import load_trust
+from witness._monitor import Monitor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,3 +184,107 @@ def test_audit_with_two_conflicting_checkpoints_exits_2(logs: _Logs, tmp_path: P
                           "--checkpoint", str(tmp_path / "a.note"),
                           "--checkpoint", str(tmp_path / "b.note")])
     assert code == 2
+
+
+class _CountingSource(TileSource):
+    """The real directory source, recording every path asked for."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.asked: list[str] = []
+
+    def get(self, path: str, limit: int) -> bytes | None:
+        self.asked.append(path)
+        return super().get(path, limit)
+
+    def bundles(self) -> set[int]:
+        """The entry bundles fetched since the last call (their indexes)."""
+        found = {parse_tile_path(p.removeprefix("tile/"))[1] for p in self.asked
+                 if p.startswith("tile/entries/")}
+        self.asked.clear()
+        return found
+
+
+def _grow_many(ledger: Ledger, keys: Parties, count: int, seed: int) -> None:
+    """``count`` more targets in one submission, then one cosigned checkpoint."""
+    rng = random.Random(seed)
+    signer = keys.load("dept-ZC-SCJGJ")
+    statements = []
+    for i in range(count):
+        uscc = _uscc(rng)
+        body = {"uscc": uscc, "dept": "ZC-SCJGJ", "name": f"淄博增量测试{seed}-{i}有限公司",
+                "registry": "ZC-SCJGJ/F", "industry": "F5299", "region": "370302",
+                "risk": "B", "status": "存续", "unit": "昆仑镇市场监管所"}
+        statements.append(sign_statement(signer, "target.added", f"target/{uscc}",
+                                         "ZC-SCJGJ", body))
+    ledger.submit(statements)
+    ledger.checkpoint(keys.load("log"))
+    ledger.witness_latest(keys.witness_tools()[0])
+
+
+@pytest.fixture(scope="module")
+def violations_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("monitor-violations")
+    ledger = Ledger(str(root / "db.sqlite"))
+    build_demo(ledger, Parties(root / "parties"), targets=600, inspectors=60, violations=True)
+    ledger.close()
+    return root
+
+
+def test_monitor_resumes_the_audit_and_fetches_only_new_bundles(violations_base: Path,
+                                                                tmp_path: Path) -> None:
+    """Round one audits the violations year in full and saves the audit state in the
+    monitor's folder; the log grows; round two resumes from that state, fetches only the
+    bundles from the one holding the state's size on, and finds exactly what one full
+    audit of the grown log finds (the year's violations, not nothing)."""
+    shutil.copytree(violations_base, tmp_path / "log")
+    ledger = Ledger(str(tmp_path / "log" / "db.sqlite"))
+    keys = Parties(tmp_path / "log" / "parties")
+    tiles = tmp_path / "tiles"
+    write_tiles(ledger, tiles)
+    trust = load_trust((tiles / "trust.json").read_bytes())
+    source = _CountingSource(str(tiles))
+    monitor = Monitor(source, trust, tmp_path / "monitor")
+    first = monitor.round()
+    assert first.size == ledger.size and first.findings
+    saved = load_state(tmp_path / "monitor" / "audit.state")
+    assert TILE_WIDTH <= saved.size <= ledger.size
+    source.bundles()
+    _grow_many(ledger, keys, TILE_WIDTH // 2, seed=1)
+    write_tiles(ledger, tiles)
+    monitor = Monitor(source, trust, tmp_path / "monitor")  # a new process: from the files
+    second = monitor.round()
+    assert second.size == ledger.size and not second.forks
+    assert "incremental" in second.notes[-1][1]
+    fetched = source.bundles()
+    assert fetched == set(range(saved.size // TILE_WIDTH, -(-ledger.size // TILE_WIDTH)))
+    assert 0 not in fetched
+    full = Monitor(TileSource(str(tiles)), trust, tmp_path / "full").round()
+    assert "a full audit" in full.notes[-1][1]
+    assert second.findings == full.findings and second.problems == full.problems
+    assert second.exit_code == full.exit_code == 1
+    ledger.close()
+
+
+def test_fork_before_the_resumed_bundle_is_still_a_fork(logs: _Logs, tmp_path: Path) -> None:
+    """The monitor verified A past a whole bundle and saved its audit state there; the
+    same place then serves B, which rewrote an entry inside the bundles the resumed
+    replay does not fetch: the resumed tree misses B's root, a full replay decides, and
+    it is a not_a_prefix fork, never B's tree taken on the strength of the state."""
+    _grow_many(logs.a, logs.a_keys, TILE_WIDTH // 2, seed=2)
+    write_tiles(logs.a, logs.a_tiles)
+    trust = load_trust((logs.a_tiles / "trust.json").read_bytes())
+    state = tmp_path / "monitor"
+    assert Monitor(TileSource(str(logs.a_tiles)), trust, state).round().exit_code == 0
+    saved = load_state(state / "audit.state")
+    assert saved.size >= TILE_WIDTH
+    _fork_b(logs)
+    _grow_many(logs.b, logs.b_keys, TILE_WIDTH // 2 + 5, seed=3)
+    write_tiles(logs.b, logs.b_tiles)
+    run = Monitor(TileSource(str(logs.b_tiles)), trust, state).round()
+    assert run.exit_code == 2 and run.size == saved.size
+    assert any("full re-audit" in en for _, en in run.notes)
+    (evidence,) = (state / "evidence").iterdir()
+    obj = parse_fork(evidence.read_bytes())
+    assert obj["why"] == "not_a_prefix" and obj["sizes"] == [saved.size, logs.b.size]
+    assert load_state(state / "audit.state").root == saved.root  # A's state kept

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,13 +196,28 @@ def _tile_finding(level: int | None, index: int, width: int, zh: str, en: str) -
 @dataclass
 class TileReplay:
     """The entries of a tile log up to ``size``, rebuilt from its bundles, with every hash
-    tile checked against the tree recomputed from them."""
+    tile checked against the tree recomputed from them.
+
+    ``before``: the leaf hashes, already known and trusted, of the first entries (a whole
+    number of bundles); the replay then starts at the bundle after them, and the hash
+    tiles above level 0 are still all checked against the tree they and the new entries
+    give (a monitor following a log fetches only what is new)."""
 
     source: TileSource
     size: int
     findings: list[Finding] = field(default_factory=list)
+    before: Sequence[bytes] = ()
     # level -> hashes of complete level-8L subtrees recomputed from the entries so far
     _up: dict[int, list[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        start = len(self.before)
+        if start % TILE_WIDTH or start > self.size:
+            raise FormatError(f"a replay starts at a whole bundle within the tree, not at "
+                              f"{start} of {self.size}")
+        if start:
+            self._up[1] = [root_of_leaf_hashes(list(self.before[i:i + TILE_WIDTH]))
+                           for i in range(0, start, TILE_WIDTH)]
 
     def _fetch(self, level: int | None, index: int, width: int, limit: int) -> bytes | None:
         """The tile, or the full tile it is a prefix of (a partial tile may be gone once
@@ -230,7 +245,7 @@ class TileReplay:
     def lines(self) -> Iterator[bytes | Oversize]:
         """The entries as ``entries.jsonl`` lines; stops at a missing or malformed bundle
         (the audit then reports the tree short of its checkpoint)."""
-        for index in range(-(-self.size // TILE_WIDTH)):
+        for index in range(len(self.before) // TILE_WIDTH, -(-self.size // TILE_WIDTH)):
             width = min(TILE_WIDTH, self.size - index * TILE_WIDTH)
             data = self._fetch(None, index, width, MAX_BUNDLE_BYTES)
             try:

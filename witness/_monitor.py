@@ -9,8 +9,10 @@ cosigned checkpoint) are checked against the same verified tree. Two trees that 
 both be true are written as fork evidence (SPEC.md 7.7) that ``python -m verifier fork``
 judges with the pinned log key alone.
 
-The audit is a full replay from the tiles each time the log grows (the incremental audit
-is not wired in yet); the monitor says so in its output.
+The audit is incremental (SPEC.md 9.4): the audit state saved in the state folder at the
+last verified checkpoint, resumed with only the bundles from the one holding its size on
+(the older leaf hashes are in ``leaves.bin``); a state off the verified tree, or a resumed
+tree that misses the signed root, falls back to a full replay, so a fork stays a fork.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifier import MerkleTree, Trust, VerifierError, entry_hash, parse_note, verify_note
-from verifier._audit import Oversize, audit
+from verifier._audit import Oversize, Report, audit
 from verifier._errors import FormatError
 from verifier._fork import fork_evidence
 from verifier._note import Checkpoint, parse_checkpoint, verify_cosignatures
-from verifier._tiles import MAX_SMALL_FILE, TileReplay, TileSource, tile_checkpoints
+from verifier._resume import AuditState, StateError, load_state, save_state
+from verifier._state import Finding
+from verifier._tiles import MAX_SMALL_FILE, TILE_WIDTH, TileReplay, TileSource, tile_checkpoints
 from witness._errors import WitnessError
 
 __all__ = ["Monitor", "Round"]
@@ -39,10 +43,12 @@ FETCH_TIMEOUT = 10
 
 @dataclass
 class Round:
-    """What one round found: problems (Chinese, English) and fork evidence written."""
+    """What one round found: problems (Chinese, English), fork evidence written, and the
+    audit's findings over the whole tree taken this round."""
 
     size: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     forks: list[Path] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
@@ -93,6 +99,8 @@ class Monitor:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._state_file = self.dir / "state.json"
         self._leaves_file = self.dir / "leaves.bin"
+        self._audit_file = self.dir / "audit.state"
+        self._audit_state: AuditState | None = None  # to save with the round's state
         self.size, self.note, self.pending = 0, "", list[str]()
         self.tree = MerkleTree()
         self._load()
@@ -128,6 +136,11 @@ class Monitor:
                  "pending": self.pending}
         _fsync_write(self._state_file, (json.dumps(state, ensure_ascii=False, indent=1)
                                         + "\n").encode())
+        if self._audit_state is not None:
+            # After the tree it lies on: a crash between leaves a state past the verified
+            # tree, which the next round does not trust (a full audit).
+            save_state(self._audit_file, self._audit_state)
+            self._audit_state = None
 
     # -- checks -------------------------------------------------------------------------
     def _signed(self, data: bytes, where: str, out: Round) -> tuple[str, Checkpoint] | None:
@@ -177,26 +190,73 @@ class Monitor:
                 self._fork(out, text, self.note, self.tree, cp.size)
         return True
 
-    def _advance(self, out: Round, text: str, cp: Checkpoint) -> None:
-        """Replay the tiles up to ``cp``, audit them, and take the new tree when it gives
-        the signed root and extends the verified one."""
-        replay = TileReplay(self.source, cp.size)
-        leaves: list[bytes] = []
+    def _resume_point(self, out: Round) -> AuditState | None:
+        """The saved audit state when it lies on the verified tree (its size within it,
+        its root that tree's root there); anything else is not trusted: a full audit."""
+        if not self._audit_file.exists():
+            return None
+        try:
+            state = load_state(self._audit_file)
+        except StateError as exc:
+            out.notes.append((f"审计状态不可用，完整重审：{exc.zh}",
+                              f"the audit state is unusable, a full re-audit: {exc.en}"))
+            return None
+        if state.origin != self.trust.origin or not 0 < state.size <= self.size \
+                or self.tree.root(state.size) != state.root:
+            out.notes.append(("审计状态不在已核验的树上，完整重审",
+                              "the audit state is not on the verified tree: a full re-audit"))
+            return None
+        return state
+
+    def _replay(self, cp: Checkpoint, resume: AuditState | None
+                ) -> tuple[MerkleTree, Report, list[Finding]]:
+        """The tree and audit up to ``cp``: all from the tiles, or (``resume``) the known
+        leaves up to the bundle holding the state's size, then the bundles from it on,
+        the audit fed only the entries after the state's."""
+        start = resume.size - resume.size % TILE_WIDTH if resume is not None else 0
+        skip = resume.size - start if resume is not None else 0
+        before = [self.tree.leaf(i) for i in range(start)]
+        replay = TileReplay(self.source, cp.size, before=before)
+        leaves = list(before)
 
         def lines() -> Iterator[bytes | Oversize]:
-            for line in replay.lines():
+            for i, line in enumerate(replay.lines()):
                 if not isinstance(line, Oversize):
                     leaves.append(entry_hash(line[:-1]))
-                yield line
+                if i >= skip:
+                    yield line
 
-        try:
-            _, notes, found = tile_checkpoints(self.source)
-            report = audit(lines(), notes, self.trust, workers=0)
-        except (OSError, VerifierError) as exc:
-            out.problems.append((f"无法读取瓦片：{exc}", f"cannot read the tiles: {exc}"))
-            return
-        findings = [*found, *replay.finish(), *report.findings]
-        tree = MerkleTree(leaves)
+        _, notes, found = tile_checkpoints(self.source)
+        report = audit(lines(), notes, self.trust, workers=0, resume=resume, save=True)
+        return MerkleTree(leaves), report, [*found, *replay.finish(), *report.findings]
+
+    def _advance(self, out: Round, text: str, cp: Checkpoint) -> None:
+        """Replay the tiles up to ``cp``, audit them, and take the new tree when it gives
+        the signed root and extends the verified one. Incremental from the saved audit
+        state when there is one; when that does not give the signed root (or the audit
+        refuses the state), a full replay decides, so a fork is still shown as one."""
+        resume = self._resume_point(out)
+        result = None
+        if resume is not None:
+            try:
+                result = self._replay(cp, resume)
+            except (OSError, VerifierError):
+                result = None
+            if result is not None and (result[0].size != cp.size
+                                       or result[0].root() != cp.root):
+                result = None
+            if result is None:
+                out.notes.append(("增量审计未得出检查点的根，完整重审",
+                                  "the incremental audit does not give the checkpoint's "
+                                  "root: a full re-audit"))
+                resume = None
+        if result is None:
+            try:
+                result = self._replay(cp, None)
+            except (OSError, VerifierError) as exc:
+                out.problems.append((f"无法读取瓦片：{exc}", f"cannot read the tiles: {exc}"))
+                return
+        tree, report, findings = result
         if tree.size != cp.size or tree.root() != cp.root:
             out.problems.append((f"瓦片中的条目不能得出规模 {cp.size} 检查点的根，未采信",
                                  f"the tiles' entries do not give the root of the size-"
@@ -206,9 +266,11 @@ class Monitor:
             self._fork(out, self.note, text, tree, self.size)
             return
         self.size, self.note, self.tree = cp.size, text, tree
-        out.notes.append((f"已核验至规模 {cp.size}（完整重审，增量审计尚未接入）",
-                          f"verified up to size {cp.size} (a full re-audit: the incremental "
-                          "audit is not wired in yet)"))
+        self._audit_state, out.findings = report.state, findings
+        how = (f"增量审计，自第 {resume.size} 条起", f"an incremental audit from entry "
+               f"{resume.size}") if resume is not None else ("完整审计", "a full audit")
+        out.notes.append((f"已核验至规模 {cp.size}（{how[0]}）",
+                          f"verified up to size {cp.size} ({how[1]})"))
         if findings or report.exit_code:
             out.problems.append((f"审计发现 {len(findings)} 项问题（退出码 {report.exit_code}）："
                                  + "；".join(f.zh for f in findings[:5]),
