@@ -46,7 +46,7 @@ from ledger._recorder import (
     statement_codec,
 )
 from ledger._statements import Submission, sign_statement
-from ledger._witness import Witness
+from ledger._witness import ForkError, Witness
 from ledger._writer import ChildWriter
 from verifier import (
     INTEGRITY,
@@ -615,10 +615,18 @@ class Ledger(Application[str]):
             def prove(old: int) -> list[bytes]:
                 return self.tree.consistency_proof(old, size)
 
-            for witness in witnesses:  # every witness agrees before any one cosigns
-                witness.check(note, log_key, prove)
-            note += "".join(witness.cosign(note, log_key, prove, stamp)
-                            for witness in witnesses)
+            try:
+                for witness in witnesses:  # every witness agrees before any one cosigns
+                    witness.check(note, log_key, prove)
+                note += "".join(witness.cosign(note, log_key, prove, stamp)
+                                for witness in witnesses)
+            except ForkError:
+                # Refused as a rollback because another process's checkpoint of a bigger
+                # tree got cosigned first: when it is stored, this log is up to date.
+                latest = self.chain.latest_checkpoint()
+                if latest is not None and latest[0] >= size:
+                    return None
+                raise
             return note if self.store_checkpoint(cp, note) else None
 
     def sign_checkpoint(self, log_signer: NoteSigner) -> tuple[Checkpoint, str] | None:

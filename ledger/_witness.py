@@ -80,12 +80,17 @@ class Witness:
                now: int) -> str:
         """The cosignature line for ``note`` at unix time ``now``, after ``check``; the
         state then records the note's tree. Raises as ``check`` does, state unchanged."""
-        request = self._request(note, prove)
-        try:
-            verdict, line = witness_cosign(WitnessState(self.state_path), request,
-                                           _logs(log_key), self.signer, lambda: now)
-        except StateError as exc:
-            raise InputError(str(exc)) from None
+        for _ in range(3):
+            request = self._request(note, prove)
+            try:
+                verdict, line = witness_cosign(WitnessState(self.state_path), request,
+                                               _logs(log_key), self.signer, lambda: now)
+            except StateError as exc:
+                raise InputError(str(exc)) from None
+            if verdict.status != 409:
+                break
+            # Another process cosigned between reading the state and taking its lock (the
+            # state only grows): ask again from the size the witness holds now.
         _raise(verdict)
         return line
 
