@@ -61,6 +61,8 @@ bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/registry_rules.py
 	$(BIN)/python bench/draw.py
+	$(BIN)/python bench/witness.py
+	$(BIN)/python bench/submit.py
 
 clean:
 	rm -rf var out .pytest_cache .mypy_cache .ruff_cache
