@@ -11,12 +11,12 @@ the published size and left for older checkpoints' readers.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ledger._app import Ledger
 from ledger._errors import InputError, StorageError
 from verifier import Trust
+from verifier._atomic import write_atomic
 from verifier._tiles import (
     CHECKPOINT_INDEX,
     TILE_HEIGHT,
@@ -80,7 +80,7 @@ def checkpoint_notes(ledger: Ledger, size: int) -> list[tuple[str, str]]:
 
 
 def _write(path: Path, data: bytes, *, once: bool = False) -> bool:
-    """Write ``path`` atomically (temp file, fsync, rename). ``once``: a file that exists
+    """Write ``path`` atomically (``verifier._atomic``). ``once``: a file that exists
     must already hold ``data``. Returns whether it wrote."""
     if path.exists():
         if path.read_bytes() == data:
@@ -89,12 +89,7 @@ def _write(path: Path, data: bytes, *, once: bool = False) -> bool:
             raise StorageError(f"{path} already holds other bytes: a full tile never changes "
                                "(a fork of the log, or another log's tiles in this folder)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    write_atomic(path, data)
     return True
 
 

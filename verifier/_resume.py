@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from verifier._atomic import write_atomic
 from verifier._errors import VerifierError
 from verifier._trust import Trust
 from verifier._version import __version__
@@ -172,13 +173,8 @@ def save_state(path: str | os.PathLike[str], state: AuditState) -> None:
     p = Path(path)
     key = _key(p, create=True)
     header = json.dumps(state.header(), sort_keys=True, separators=(",", ":")).encode()
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(_MAGIC + b"\n" + header + b"\n" + _mac(key, header, state.payload).encode()
+    write_atomic(p, _MAGIC + b"\n" + header + b"\n" + _mac(key, header, state.payload).encode()
                  + b"\n" + state.payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
 
 
 def load_state(path: str | os.PathLike[str]) -> AuditState:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifier import MerkleTree, Trust, VerifierError, entry_hash, parse_note, verify_note
+from verifier._atomic import write_atomic
 from verifier._audit import Oversize, Report, audit
 from verifier._errors import FormatError
 from verifier._fork import fork_evidence
@@ -56,21 +56,6 @@ class Round:
     def exit_code(self) -> int:
         """2 a fork, 1 another problem, 0 nothing wrong."""
         return 2 if self.forks else 1 if self.problems else 0
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    """Temp file, fsync, rename, fsync the folder: a crash leaves the old or the new."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fetch_note(location: str) -> bytes:
@@ -130,11 +115,11 @@ class Monitor:
 
     def _save(self) -> None:
         if self.size:
-            _fsync_write(self._leaves_file, b"".join(self.tree.leaf(i)
+            write_atomic(self._leaves_file, b"".join(self.tree.leaf(i)
                                                      for i in range(self.size)))
         state = {"origin": self.trust.origin, "size": self.size, "note": self.note,
                  "pending": self.pending}
-        _fsync_write(self._state_file, (json.dumps(state, ensure_ascii=False, indent=1)
+        write_atomic(self._state_file, (json.dumps(state, ensure_ascii=False, indent=1)
                                         + "\n").encode())
         if self._audit_state is not None:
             # After the tree it lies on: a crash between leaves a state past the verified
@@ -175,7 +160,7 @@ class Monitor:
         folder.mkdir(exist_ok=True)
         path = folder / f"fork-{sizes[0]}-{sizes[1]}-{hashlib.sha256(data).hexdigest()[:16]}.json"
         if not path.exists():
-            _fsync_write(path, data)
+            write_atomic(path, data)
         out.forks.append(path)
 
     def _against_verified(self, out: Round, text: str, cp: Checkpoint) -> bool:
