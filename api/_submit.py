@@ -347,7 +347,7 @@ class Submissions:
         _check_ctime(b.head.sig["ctime"], "head.sig.ctime", now)
         _check_ctime(b.sig["ctime"], "sig.ctime", now)
         try:
-            seq = self.ledger().submit_batch(b.head, list(b.members), b.sig)
+            seq = self.ledger().submit_batch(b.head, list(b.members), b.sig, b.openings)
         except ImportRejectedError as exc:
             i, findings = exc.refused[0]
             raise _rejection(self.ledger(), findings, f"members[{i}].", key) from None

@@ -34,6 +34,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger._errors import ImportRejectedError, InputError, NoLogError, RejectedError, StorageError
 from ledger._import import MAX_ERRORS
 from ledger._model import Record, Stated, StatementMapper
+from ledger._openings import OpeningStore
 from ledger._recorder import (
     ZERO_HASH,
     ChainedPostgresApplicationRecorder,
@@ -74,7 +75,10 @@ from verifier._canonical import check_unicode, encode_text, loads
 from verifier._deadlines import received_on_finding
 from verifier._drawaudit import redraw_finding
 from verifier._entry import Entry, entry_hash
+from verifier._opener import opening_line
 from verifier._resultaudit import second_record_finding
+from verifier._sealed import SPEC_V2, Opening, SealError, log_spec, seal_body, unseal
+from verifier._state import VIOLATION
 from verifier._trust import chain_from_json
 
 __all__ = ["ImportResult", "Ledger", "db_env", "require_log"]
@@ -179,6 +183,7 @@ class Ledger(Application[str]):
         self._published: dict[tuple[int, int], str] = {}  # (size, later lines) -> note or ""
         self.state = LogState()
         self.tree = MerkleTree()
+        self.openings = OpeningStore(db, merged)
         self._refresh()
 
     # -- eventsourcing hooks ------------------------------------------------------------
@@ -207,15 +212,53 @@ class Ledger(Application[str]):
 
     def _refresh(self) -> None:
         head_size = self.chain.head()[0]
-        while self.tree.size < head_size:
-            start = self.tree.size
-            for seq, raw in self.chain.read_entries(start, min(head_size, start + _PAGE)):
-                entry = own_entry(raw)
-                if entry.seq != seq:
-                    raise StorageError(f"entry {seq} in the database claims seq {entry.seq}")
-                self.state.apply(seq, entry.stream, entry.version, entry.type, entry.actor,
-                                 entry.body, entry.sig)
-                self.tree.append(entry.hash)
+        if self.tree.size >= head_size:
+            return
+        for seq, entry, body in self.logical_entries(self.tree.size, head_size):
+            if entry.seq != seq:
+                raise StorageError(f"entry {seq} in the database claims seq {entry.seq}")
+            self.state.apply(seq, entry.stream, entry.version, entry.type, entry.actor,
+                             body, entry.sig)
+            self.tree.append(entry.hash)
+
+    def logical_entries(self, start: int = 0, stop: int | None = None
+                        ) -> Iterator[tuple[int, Entry, dict[str, Any]]]:
+        """(seq, entry, the body the rules read): a v2 entry's sealed fields opened from
+        the internal store (SPEC.md 21.3), as the replay and draw snapshots need them."""
+        end = self.chain.head()[0] if stop is None else stop
+        spec = 1
+        for page_start in range(start, end, _PAGE):
+            page = [(seq, own_entry(raw)) for seq, raw
+                    in self.chain.read_entries(page_start, min(end, page_start + _PAGE))]
+            opened = self._openings_of(e for _, e in page)
+            for seq, entry in page:
+                body = entry.body
+                if seq == 0 and entry.type == "log.genesis":
+                    spec = log_spec(body)
+                elif max(spec, self.state.spec) >= SPEC_V2:
+                    try:
+                        body = unseal(entry.type, entry.stream, body,
+                                      opened.get(str(body.get("sealed"))))
+                    except SealError as exc:
+                        raise StorageError(f"entry {seq}: {exc.en}; the internal store of "
+                                           "openings does not match the log") from None
+                yield seq, entry, body
+
+    def _openings_of(self, entries: Iterable[Entry]) -> dict[str, Opening]:
+        """The stored openings of these entries' sealed fields (SPEC.md 21.3)."""
+        sealed = [str(e.body["sealed"]) for e in entries if "sealed" in e.body]
+        return self.openings.get_many(sealed) if sealed else {}
+
+    def opening_lines(self, start: int = 0) -> Iterator[bytes]:
+        """The auditor export's ``openings.jsonl`` lines (SPEC.md 21.6), in log order."""
+        for page_start in range(start, self.chain.head()[0], _PAGE):
+            page = [own_entry(raw) for _, raw
+                    in self.chain.read_entries(page_start, page_start + _PAGE)]
+            opened = self._openings_of(page)
+            for entry in page:
+                found = opened.get(str(entry.body.get("sealed")))
+                if "sealed" in entry.body and found is not None:
+                    yield opening_line(entry.seq, found) + b"\n"
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
         """(seq, exact entry bytes) for ``start <= seq < stop``, in pages."""
@@ -292,6 +335,9 @@ class Ledger(Application[str]):
         """
         if not submissions:
             return []
+        # Openings first (SPEC.md 21.3): an entry is never stored without its opening.
+        self.openings.put((s.type, s.stream, s.opening) for s in submissions
+                          if s.opening is not None)
         with self._lock:
             journal: list[tuple[dict[Any, Any], Any, Any]] = []
             events: list[Stated] = []
@@ -308,11 +354,13 @@ class Ledger(Application[str]):
                         signed = statement_bytes(s.type, s.stream, s.actor, s.body, s.sig)
                         signature = base64.b64decode(s.sig["value"])
                         batch = self.state.batch
-                        findings = self.state.check(seq, s.stream, version, s.type, s.actor,
-                                                    s.body, s.sig, signed, signature)
+                        body, sealing = self._logical(seq, s)
+                        findings = sealing + self.state.check(
+                            seq, s.stream, version, s.type, s.actor, body, s.sig, signed,
+                            signature)
                         if s.type in _WRITE_RULE_TYPES:
                             day = day or self._entry_day()
-                            findings += write_findings(self.state, seq, s.type, s.body, day)
+                            findings += write_findings(self.state, seq, s.type, body, day)
                         findings += _size_findings(seq, version, s)
                         findings = [f for f in findings if f.rule not in planted]
                         if findings:
@@ -321,7 +369,7 @@ class Ledger(Application[str]):
                             self.state.batch = batch  # as if it had never been seen
                             outcomes.append(findings)
                             continue
-                        self.state.apply(seq, s.stream, version, s.type, s.actor, s.body,
+                        self.state.apply(seq, s.stream, version, s.type, s.actor, body,
                                          s.sig, journal)
                         events.append(Stated(s.stream, version, _ctime(s.sig["ctime"]),
                                              s.type, s.actor, s.body, s.sig))
@@ -350,6 +398,21 @@ class Ledger(Application[str]):
                                  else self.chain.read_hashes(base, end))
             return outcomes
 
+    def _logical(self, seq: int, s: Submission) -> tuple[dict[str, Any], list[Finding]]:
+        """The body the rules judge (SPEC.md 21): a v2 log's statement opened, and the
+        refusal when it cannot be (its entry would be what the audit flags)."""
+        if seq == 0 or self.state.spec < SPEC_V2:
+            if s.opening is not None:
+                return s.body, [Finding("SEAL.extra", VIOLATION, seq,
+                                        "本日志（规范第 1 版）不封存字段，不接受开启值",
+                                        "this log (SPEC v1) seals nothing and takes no "
+                                        "opening")]
+            return s.body, []
+        try:
+            return unseal(s.type, s.stream, s.body, s.opening), []
+        except SealError as exc:
+            return s.body, [Finding(exc.rule, VIOLATION, seq, exc.zh, exc.en)]
+
     def _entry_day(self) -> date:
         """The Asia/Shanghai date the next entries get: the recorder's clock now, never
         before the last entry's time (the recorder keeps log time monotonic)."""
@@ -357,16 +420,44 @@ class Ledger(Application[str]):
         last = self.chain.head()[2]
         return date.fromisoformat(max(time, last or "")[:10])
 
-    def encode_import(self, dept: str, items: Iterable[tuple[str, str, dict[str, Any]]]
-                      ) -> EncodedImport:
+    def encode_import(self, dept: str, items: Iterable[tuple[str, str, dict[str, Any]]],
+                      openings: Sequence[Opening | None] | None = None) -> EncodedImport:
         """The first half of ``submit_import``, without the lock: each row's body encoded
-        once, as the rows come (``import_file`` feeds them while a child parses)."""
+        once, as the rows come (``import_file`` feeds them while a child parses).
+
+        A v2 log (SPEC.md 21): rows given in their logical form are sealed here (the log
+        signs this import itself); rows signed elsewhere come sealed, with ``openings``,
+        and are opened here. Either way the rules judge the logical bodies (``items``)
+        and the log stores the sealed ones (``members``)."""
         members = _ImportMembers(dept)
         kept = []
+        stored: list[tuple[str, str, Opening]] = []
+        sealing = self.state.spec >= SPEC_V2
+        refused: list[tuple[int, list[Finding]]] = []
         for i, item in enumerate(items):
-            members.add(i, item[0], item[1], item[2])
-            kept.append(item)
-        return EncodedImport(dept, kept, members)
+            type_, stream, body = item
+            if sealing and openings is None:
+                wire, opening = seal_body(type_, stream, body)
+            else:
+                wire, opening = body, (openings[i] if openings is not None
+                                       and i < len(openings) else None)
+                if sealing:
+                    try:
+                        body = unseal(type_, stream, wire, opening)
+                    except SealError as exc:
+                        refused.append((i, [Finding(exc.rule, VIOLATION, None, exc.zh,
+                                                    exc.en)]))
+                elif opening is not None:
+                    refused.append((i, [Finding("SEAL.extra", VIOLATION, None,
+                                                "本日志（规范第 1 版）不接受开启值",
+                                                "this log (SPEC v1) takes no opening")]))
+            if opening is not None:
+                stored.append((type_, stream, opening))
+            members.add(i, type_, stream, wire)
+            kept.append((type_, stream, body))
+        if refused:
+            raise ImportRejectedError(refused[:MAX_ERRORS], max(0, len(refused) - MAX_ERRORS))
+        return EncodedImport(dept, kept, members, stored)
 
     def submit_import(self, signer: NoteSigner, dept: str, record: dict[str, Any],
                       items: Iterable[tuple[str, str, dict[str, Any]]] | EncodedImport, *,
@@ -416,6 +507,7 @@ class Ledger(Application[str]):
                                   {**record, "dept": dept, "rows": count, "batch": batch_id},
                                   now=now)
             skip_body_rules = bodies_checked and self.state.body_check is _default_body_rules
+            self.openings.put(encoded.openings)
             seq = self._append_import(head, items, members, value, digests, skip_body_rules)
             return ImportResult(seq, count, already=False)
 
@@ -555,7 +647,7 @@ class Ledger(Application[str]):
         return found
 
     def submit_batch(self, head: Submission, members: Sequence[tuple[str, str, dict[str, Any]]],
-                     sig: dict[str, str]) -> int:
+                     sig: dict[str, str], openings: Sequence[Opening | None] = ()) -> int:
         """Append a batch signed elsewhere (SPEC 4.2: a department's own machine signed
         it, the log never held its key): the announcing ``import.recorded`` ``head``, then
         ``members`` (type, stream, body), whose actor is the head's, each with sid
@@ -582,7 +674,8 @@ class Ledger(Application[str]):
                         {**sig, "sid": f"batch/{batch_id}/{i}/{len(members)}"})))]
         if oversize:
             raise ImportRejectedError(oversize[:MAX_ERRORS], max(0, len(oversize) - MAX_ERRORS))
-        encoded = self.encode_import(head.actor, members)
+        encoded = self.encode_import(head.actor, members, openings or None)
+        self.openings.put(encoded.openings)
         sealed = encoded.members
         sealed.seal(sig["ctime"], sig["key"], batch_id, len(encoded.items))
         digests = b"".join([hashlib.sha256(sealed.signed(i, type_, stream)).digest()
@@ -713,8 +806,10 @@ class Ledger(Application[str]):
         return published[-1] if published else None
 
     # -- export -------------------------------------------------------------------------
-    def export(self, out_dir: Path) -> dict[str, int]:
-        """Write entries.jsonl, checkpoints/ and trust.json (SPEC.md section 9)."""
+    def export(self, out_dir: Path, *, auditor: bool = False) -> dict[str, int]:
+        """Write entries.jsonl, checkpoints/ and trust.json (SPEC.md section 9); with
+        ``auditor``, also openings.jsonl, the internal store's openings of the sealed
+        fields (SPEC.md 21.6): an export for a registered auditor only."""
         with self._lock:
             self._refresh()
             trust = self.trust()
@@ -730,13 +825,22 @@ class Ledger(Application[str]):
                     fh.write(raw + b"\n")
                     count += 1
             tmp.replace(out_dir / "entries.jsonl")
+            opened = 0
+            if auditor:
+                tmp = out_dir / "openings.jsonl.tmp"
+                with tmp.open("wb") as fh:
+                    for line in self.opening_lines():
+                        fh.write(line)
+                        opened += 1
+                tmp.replace(out_dir / "openings.jsonl")
             from ledger._tiles import checkpoint_notes  # the tiles serve the same notes
             for name, note in checkpoint_notes(self, last):
                 (cp_dir / name).write_text(note, encoding="utf-8")
             (out_dir / "trust.json").write_text(
                 json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
                 encoding="utf-8")
-            return {"entries": count, "checkpoints": len(checkpoints)}
+            return {"entries": count, "checkpoints": len(checkpoints),
+                    **({"openings": opened} if auditor else {})}
 
 
 # Types with a write-time rule beyond LogState.check (see write_findings).
@@ -843,6 +947,7 @@ class EncodedImport:
     dept: str
     items: list[tuple[str, str, dict[str, Any]]]
     members: _ImportMembers
+    openings: list[tuple[str, str, Opening]]  # to store before the rows (SPEC.md 21.3)
 
 
 class _ImportMembers:

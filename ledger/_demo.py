@@ -7,8 +7,10 @@ department. A real deployment keeps department and witness keys with their holde
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -117,9 +119,30 @@ class Parties:
 TRIAL_PARTIES = ("log", "authority", "witness-audit", "witness-supervision")
 
 
+# Whether the statements the demo signs seal their internal fields (a v2 log, SPEC.md 21).
+_sealing: contextvars.ContextVar[bool] = contextvars.ContextVar("sealing", default=False)
+
+
+def _sign(signer: NoteSigner, type_: str, stream: str, actor: str, body: dict[str, Any], *,
+          sid: str | None = None, now: datetime | None = None) -> Submission:
+    """``sign_statement``, sealing what a v2 log seals when the demo builds one."""
+    return sign_statement(signer, type_, stream, actor, body, sid=sid, now=now,
+                          seal=_sealing.get())
+
+
+def conflict_stream(spec: int, dept: str, cert_no: str, uscc: str
+                    ) -> tuple[str, dict[str, Any]]:
+    """A conflict declaration's stream and id fields: v1 names the pair; v2 an opaque,
+    random id of the department's (SPEC.md 21.2), since the pair is sealed."""
+    if spec < 2:
+        return f"conflict/{cert_no}/{uscc}", {}
+    cid = uuid.uuid4().hex[:16]
+    return f"conflict/{dept}/{cid}", {"id": cid}
+
+
 def init_log(ledger: Ledger, keys: Parties, origin: str = DEFAULT_ORIGIN,
              now: Callable[[], datetime] = lambda: datetime.now(UTC),
-             beacons: list[dict[str, Any]] | None = None) -> int:
+             beacons: list[dict[str, Any]] | None = None, spec: int = 1) -> int:
     """The single-machine trial: create every party's key store and write the genesis the
     authority signs; returns its seq (0). A real deployment keeps each key with its party
     (``drawledger log-keygen``, then ``init --genesis`` with a genesis signed offline)."""
@@ -134,8 +157,8 @@ def init_log(ledger: Ledger, keys: Parties, origin: str = DEFAULT_ORIGIN,
     witnesses = [keys.create("witness-audit", "zichuan-audit-bureau", 4),
                  keys.create("witness-supervision", "zichuan-supervision-commission", 4)]
     body = genesis_body(origin, log_key.verifier.vkey, [authority.verifier.vkey],
-                        [w.verifier.vkey for w in witnesses], 1, DEFAULT_POLICY, beacons)
-    genesis = sign_statement(authority, "log.genesis", "log", "authority", body, now=now())
+                        [w.verifier.vkey for w in witnesses], 1, DEFAULT_POLICY, beacons, spec)
+    genesis = _sign(authority, "log.genesis", "log", "authority", body, now=now())
     return ledger.submit([genesis])[0]
 
 
@@ -246,7 +269,8 @@ def demo_beacon(year: int, seed: int = 2026) -> DevBeacon:
 def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors: int = 48,
                conflicts: int = 30, seed: int = 2026, year: int | None = None,
                violations: bool = False, ratios: dict[str, int] | None = None,
-               now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, int]:
+               now: Callable[[], datetime] = lambda: datetime.now(UTC), spec: int = 1
+               ) -> dict[str, int]:
     """A district year replayed on a demo clock: from December of the year before,
     calendars, the 16 member units and their keys, the matter list, both registries
     (imported as batches), conflicts and churn; in January each unit's plan (and a joint
@@ -258,15 +282,29 @@ def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors:
     statistics bureau files its plan late, one batch is re-drawn, a pool entity is removed
     just before a commitment so that the outcome changed, a conflicted inspector is
     substituted in and a team is left with one inspector: the audit must report exactly
-    those. ``seed`` only makes the demo data repeatable.
+    those. ``seed`` only makes the demo data repeatable. ``spec`` 2 builds a v2 log
+    (SPEC.md 21): internal fields sealed, their openings in the log's internal store.
     """
+    token = _sealing.set(spec >= 2 or ledger.state.spec >= 2)
+    try:
+        return _build_demo(ledger, keys, targets=targets, inspectors=inspectors,
+                           conflicts=conflicts, seed=seed, year=year, violations=violations,
+                           ratios=ratios, now=now, spec=spec)
+    finally:
+        _sealing.reset(token)
+
+
+def _build_demo(ledger: Ledger, keys: Parties, *, targets: int, inspectors: int,
+                conflicts: int, seed: int, year: int | None, violations: bool,
+                ratios: dict[str, int] | None, now: Callable[[], datetime], spec: int
+                ) -> dict[str, int]:
     rng = random.Random(seed)
     year = year or now().astimezone(_SHANGHAI).year - 1
     clock = ManualClock(_sh(date(year - 1, 12, 1), 9))
     ledger.chain.clock = clock
     beacon = demo_beacon(year, seed)
     if not ledger.refresh():
-        init_log(ledger, keys, now=clock, beacons=[chain_to_json(beacon.chain)])
+        init_log(ledger, keys, now=clock, beacons=[chain_to_json(beacon.chain)], spec=spec)
     authority = keys.load("authority")
     log_key = keys.load("log")
     witnesses = keys.witness_tools()
@@ -278,7 +316,7 @@ def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors:
         ledger.checkpoint(log_key, witnesses, now=clock)
 
     tick(_sh(date(year - 1, 12, 1), 9, 5))
-    ledger.submit([sign_statement(authority, "calendar.published", f"calendar/{b['year']}",
+    ledger.submit([_sign(authority, "calendar.published", f"calendar/{b['year']}",
                                   "authority", b, now=clock()) for b in bundled_calendars()])
     checkpoint()
 
@@ -286,11 +324,11 @@ def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors:
     dept_keys: dict[str, NoteSigner] = {}
     tick(_sh(date(year - 1, 12, 1), 10))
     for code, name in DEPARTMENTS:
-        batch.append(sign_statement(authority, "department.registered", f"dept/{code}",
+        batch.append(_sign(authority, "department.registered", f"dept/{code}",
                                     "authority", {"code": code, "name": name}, now=clock()))
         signer = keys.create(f"dept-{code}", f"{code}-{year}a")
         dept_keys[code] = signer
-        batch.append(sign_statement(authority, "key.registered", f"key/{signer.name}",
+        batch.append(_sign(authority, "key.registered", f"key/{signer.name}",
                                     "authority", {"name": signer.name,
                                                   "vkey": signer.verifier.vkey,
                                                   "dept": code, "role": "department"},
@@ -366,19 +404,20 @@ def build_demo(ledger: Ledger, keys: Parties, *, targets: int = 240, inspectors:
             continue
         pairs.add((inspector["cert_no"], target["uscc"]))
         dept = inspector["dept"]
-        batch.append(sign_statement(
-            dept_keys[dept], "conflict.declared", f"conflict/{inspector['cert_no']}/"
-            f"{target['uscc']}", dept,
-            {"cert_no": inspector["cert_no"], "uscc": target["uscc"], "dept": dept,
+        stream, ids = conflict_stream(ledger.state.spec, dept, inspector["cert_no"],
+                                      target["uscc"])
+        batch.append(_sign(
+            dept_keys[dept], "conflict.declared", stream, dept,
+            {**ids, "cert_no": inspector["cert_no"], "uscc": target["uscc"], "dept": dept,
              "relation": rng.choice(["kin", "former_employee", "shareholder", "other"]),
              "declared_on": clock().date().isoformat()}, now=clock()))
     changed = rng.sample(all_targets, len(all_targets) // 20)
     for _, stream, body in changed[: len(changed) * 4 // 5]:
-        batch.append(sign_statement(dept_keys[body["dept"]], "target.updated", stream,
+        batch.append(_sign(dept_keys[body["dept"]], "target.updated", stream,
                                     body["dept"], {"uscc": body["uscc"], "dept": body["dept"],
                                                    "risk": rng.choice("ABCD")}, now=clock()))
     for _, stream, body in changed[len(changed) * 4 // 5:]:
-        batch.append(sign_statement(dept_keys[body["dept"]], "target.removed", stream,
+        batch.append(_sign(dept_keys[body["dept"]], "target.removed", stream,
                                     body["dept"], {"uscc": body["uscc"], "dept": body["dept"],
                                                    "reason": "deregistered"}, now=clock()))
     if batch:
@@ -553,7 +592,7 @@ class _Results:
                 self.checkpoint()
             self.month = day.month
             self.clock.at(max(self.clock(), _sh(day, 15)))
-            self.ledger.submit([sign_statement(self.keys[s.actor], s.type, s.stream, s.actor,
+            self.ledger.submit([_sign(self.keys[s.actor], s.type, s.stream, s.actor,
                                                s.body, now=self.clock())
                                 for d, _, s in due if d == day])
 
@@ -664,12 +703,13 @@ def _recusals(ledger: Ledger, clock: ManualClock, dept_keys: dict[str, NoteSigne
         assert nxt is not None
         clock.at(_sh(day, 10))
         # Planted: the substitute has a declared conflict with the target.
-        ledger.submit([sign_statement(
-            dept_keys[dept], "conflict.declared", f"conflict/{nxt}/{uscc}", dept,
-            {"cert_no": nxt, "uscc": uscc, "dept": dept, "relation": "kin",
+        stream, ids = conflict_stream(ledger.state.spec, dept, nxt, uscc)
+        ledger.submit([_sign(
+            dept_keys[dept], "conflict.declared", stream, dept,
+            {**ids, "cert_no": nxt, "uscc": uscc, "dept": dept, "relation": "kin",
              "declared_on": day.isoformat()}, now=clock())])
         clock.at(_sh(day, 10, 30))
-        ledger.submit([sign_statement(
+        ledger.submit([_sign(
             dept_keys[dept], "draw.substituted", draw_stream(plan_id, batch_id), dept,
             {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
              "out": leaving, "in": nxt, "reason": "回避：原检查人员曾在该企业任职"},
@@ -678,7 +718,7 @@ def _recusals(ledger: Ledger, clock: ManualClock, dept_keys: dict[str, NoteSigne
         plan_id, batch_id, dept, outcome = staffed[2]
         uscc = next(iter(outcome.teams))
         clock.at(_sh(day, 11))
-        ledger.submit([sign_statement(
+        ledger.submit([_sign(
             dept_keys[dept], "draw.substituted", draw_stream(plan_id, batch_id), dept,
             {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
              "out": outcome.teams[uscc][0], "in": None, "reason": "回避：无人替补"},
@@ -714,7 +754,7 @@ def _plant_churn(ledger: Ledger, clock: ManualClock, beacon: DevBeacon,
     seq = ledger.size
     prev = ledger.tree.leaf(seq - 1)
     for member in candidates[:400]:
-        removal = sign_statement(dept_keys[dept], "target.removed", f"target/{member.uscc}",
+        removal = _sign(dept_keys[dept], "target.removed", f"target/{member.uscc}",
                                  dept, {"uscc": member.uscc, "dept": dept,
                                         "reason": "deregistered"},
                                  sid=f"demo-churn-{member.uscc}", now=t_remove)

@@ -10,6 +10,7 @@ after the round. Nothing is ever deleted: a void is an event, and the batch stay
 from __future__ import annotations
 
 import hashlib
+import os
 import weakref
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -27,10 +28,12 @@ from verifier._draw import (
     Snapshot,
     draw_seed,
     execute,
+    public_outcome,
     reveal_commitment,
 )
-from verifier._drawaudit import draw_time
+from verifier._drawaudit import draw_time, snapshot_key
 from verifier._rfc3797 import key_string
+from verifier._sealed import SPEC_V2
 from verifier._snapshot import add_declared_conflicts, build_snapshot
 from verifier._state import DrawInfo, LogState
 
@@ -48,6 +51,13 @@ __all__ = [
     "substitute",
     "void_draw",
 ]
+
+
+def _signed(ledger: Ledger, signer: NoteSigner, type_: str, stream: str, actor: str,
+            body: dict[str, Any], *, now: datetime, sid: str | None = None) -> Submission:
+    """``sign_statement``, sealing what a v2 log seals (SPEC.md 21)."""
+    return sign_statement(signer, type_, stream, actor, body, now=now, sid=sid,
+                          seal=ledger.state.spec >= SPEC_V2)
 
 
 def draw_stream(plan_id: str, batch_id: str) -> str:
@@ -98,15 +108,21 @@ def _commitment(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
         raise InputError(f"commitments: no commitment from {missing}")
     stream = draw_stream(plan_id, batch_id)
     snapshot = build_snapshot(ledger.state, stream, str(task["matter"]), batch)
+    sealed: dict[str, Any] = {}
+    if ledger.state.spec >= SPEC_V2:
+        # The snapshot key seals every leaf's internal part (SPEC.md 21.4); it is itself
+        # sealed in the commitment, its opening kept for auditors.
+        snapshot.key = os.urandom(32)
+        sealed["snapshot_key"] = snapshot.key.hex()
     statement = {
         "plan_id": plan_id, "batch_id": batch_id, "dept": body["dept"],
         "algorithm": ALGORITHM, "plan_seq": plan_seq, "draw_time": t_draw.isoformat(),
         "beacon": {"chain": chain.chain_hash, "round": round_},
         "lottery": list(recipe.get("lottery", [])),
         "parties": [{"dept": d, "commitment": commitments[d]} for d in parties],
-        **snapshot.summary(batch),
+        **snapshot.summary(batch), **sealed,
     }
-    return sign_statement(signer, "draw.committed", stream, body["dept"], statement, now=now,
+    return _signed(ledger, signer, "draw.committed", stream, body["dept"], statement, now=now,
                           sid=sid), snapshot
 
 
@@ -132,7 +148,7 @@ def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, b
     if parties.get(dept) != reveal_commitment(plan_id, batch_id, dept, secret):
         raise InputError(f"secret: does not open {dept}'s commitment for {plan_id}/{batch_id}")
     body = {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "secret": secret.hex()}
-    return ledger.submit([sign_statement(signer, "draw.revealed",
+    return ledger.submit([_signed(ledger, signer, "draw.revealed",
                                          draw_stream(plan_id, batch_id), dept, body,
                                          now=now)])[0]
 
@@ -152,7 +168,7 @@ def cached_snapshot(ledger: Ledger, seq: int, plan_id: str, batch_id: str
     if cached is None or cached[0] != seq:
         return None
     s = cached[1]
-    return Snapshot(s.pool, s.roster, dict(s.conflicts), s.excluded)
+    return Snapshot(s.pool, s.roster, dict(s.conflicts), s.excluded, s.key)
 
 
 def snapshot_from_state(state: LogState, plan_id: str, batch_id: str) -> Snapshot:
@@ -172,10 +188,12 @@ def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapsh
     if cached is not None:
         return cached
     state = LogState(body_check=None)
-    for i, raw in ledger.entries(0, seq):
-        e = own_entry(raw)
-        state.apply(i, e.stream, e.version, e.type, e.actor, e.body, e.sig)
-    return snapshot_from_state(state, plan_id, batch_id)
+    for i, e, body in ledger.logical_entries(0, seq):
+        state.apply(i, e.stream, e.version, e.type, e.actor, body, e.sig)
+    snapshot = snapshot_from_state(state, plan_id, batch_id)
+    info = ledger.state.draws.get(draw_stream(plan_id, batch_id))
+    snapshot.key = snapshot_key(info.commit) if info is not None else None
+    return snapshot
 
 
 def execution_statements(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
@@ -207,12 +225,13 @@ def execution_statements(ledger: Ledger, signer: NoteSigner, plan_id: str, batch
         "lottery": {"numbers": [list(x) for x in lottery], "key_string": lottery_key},
         "reveals": [{"dept": d, "secret": s.hex() if s is not None else None}
                     for d, s in reveals],
-        "outcome": outcome.to_json(),
+        "outcome": (public_outcome(outcome.to_json()) if ledger.state.spec >= SPEC_V2
+                    else outcome.to_json()),
     }
     stream = draw_stream(plan_id, batch_id)
-    out = [sign_statement(signer, "draw.executed", stream, body["dept"], statement, now=now)]
+    out = [_signed(ledger, signer, "draw.executed", stream, body["dept"], statement, now=now)]
     for uscc, short in outcome.unfillable.items():
-        out.append(sign_statement(signer, "draw.unfillable", stream, body["dept"],
+        out.append(_signed(ledger, signer, "draw.unfillable", stream, body["dept"],
                                   {"plan_id": plan_id, "batch_id": batch_id,
                                    "dept": body["dept"], "uscc": uscc, "short": short},
                                   now=now))
@@ -282,7 +301,7 @@ def substitute(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, batc
     new = matcher.substitute(uscc, leaving.dept, team, recused)
     body = {"plan_id": plan_id, "batch_id": batch_id, "dept": dept, "uscc": uscc,
             "out": out, "in": new, "reason": reason}
-    seq = ledger.submit([sign_statement(signer, "draw.substituted",
+    seq = ledger.submit([_signed(ledger, signer, "draw.substituted",
                                         draw_stream(plan_id, batch_id), dept, body,
                                         now=now)])[0]
     return seq, new
@@ -298,5 +317,5 @@ def void_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str, r
     _draw(ledger, plan_id, batch_id)
     statement = {"plan_id": plan_id, "batch_id": batch_id, "dept": body["dept"],
                  "reason": reason, "approver": approver}
-    return ledger.submit([sign_statement(signer, "draw.voided", draw_stream(plan_id, batch_id),
+    return ledger.submit([_signed(ledger, signer, "draw.voided", draw_stream(plan_id, batch_id),
                                          body["dept"], statement, now=now)])[0]

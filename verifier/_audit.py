@@ -51,9 +51,11 @@ from verifier._note import (
     verify_cosignatures,
     verify_note,
 )
+from verifier._opener import Opener
 from verifier._receipt import Promise, ReceiptCheck
 from verifier._resultaudit import ResultAuditor
 from verifier._resume import AuditState, StateError, dumps, loads, trust_id
+from verifier._sealed import SPEC_V2
 from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
 from verifier._version import version_info
@@ -302,7 +304,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
           max_findings: int = 1000, workers: int = 0,
           outside: Sequence[tuple[str, bytes]] = (), now: datetime | None = None,
           clock: float | None = None, receipts: Sequence[tuple[str, Promise]] = (),
-          resume: AuditState | None = None, save: bool = False) -> Report:
+          resume: AuditState | None = None, save: bool = False,
+          openings: Iterable[object] | None = None) -> Report:
     """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
 
     ``outside`` holds (source, note bytes) of checkpoints obtained elsewhere (the API, a
@@ -323,6 +326,10 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     last checkpoint that matched; ``resume`` continues such a state, ``lines`` then being
     the lines after its ``offset``. A state that does not fit this log or these options
     raises StateError (nothing trusted). Both run in one process (``workers`` ignored).
+
+    ``openings``: the lines of an auditor export's ``openings.jsonl`` (SPEC.md 21.6). A v2
+    log audited without them has its sealed fields unknown: the rules about them and the
+    draws' snapshots and matching are not checked, which the report says.
     """
     if save or resume is not None:
         workers = 0  # pending worker results cannot be saved; the new entries are few
@@ -376,8 +383,10 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     roots: dict[int, bytes] = {}  # size -> root of each checkpoint that matched
     replay_mark, dropped_mark = len(report.findings), report.dropped
     offset = 0  # bytes of entries.jsonl read
+    opener = Opener(openings) if openings is not None else None
     if resume is not None:
-        saved = _resumed(resume, trust, signatures, body_rules, pending, report)
+        saved = _resumed(resume, trust, _options(signatures, body_rules, opener), pending,
+                         report)
         (state, plans, draws, results, actors, signers, acc, prev, last_time, expected,
          verified_from, roots) = saved
         draws.chains = chains
@@ -386,6 +395,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             cp = pending[next_cp]
             next_cp += 1
             _old_checkpoint(cp, roots, acc.size, report)
+        if opener is not None:
+            opener.skip_before(acc.size)
     for lineno, line in enumerate(lines, start=report.entries + 1):
         report.entries += 1
         offset += line.length if isinstance(line, Oversize) else len(line)
@@ -431,6 +442,11 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                                     f"entry {seq} is timed before the entry preceding it"))
             else:
                 last_time = entry.time
+            if opener is not None and state.spec >= SPEC_V2 and seq > 0 and entry.canonical:
+                body, sealing = opener.open(seq, entry)
+                for finding in sealing:
+                    report.add(finding)
+                entry = replace(entry, body=body)
             if entry.type in ("target.updated", "target.removed"):
                 draws.before(seq, entry.type, entry.body, entry.time, state)
             mark = len(report.findings)
@@ -447,6 +463,15 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     if f.dept is None and f.seq == seq:
                         report.findings[i] = replace(f, dept=entry.actor)
             expected = seq + 1
+            if seq == 0 and state.spec >= SPEC_V2 and opener is None:
+                state.unopened, draws.opened = True, False
+                report.add(_finding(
+                    "SEAL.unopened", None,
+                    "本日志（规范第 2 版）的内部字段已封存，未提供开启值（审计导出的 "
+                    "openings.jsonl）：这些字段的规则、抽取的对象池与人员匹配未核对",
+                    "this log (SPEC v2) seals its internal fields and no openings were given "
+                    "(the auditor export's openings.jsonl): the rules of those fields and the "
+                    "draws' pools and matching were not checked", UNVERIFIABLE))
         else:
             expected += 1
         prev = leaf
@@ -472,13 +497,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             # Between statements at a verified checkpoint: a point the next run resumes at.
             report.state = AuditState(
                 acc.size, roots[acc.size], state.origin, trust_id(trust),
-                {"signatures": signatures, "body_rules": body_rules}, offset,
+                _options(signatures, body_rules, opener), offset,
                 dumps((state, plans, draws, results, actors, signers, acc, prev, last_time,
                        expected, verified_from, roots, report.entries,
                        report.findings[replay_mark:], report.dropped - dropped_mark)))
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
-    for finding in [*state.finish(), *honoured.finish(acc.size)]:
+    for finding in [*state.finish(), *honoured.finish(acc.size),
+                    *(opener.finish() if opener is not None else ())]:
         report.add(finding)
     judged_at = _judged_at(report, now, last_time, now_sources)
     for finding in plans.finish(state, judged_at):
@@ -518,7 +544,15 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     return report
 
 
-def _resumed(resume: AuditState, trust: Trust | None, signatures: bool, body_rules: bool,
+def _options(signatures: bool, body_rules: bool, opener: Opener | None) -> dict[str, bool]:
+    """What a saved state was replayed with, so it resumes only under the same options."""
+    options = {"signatures": signatures, "body_rules": body_rules}
+    if opener is not None:
+        options["openings"] = True
+    return options
+
+
+def _resumed(resume: AuditState, trust: Trust | None, options: dict[str, bool],
              checkpoints: list[_Checkpoint], report: Report) -> tuple[Any, ...]:
     """The saved replay, once the state is shown to belong to this log and these options
     (SPEC.md 9.4); its findings are added to ``report``. Anything else is refused."""
@@ -532,7 +566,6 @@ def _resumed(resume: AuditState, trust: Trust | None, signatures: bool, body_rul
     if trust is not None and resume.origin != trust.origin:
         raise refuse(f"状态属于日志 {resume.origin}，而非 {trust.origin}",
                      f"the state is of log {resume.origin!r}, not {trust.origin!r}")
-    options = {"signatures": signatures, "body_rules": body_rules}
     if resume.options != options:
         raise refuse(f"选项不同（状态 {resume.options}，本次 {options}）",
                      f"other options (the state's {resume.options}, this run's {options})")

@@ -7,6 +7,7 @@ corrupt), 3 unverifiable (a trust input is missing), 64 usage (not an export, ba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -338,7 +339,13 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
     now = _now_arg(args.now) if args.now is not None else None
     total = entries.stat().st_size
     resume = _load_resume(args.state) if args.state else None
-    with entries.open("rb") as fh:
+    openings_file = Path(args.openings) if args.openings else export / "openings.jsonl"
+    if args.openings and not openings_file.is_file():
+        raise _Usage(f"{openings_file} 不存在", f"{openings_file} not found")
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(entries.open("rb"))
+        openings = (read_lines(stack.enter_context(openings_file.open("rb")))
+                    if openings_file.is_file() else None)
         lines = read_lines(fh) if resume is None else _after(fh, resume, entries)
         total -= resume.offset if resume is not None else 0
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
@@ -348,7 +355,7 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
             report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                            body_rules=not args.no_body_rules, workers=workers,
                            outside=outside, now=now, receipts=promises, resume=resume,
-                           save=bool(args.state))
+                           save=bool(args.state), openings=openings)
         except StateError as exc:
             raise _Usage(exc.zh, exc.en) from None
     if args.state:
@@ -643,6 +650,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--receipt", action="append", default=[], metavar="FILE",
                    help="a receipt the log gave for a submission: the export must hold the "
                         "promised entry (V1.receipt otherwise; repeatable)")
+    p.add_argument("--openings", metavar="FILE",
+                   help="openings.jsonl of an auditor export (SPEC.md 21.6; default: the "
+                        "export's own, when it has one)")
     p.add_argument("--state", metavar="FILE",
                    help="incremental audit: resume from the replay state in FILE (MAC key "
                         "in FILE.key) and read only the entries after it; save the state "

@@ -32,6 +32,7 @@ from verifier._merkle import leaf_hash, root_of_leaf_hashes
 __all__ = [
     "ALGORITHM",
     "INELIGIBLE",
+    "LEAF_DOMAIN",
     "Candidate",
     "Member",
     "Outcome",
@@ -39,16 +40,22 @@ __all__ = [
     "draw_seed",
     "execute",
     "inspector_score",
+    "leaf_seal",
     "lp",
     "matches",
+    "public_outcome",
     "reveal_commitment",
     "sample_size",
+    "sealed_conflict_leaf",
+    "sealed_pool_leaf",
+    "sealed_roster_leaf",
     "start_summary",
     "stratum_of",
     "target_score",
 ]
 
 ALGORITHM = "SSJ-DRAW-v1"
+LEAF_DOMAIN = "drawledger/leaf/v2"
 PPM = 1_000_000
 TARGET_FIELDS = ("registry", "industry", "region", "risk", "status", "unit")
 _PREFIX_FIELDS = frozenset({"industry", "region"})
@@ -233,8 +240,42 @@ def _leaf_prefix(fields: tuple[str, ...], stratum: str) -> bytes:
             f'"unit":{e(unit)},"uscc":').encode()
 
 
-def pool_leaf_hashes(pool: Iterable[Member]) -> list[bytes]:
-    """``leaf_hash(m.leaf())`` for each member, from a SHA-256 state per distinct prefix."""
+def leaf_seal(key: bytes, name: str, ident: str, internal: Mapping[str, Any]) -> str:
+    """A v2 snapshot leaf's ``sealed`` (SPEC.md 21.4): HMAC-SHA256 under the draw's
+    snapshot key over LP(domain, list name, the leaf's id, canonical internal part)."""
+    return hmac.digest(key, lp(LEAF_DOMAIN, name, ident, dumps(dict(internal))),
+                       "sha256").hex()
+
+
+def sealed_pool_leaf(m: Member, key: bytes) -> bytes:
+    """A v2 pool leaf: the public fields, with risk class and stratum sealed."""
+    registry, industry, region, risk, status, unit = m.fields
+    return dumps({"industry": industry, "region": region, "registry": registry,
+                  "sealed": leaf_seal(key, "pool", m.uscc, {"risk": risk,
+                                                            "stratum": m.stratum}),
+                  "status": status, "unit": unit, "uscc": m.uscc})
+
+
+def sealed_roster_leaf(c: Candidate, key: bytes) -> bytes:
+    """A v2 roster leaf: the public fields, with the certificate's validity sealed."""
+    return dumps({"cert_no": c.cert_no, "dept": c.dept, "expert": c.expert,
+                  "qualified": c.qualified, "sealed": leaf_seal(
+                      key, "roster", c.cert_no, {"valid_from": c.valid_from,
+                                                 "valid_to": c.valid_to}),
+                  "unit": c.unit})
+
+
+def sealed_conflict_leaf(cert: str, uscc: str, kind: str, key: bytes) -> bytes:
+    """A v2 conflict leaf: nothing public but the seal of the pair and its kind."""
+    return dumps({"sealed": leaf_seal(key, "conflicts", f"{cert}/{uscc}",
+                                      {"cert_no": cert, "kind": kind, "uscc": uscc})})
+
+
+def pool_leaf_hashes(pool: Iterable[Member], seal: bytes | None = None) -> list[bytes]:
+    """``leaf_hash(m.leaf())`` for each member, from a SHA-256 state per distinct prefix
+    (with a v2 snapshot ``key``, the sealed leaves, each hashed whole)."""
+    if seal is not None:
+        return [leaf_hash(sealed_pool_leaf(m, seal)) for m in pool]
     states: dict[tuple[tuple[str, ...], str], Any] = {}
     e = _STR
     out: list[bytes] = []
@@ -277,6 +318,9 @@ class Snapshot:
     roster: list[Candidate]
     conflicts: dict[tuple[str, str], str]  # (cert_no, uscc) -> "declared" or "prior"
     excluded: list[str]
+    # A v2 draw's snapshot key (SPEC.md 21.4): the committed leaves seal their internal
+    # part under it. None: the v1 leaves, every field in clear.
+    key: bytes | None = None
 
     def __post_init__(self) -> None:
         self.pool.sort(key=_USCC)
@@ -286,6 +330,14 @@ class Snapshot:
     def leaves(self, pool: bool = True) -> dict[str, list[bytes]]:
         """Each list's canonical leaves, in order (``pool=False`` leaves the pool out)."""
         conflicts = sorted(self.conflicts.items())
+        key = self.key
+        if key is not None:
+            return {
+                **({"pool": [sealed_pool_leaf(m, key) for m in self.pool]} if pool else {}),
+                "roster": [sealed_roster_leaf(c, key) for c in self.roster],
+                "conflicts": [sealed_conflict_leaf(c, u, k, key) for (c, u), k in conflicts],
+                "excluded": [dumps({"uscc": u}) for u in self.excluded],
+            }
         # The values come from replayed, rule-checked bodies: encode, no profile check.
         return {
             **({"pool": [m.leaf() for m in self.pool]} if pool else {}),
@@ -305,7 +357,7 @@ class Snapshot:
         """The commitment: each list's Merkle root (RFC 6962 over the canonical leaves) and
         size, the strata populations and the sample sizes the plan gives them."""
         out: dict[str, Any] = {"pool": {"root": root_of_leaf_hashes(
-            pool_leaf_hashes(self.pool)).hex(), "size": len(self.pool)}}
+            pool_leaf_hashes(self.pool, self.key)).hex(), "size": len(self.pool)}}
         for name, leaves in self.leaves(pool=False).items():
             out[name] = {"root": merkle_root(leaves).hex(), "size": len(leaves)}
         counts = self.strata_counts(batch)
@@ -382,6 +434,18 @@ class Outcome:
             "cutoffs": {k: v.hex() for k, v in sorted(self.cutoffs.items())},
             "unfillable": [{"uscc": u, "dept": d} for u, d in self.unfillable.items()],
         }
+
+
+def public_outcome(outcome: Mapping[str, Any]) -> dict[str, Any]:
+    """A v2 execution's ``outcome`` (SPEC.md 21.5): each selected target's stratum and
+    score leave the record (a stratum can be a risk class); their order, the teams, the
+    seed, the cut-offs and the unfillable list stay."""
+    out = dict(outcome)
+    selected = outcome.get("selected")
+    if type(selected) is list:
+        out["selected"] = [{k: v for k, v in s.items() if k not in ("stratum", "score")}
+                           if type(s) is dict else s for s in selected]
+    return out
 
 
 def select(seed: bytes, snapshot: Snapshot, sizes: Mapping[str, int]

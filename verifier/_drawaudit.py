@@ -31,12 +31,14 @@ from verifier._draw import (
     execute,
     matches,
     pool_rule,
+    public_outcome,
     reveal_commitment,
     sample_sizes,
     start_summary,
     stratum_of,
 )
 from verifier._rfc3797 import key_string
+from verifier._sealed import SPEC_V2
 from verifier._snapshot import add_declared_conflicts, build_snapshot
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._stats import YearStats
@@ -96,6 +98,7 @@ class _Pending:
     unfillable_seen: dict[str, int] = field(default_factory=dict)
     verified: bool = False  # recomputed byte for byte
     summary: Callable[[], dict[str, Any]] | None = None  # the replayed lists' commitment
+    sealed: bool = False  # a v2 draw: sealed leaves, public outcome (SPEC.md 21)
 
 
 @dataclass
@@ -135,6 +138,9 @@ class DrawAuditor:
         self.compare: Callable[[int, dict[str, Any], dict[str, Any]], list[Finding]] | None \
             = None
         self.year = YearStats()
+        # False for the audit of a v2 log without the openings (SPEC.md 21.6): the
+        # snapshots cannot be rebuilt, so only the checks that need none are made.
+        self.opened = True
 
     # -- registry churn -----------------------------------------------------------------
     def before(self, seq: int, type_: str, body: dict[str, Any], time: str,
@@ -163,6 +169,10 @@ class DrawAuditor:
             pending.unfillable_seen[str(body.get("uscc"))] = seq
             return []
         if verb == "substituted":
+            if pending.snapshot is None:  # sealed, unopened: the teams' rules are internal
+                self.stats.substituted[pending.dept] = \
+                    self.stats.substituted.get(pending.dept, 0) + 1
+                return []
             if pending.snapshot is not None:
                 add_declared_conflicts(pending.snapshot, state, pending.batch)
             return self._substituted(seq, pending, body)
@@ -186,17 +196,25 @@ class DrawAuditor:
                           f"批次 {who} 承诺抽取时所属计划尚未公开",
                           f"batch {who} was committed before its plan was published"))
         matter = str(task.get("matter"))
-        snapshot = self.snapshots.get(stream) or build_snapshot(state, stream, matter, batch)
+        sealed = state.spec >= SPEC_V2
+        snapshot: Snapshot | None = None
+        if not sealed or self.opened:
+            snapshot = self.snapshots.get(stream) or build_snapshot(state, stream, matter,
+                                                                    batch)
+            if sealed:
+                snapshot.key = snapshot_key(body)
         previous = self.pending.get(stream)
         if previous is not None:
             out.extend(self._settle(previous))
         pending = _Pending(stream, str(body.get("dept")), matter, batch, seq, entry_hash, body,
                            snapshot, [])
-        pending.summary = start_summary(snapshot, batch, self.background)
-        if not self.background:
-            out.extend(self._settle(pending))
+        pending.sealed = sealed
+        if snapshot is not None:
+            pending.summary = start_summary(snapshot, batch, self.background)
+            if not self.background:
+                out.extend(self._settle(pending))
+            pending.churn = self._churn(batch, snapshot, _epoch(time))
         out.extend(self._round(seq, who, body, batch, time))
-        pending.churn = self._churn(batch, snapshot, _epoch(time))
         self.pending[stream] = pending
         return out
 
@@ -342,17 +360,24 @@ class DrawAuditor:
                               f"批次 {who} 记录的 {dept} 揭示值与日志中的揭示不符",
                               f"batch {who}: the recorded reveal of {dept} differs from the "
                               "log's"))
-        if randomness is None or pending.snapshot is None:
+        if randomness is None:
             return out
         seed = draw_seed(str(pending.commit.get("plan_id")), str(pending.commit.get("batch_id")),
                          pending.commit_hash, randomness, lottery_key, reveals)
+        theirs: dict[str, Any] = body["outcome"] if type(body.get("outcome")) is dict else {}
+        if pending.snapshot is None:
+            # A sealed draw without its openings: the seed is public, the rest is not.
+            if theirs.get("seed") != seed.hex():
+                out.append(_v("V8.seed", seq, f"批次 {who} 的种子与重算结果不符",
+                              f"batch {who}: the seed differs from the recomputed seed"))
+            return out
         draw_day = date.fromisoformat(str(pending.batch["draw_date"]))
         outcome, matcher = execute(seed, pending.snapshot, pending.batch, draw_day)
-        theirs: dict[str, Any] = body["outcome"] if type(body.get("outcome")) is dict else {}
         rewritten = None
         if theirs.get("seed") != outcome.seed.hex() and not any(
                 f.kind == VIOLATION for f in out):
-            rewritten = _own_seed_outcome(theirs, pending.snapshot, pending.batch, draw_day)
+            rewritten = _own_seed_outcome(theirs, pending.snapshot, pending.batch, draw_day,
+                                          pending.sealed)
         if rewritten is not None:
             # The department's record is consistent with its own seed, and every other
             # input matches the log: the commitment entry's hash changed under it.
@@ -364,13 +389,13 @@ class DrawAuditor:
         self.year.add(pending.snapshot, sample_sizes(pending.batch, counts), outcome,
                       {c.cert_no: c.dept for c in pending.snapshot.roster})
         pending.teams = {u: list(t) for u, t in outcome.teams.items()}
-        mine = outcome.to_json()
+        mine = public_outcome(outcome.to_json()) if pending.sealed else outcome.to_json()
         if rewritten is not None:
             pass  # reported at the commitment; the department drew what its seed says
         elif theirs.get("seed") != mine["seed"]:
             out.append(_v("V8.seed", seq, f"批次 {who} 的种子与重算结果不符",
                           f"batch {who}: the seed differs from the recomputed seed"))
-        picked = [(s["uscc"], s["stratum"], s["score"]) for s in mine["selected"]]
+        picked = [(s["uscc"], s.get("stratum"), s.get("score")) for s in mine["selected"]]
         theirs_sel: list[Any] = (theirs["selected"] if type(theirs.get("selected")) is list
                                  else [])
         if [(s.get("uscc"), s.get("stratum"), s.get("score")) for s in theirs_sel
@@ -409,7 +434,7 @@ class DrawAuditor:
             return
         drawn = {uscc for uscc, _, _ in outcome.selected}
         keep = Snapshot([m for m in snapshot.pool if m.uscc in drawn], snapshot.roster,
-                        snapshot.conflicts, snapshot.excluded)
+                        snapshot.conflicts, snapshot.excluded, snapshot.key)
         pending.snapshot = keep
         if pending.matcher is not None:
             pending.matcher.snapshot = keep
@@ -571,8 +596,19 @@ def redraw_finding(state: LogState, seq: int, type_: str, body: dict[str, Any]
     return _redraw(seq, f"{body.get('plan_id')}/{body.get('batch_id')}", info.executed_seq)
 
 
+def snapshot_key(body: dict[str, Any]) -> bytes | None:
+    """The 32-byte snapshot key of an opened v2 ``draw.committed`` (None if it has none)."""
+    key = body.get("snapshot_key")
+    if type(key) is not str or len(key) != 64:
+        return None
+    try:
+        return bytes.fromhex(key)
+    except ValueError:
+        return None
+
+
 def _own_seed_outcome(theirs: dict[str, Any], snapshot: Snapshot, batch: dict[str, Any],
-                      draw_day: date) -> tuple[Outcome, Matcher] | None:
+                      draw_day: date, sealed: bool = False) -> tuple[Outcome, Matcher] | None:
     """The draw recomputed from the execution's own recorded seed, when it reproduces the
     recorded outcome byte for byte (else None: the department's draw is wrong)."""
     try:
@@ -582,7 +618,8 @@ def _own_seed_outcome(theirs: dict[str, Any], snapshot: Snapshot, batch: dict[st
     if len(seed) != 32:
         return None
     outcome, matcher = execute(seed, snapshot, batch, draw_day)
-    return (outcome, matcher) if outcome.to_json() == theirs else None
+    mine = public_outcome(outcome.to_json()) if sealed else outcome.to_json()
+    return (outcome, matcher) if mine == theirs else None
 
 
 def _history(commit_seq: int, who: str, exec_seq: int) -> Finding:

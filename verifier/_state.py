@@ -23,6 +23,7 @@ from verifier._errors import FormatError
 from verifier._index import ConflictIndex, InspectorIndex, TargetIndex
 from verifier._note import NoteVerifier
 from verifier._results import random_target
+from verifier._sealed import SEALED_FIELDS
 
 __all__ = [
     "INTEGRITY",
@@ -179,6 +180,15 @@ TYPE_RULES: dict[str, TypeRule] = {
                               "inspection_id dept record_sha256 url"),
 }
 
+# SPEC v2 (section 21): a conflict's stream names the department and an opaque id, never
+# the pair, which is sealed.
+V2_TYPE_RULES: dict[str, TypeRule] = {
+    "conflict.declared": _rule("department", "conflict/", "dept id", "create",
+                               "id cert_no uscc dept relation declared_on"),
+    "conflict.withdrawn": _rule("department", "conflict/", "dept id", "end",
+                                "id cert_no uscc dept reason"),
+}
+
 assert TARGET_FIELDS == ("registry", "industry", "region", "risk", "status", "unit")
 # The inspector fields a draw reads, in the order LogState.inspectors keeps them.
 INSPECTOR_VIEW = ("dept", "unit", "qualifications", "valid_from", "valid_to", "expert")
@@ -297,6 +307,27 @@ class LogState:
     batch: OpenBatch | None = None
     body_check: BodyCheck | None = field(default_factory=_default_body_check)
     signatures_checked: int = 0
+    # The specification version the genesis declares (SPEC.md 21): 2 seals internal fields.
+    spec: int = 1
+    # A v2 log replayed without its openings: the sealed fields are unknown, so the rules
+    # about them are not applied (the audit says so) and the views lack them.
+    unopened: bool = False
+    # v2: conflict stream -> its (cert_no, uscc), so a withdrawal names the declared pair
+    conflict_pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def rule_of(self, type_: str) -> TypeRule | None:
+        """The type's stream and lifecycle rule under this log's specification version."""
+        if self.spec >= 2:
+            rule = V2_TYPE_RULES.get(type_)
+            if rule is not None:
+                return rule
+        return TYPE_RULES.get(type_)
+
+    def _hidden(self, type_: str) -> frozenset[str]:
+        """Fields a statement of ``type_`` seals that this replay cannot see."""
+        if not self.unopened:
+            return frozenset()
+        return frozenset(SEALED_FIELDS.get(type_, ((), ()))[0])
 
     def seq_of(self, key: str, sid: str) -> int | None:
         """The seq of the statement ``sid`` signed by ``key`` (a batch member's from its
@@ -329,7 +360,7 @@ class LogState:
         entry, in log order.
         """
         out: list[Finding] = []
-        rule = TYPE_RULES.get(type_)
+        rule = self.rule_of(type_)
         key_name = sig["key"]
         batch = _batch_sid(sig["sid"])
         out.extend(self._batch_step(seq, batch, sig, signed))
@@ -341,8 +372,9 @@ class LogState:
             out.append(Finding("V1.genesis", INTEGRITY, seq, "创世条目必须且只能位于第 0 条",
                                "the genesis entry must be entry 0 and only entry 0"))
             return out
-        if not body.keys() >= rule.required_set:
-            missing = [f for f in rule.required if f not in body]
+        hidden = self._hidden(type_) if self.unopened else frozenset()
+        if not body.keys() >= rule.required_set - hidden:
+            missing = [f for f in rule.required if f not in body and f not in hidden]
             out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容缺少字段 {missing}",
                                f"body lacks the fields {missing}"))
             return out
@@ -393,8 +425,16 @@ class LogState:
                                f"statement id {sig['sid']} was already used at entry {prior} "
                                "(replay)"))
         out.extend(self._role(seq, rule, type_, actor, body, key, info))
+        if type_ == "conflict.withdrawn" and self.spec >= 2 and not self.unopened:
+            pair = self.conflict_pairs.get(stream)
+            if pair is not None and pair != (body.get("cert_no"), body.get("uscc")):
+                out.append(Finding("AUTH.body", VIOLATION, seq,
+                                   f"撤回的回避关系与 {stream} 申报的不是同一对",
+                                   f"the withdrawn pair is not the one {stream} declared"))
         if self.body_check is not None:
             for problem in self.body_check(type_, body, self):
+                if hidden and problem.partition(":")[0].partition(".")[0] in hidden:
+                    continue  # a rule about a sealed field this replay cannot see
                 out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容不合规：{problem}",
                                    f"invalid body: {problem}"))
         if type_ == "inspection.completed" and body.get("kind") == "random" \
@@ -546,7 +586,9 @@ class LogState:
         """Apply one registry member of ``actor``'s open batch (its key already judged
         able) if ``check`` would find nothing in its type, stream, lifecycle, ownership and
         body; its new stream version, or None with nothing changed."""
-        rule = TYPE_RULES.get(type_)
+        rule = self.rule_of(type_)
+        if self.unopened and "sealed" in body:
+            return None  # check() knows what to leave out
         if (rule is None or rule.role != "department" or not type_.startswith(_FAST_MEMBER_KINDS)
                 or not body.keys() >= rule.required_set or stream != rule.stream(body)):
             return None
@@ -645,7 +687,7 @@ class LogState:
               body: dict[str, Any], sig: dict[str, Any], journal: Journal | None = None) -> None:
         """Advance the state past one entry (whatever ``check`` said about it)."""
         put = _put if journal is None else _journaled(journal)
-        rule = TYPE_RULES.get(type_)
+        rule = self.rule_of(type_)
         info = self.streams.get(stream)
         ended = info.ended if info else False
         owner = info.owner if info else sys.intern(actor)
@@ -663,6 +705,8 @@ class LogState:
             self.policy = body["policy"]  # not journaled: the authority's, never batched
         if type_ == "log.genesis":
             self.genesis = body
+            spec = body.get("spec", 1)
+            self.spec = spec if type(spec) is int else 1
             self.origin = str(body.get("origin"))
             for vkey in body.get("authority_keys", []):
                 try:
@@ -740,8 +784,12 @@ class LogState:
             elif verb == "removed":
                 put(self.inspectors, cert, None)
         elif kind == "conflict":
+            if "cert_no" not in body or "uscc" not in body:
+                return  # sealed and not opened: nothing known to index
             pair = (str(body.get("cert_no")), str(body.get("uscc")))
             put(self.conflicts, pair, verb == "declared")
+            if self.spec >= 2 and verb == "declared":
+                put(self.conflict_pairs, f"conflict/{body.get('dept')}/{body.get('id')}", pair)
         elif kind == "plan":
             plan_id = str(body.get("plan_id"))
             info = self.plans.get(plan_id)

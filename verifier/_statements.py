@@ -19,6 +19,7 @@ from verifier._canonical import decode_json, decode_text
 from verifier._entry import batch_message, check_state, statement_bytes
 from verifier._errors import FormatError
 from verifier._note import COSIGNATURE_TYPE, ED25519_TYPE, NoteSigner, NoteVerifier
+from verifier._sealed import Opening, SealError, parse_opening, seal_body
 
 __all__ = ["BATCH_SUBMISSION_FORMAT", "DEFAULT_POLICY", "BatchSubmission", "Submission",
            "check_origin", "genesis_body", "parse_statement_file", "sign_batch", "sign_statement"]
@@ -48,30 +49,44 @@ def _state(where: str, type_: Any, actor: Any, body: Any, sig: Any) -> None:
         raise FormatError(f"{where}: {exc}") from None
 
 
+def _opening(obj: Any, where: str) -> Opening:
+    try:
+        return parse_opening(obj)
+    except SealError as exc:
+        raise FormatError(f"{where}: {exc.en}") from None
+
+
 @dataclass(frozen=True)
 class Submission:
-    """A statement for one stream: what the party said and its signature."""
+    """A statement for one stream: what the party said and its signature, and (SPEC.md
+    21) the opening of its sealed fields, which goes to the log's internal store only."""
 
     stream: str
     type: str
     actor: str
     body: dict[str, Any]
     sig: dict[str, str]
+    opening: Opening | None = None
 
     @classmethod
     def from_json(cls, obj: Any, where: str = "statement") -> Submission:
         """Validate a submitted JSON object, naming the field at fault (FormatError)."""
-        if not isinstance(obj, dict) or set(obj) != _STATEMENT_FIELDS:
+        if not isinstance(obj, dict) or not set(obj) >= _STATEMENT_FIELDS \
+                or not set(obj) <= _STATEMENT_FIELDS | {"opening"}:
             raise FormatError(f"{where}: must be an object with exactly stream, type, actor, "
-                              "body, sig")
+                              "body, sig (and opening, for sealed fields)")
         if not isinstance(obj["stream"], str) or not obj["stream"]:
             raise FormatError(f"{where}.stream: not a non-empty string")
         _state(where, obj["type"], obj["actor"], obj["body"], obj["sig"])
-        return cls(obj["stream"], obj["type"], obj["actor"], obj["body"], obj["sig"])
+        opening = _opening(obj["opening"], f"{where}.opening") if "opening" in obj else None
+        return cls(obj["stream"], obj["type"], obj["actor"], obj["body"], obj["sig"], opening)
 
     def to_json(self) -> dict[str, Any]:
-        return {"stream": self.stream, "type": self.type, "actor": self.actor,
-                "body": self.body, "sig": self.sig}
+        out = {"stream": self.stream, "type": self.type, "actor": self.actor,
+               "body": self.body, "sig": self.sig}
+        if self.opening is not None:
+            out["opening"] = self.opening.to_json()
+        return out
 
     def signed_bytes(self) -> bytes:
         """The bytes the signature covers (SPEC.md section 4)."""
@@ -86,14 +101,19 @@ def _statement_key(signer: NoteSigner) -> None:
 
 def sign_statement(signer: NoteSigner, type_: str, stream: str, actor: str,
                    body: dict[str, Any], *, sid: str | None = None,
-                   now: datetime | None = None) -> Submission:
-    """Sign a statement with ``signer``; ``now`` is the client time recorded in it."""
+                   now: datetime | None = None, seal: bool = False) -> Submission:
+    """Sign a statement with ``signer``; ``now`` is the client time recorded in it.
+    ``seal`` (a v2 log, SPEC.md 21): the type's internal fields are sealed first, and the
+    submission carries their opening."""
     _statement_key(signer)
+    opening = None
+    if seal:
+        body, opening = seal_body(type_, stream, body)
     sig = {"ctime": _ctime(now), "key": signer.name, "sid": sid or uuid.uuid4().hex,
            "value": ""}
     sig["value"] = base64.b64encode(
         signer.sign(statement_bytes(type_, stream, actor, body, sig))).decode()
-    submission = Submission(stream, type_, actor, body, sig)
+    submission = Submission(stream, type_, actor, body, sig, opening)
     Submission.from_json(submission.to_json())  # fail here, not in the log
     return submission
 
@@ -111,6 +131,7 @@ class BatchSubmission:
     head: Submission
     members: tuple[tuple[str, str, dict[str, Any]], ...]
     sig: dict[str, str]
+    openings: tuple[Opening | None, ...] = ()  # per member, when sealed (SPEC.md 21)
 
     @property
     def batch_id(self) -> str:
@@ -123,7 +144,8 @@ class BatchSubmission:
         for i, (type_, stream, body) in enumerate(self.members):
             sig = {"ctime": self.sig["ctime"], "key": self.sig["key"],
                    "sid": f"batch/{self.batch_id}/{i}/{n}", "value": self.sig["value"]}
-            out.append(Submission(stream, type_, self.head.actor, body, sig))
+            opening = self.openings[i] if i < len(self.openings) else None
+            out.append(Submission(stream, type_, self.head.actor, body, sig, opening))
         return out
 
     def message(self) -> bytes:
@@ -140,9 +162,15 @@ class BatchSubmission:
                 and key.verify(self.message(), base64.b64decode(self.sig["value"])))
 
     def to_json(self) -> dict[str, Any]:
+        members = []
+        for i, (t, s, b) in enumerate(self.members):
+            member: dict[str, Any] = {"type": t, "stream": s, "body": b}
+            opening = self.openings[i] if i < len(self.openings) else None
+            if opening is not None:
+                member["opening"] = opening.to_json()
+            members.append(member)
         return {"format": BATCH_SUBMISSION_FORMAT, "head": self.head.to_json(),
-                "members": [{"type": t, "stream": s, "body": b} for t, s, b in self.members],
-                "sig": dict(self.sig)}
+                "members": members, "sig": dict(self.sig)}
 
     @classmethod
     def from_json(cls, obj: Any, where: str = "batch") -> BatchSubmission:
@@ -172,21 +200,27 @@ class BatchSubmission:
             raise FormatError(f"{where}.sig.key: the members must be signed by the head's "
                               f"key {head.sig['key']!r}")
         kept: list[tuple[str, str, dict[str, Any]]] = []
+        openings: list[Opening | None] = []
         for i, member in enumerate(members):
             at = f"{where}.members[{i}]"
-            if type(member) is not dict or set(member) != {"type", "stream", "body"}:
-                raise FormatError(f"{at}: must be an object with exactly type, stream, body")
+            if type(member) is not dict or not {"type", "stream", "body"} <= set(member) \
+                    or not set(member) <= {"type", "stream", "body", "opening"}:
+                raise FormatError(f"{at}: must be an object with exactly type, stream, body "
+                                  "(and opening, for sealed fields)")
+            openings.append(_opening(member["opening"], f"{at}.opening")
+                            if "opening" in member else None)
             if type(member["stream"]) is not str or not member["stream"]:
                 raise FormatError(f"{at}.stream: not a non-empty string")
             full = {**sig, "sid": f"batch/{batch_id}/{i}/{len(members)}"}
             _state(at, member["type"], head.actor, member["body"], full)
             kept.append((member["type"], member["stream"], member["body"]))
-        return cls(head, tuple(kept), dict(sig))
+        return cls(head, tuple(kept), dict(sig),
+                   tuple(openings) if any(o is not None for o in openings) else ())
 
 
 def sign_batch(signer: NoteSigner, head_body: dict[str, Any],
                members: list[tuple[str, str, dict[str, Any]]], *,
-               now: datetime | None = None) -> BatchSubmission:
+               now: datetime | None = None, seal: bool = False) -> BatchSubmission:
     """Sign an import: the ``import.recorded`` head (``head_body`` holds ``kind``, ``dept``,
     ``file_sha256``, ``file_name``; ``rows`` and ``batch`` are filled in) and its members
     ``(type, stream, body)`` under one batch signature."""
@@ -197,12 +231,17 @@ def sign_batch(signer: NoteSigner, head_body: dict[str, Any],
     body = {**head_body, "rows": len(members)}
     body.setdefault("batch", uuid.uuid4().hex)
     ctime = _ctime(now)
+    openings: tuple[Opening | None, ...] = ()
+    if seal:
+        sealed = [(t, s, *seal_body(t, s, b)) for t, s, b in members]
+        members = [(t, s, b) for t, s, b, _ in sealed]
+        openings = tuple(o for _, _, _, o in sealed)
     head = sign_statement(signer, "import.recorded",
                           f"import/{dept}/{head_body.get('file_sha256')}", dept, body, now=now)
     unsigned = BatchSubmission(head, tuple(members), {"key": signer.name, "ctime": ctime,
-                                                      "value": ""})
+                                                      "value": ""}, openings)
     value = base64.b64encode(signer.sign(unsigned.message())).decode()
-    batch = BatchSubmission(head, tuple(members), {**unsigned.sig, "value": value})
+    batch = BatchSubmission(head, tuple(members), {**unsigned.sig, "value": value}, openings)
     return BatchSubmission.from_json(batch.to_json())  # fail here, not in the log
 
 
@@ -242,7 +281,7 @@ def check_origin(origin: Any) -> str:
 def genesis_body(origin: str, log_vkey: str, authority_vkeys: list[str],
                  witness_vkeys: list[str], quorum: int,
                  policy: dict[str, Any] | None = None,
-                 beacons: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 beacons: list[dict[str, Any]] | None = None, spec: int = 1) -> dict[str, Any]:
     """The ``log.genesis`` body (SPEC.md 6.1) an authority signs offline from the vkeys it
     was handed: checked here (each vkey parses with its sigtype, the log key is named after
     the origin, a quorum the witnesses can meet) so a mistake is found before the log
@@ -267,4 +306,8 @@ def genesis_body(origin: str, log_vkey: str, authority_vkeys: list[str],
                             "policy": dict(DEFAULT_POLICY if policy is None else policy)}
     if beacons:
         body["beacons"] = list(beacons)
+    if spec not in (1, 2):
+        raise FormatError("spec: 1 or 2 (SPEC.md 12, 21)")
+    if spec == 2:
+        body["spec"] = 2  # internal fields sealed (SPEC.md 21)
     return body
