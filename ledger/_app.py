@@ -230,7 +230,7 @@ class Ledger(Application[str]):
         for page_start in range(start, end, _PAGE):
             page = [(seq, own_entry(raw)) for seq, raw
                     in self.chain.read_entries(page_start, min(end, page_start + _PAGE))]
-            opened = self._openings_of(e for _, e in page)
+            opened = self.openings_of(e for _, e in page)
             for seq, entry in page:
                 body = entry.body
                 if seq == 0 and entry.type == "log.genesis":
@@ -244,8 +244,9 @@ class Ledger(Application[str]):
                                            "openings does not match the log") from None
                 yield seq, entry, body
 
-    def _openings_of(self, entries: Iterable[Entry]) -> dict[str, Opening]:
-        """The stored openings of these entries' sealed fields (SPEC.md 21.3)."""
+    def openings_of(self, entries: Iterable[Entry]) -> dict[str, Opening]:
+        """The stored openings of these entries' sealed fields (SPEC.md 21.3): internal,
+        never for a public reader."""
         sealed = [str(e.body["sealed"]) for e in entries if "sealed" in e.body]
         return self.openings.get_many(sealed) if sealed else {}
 
@@ -254,7 +255,7 @@ class Ledger(Application[str]):
         for page_start in range(start, self.chain.head()[0], _PAGE):
             page = [own_entry(raw) for _, raw
                     in self.chain.read_entries(page_start, page_start + _PAGE)]
-            opened = self._openings_of(page)
+            opened = self.openings_of(page)
             for entry in page:
                 found = opened.get(str(entry.body.get("sealed")))
                 if "sealed" in entry.body and found is not None:

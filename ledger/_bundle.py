@@ -15,8 +15,10 @@ from typing import Any
 from ledger._app import Ledger, own_entry
 from ledger._draws import cached_snapshot, draw_stream, snapshot_from_state
 from ledger._errors import InputError
-from verifier._bundle import FORMAT
+from verifier._bundle import FORMAT, FORMAT_V2
+from verifier._draw import Snapshot
 from verifier._proof import TlogProof, format_proof
+from verifier._sealed import SPEC_V2
 from verifier._state import LogState
 
 __all__ = ["DRAW_STATUS_ZH", "draw_lines", "draw_status_text", "draw_status_zh", "make_bundle"]
@@ -75,22 +77,22 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     keys: set[str] = set()
     registrations: list[tuple[int, bytes, str]] = []
     executed = False
-    for seq, raw in ledger.entries(0, checkpoints[-1][0]):
+    for seq, e, body in ledger.logical_entries(0, checkpoints[-1][0]):
+        raw = e.raw
         if seq == info.commit_seq and snapshot is None:
             assert state is not None
             snapshot = snapshot_from_state(state, plan_id, batch_id)
             roster = {c.cert_no for c in snapshot.roster}
             state = None  # the rest of the log only needs reading
-        e = own_entry(raw)
         if state is not None:
-            state.apply(seq, e.stream, e.version, e.type, e.actor, e.body, e.sig)
+            state.apply(seq, e.stream, e.version, e.type, e.actor, body, e.sig)
         if e.type == "key.registered":
             registrations.append((seq, raw, str(e.body.get("name"))))
         keep = (seq == 0 or e.stream == stream
                 or (e.stream == f"plan/{plan_id}" and (seq == info.commit["plan_seq"]
                                                        or e.type == "plan.published"))
                 or (seq > info.commit_seq and e.type.startswith("conflict.")
-                    and e.body.get("cert_no") in roster))
+                    and body.get("cert_no") in roster))
         if keep:
             wanted.append((seq, raw))
             keys.add(e.sig["key"])
@@ -114,8 +116,11 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     consistency = [{"old": a, "new": b,
                     "proof": [h.hex() for h in ledger.tree.consistency_proof(a, b)]}
                    for a, b in itertools.pairwise(chain)]
-    leaves = snapshot.leaves()
-    return {
+    # The lists as the auditor reads them: every field in clear (a v2 draw's committed
+    # leaves seal part of each; the checker seals them again with the opened key).
+    leaves = Snapshot(snapshot.pool, snapshot.roster, snapshot.conflicts,
+                      snapshot.excluded).leaves()
+    out: dict[str, Any] = {
         "format": FORMAT,
         "draw": draw_id,
         "trust": ledger.trust().to_json(),
@@ -123,3 +128,11 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
         "consistency": consistency,
         "snapshot": {name: [leaf.decode() for leaf in items] for name, items in leaves.items()},
     }
+    if ledger.state.spec >= SPEC_V2:
+        # An auditor bundle (SPEC.md 21.7): the openings of its sealed entries.
+        kept = [own_entry(raw) for _, raw in wanted]
+        opened = ledger.openings_of(kept)
+        out["format"] = FORMAT_V2
+        out["openings"] = [{"fields": o.fields, "salt": o.salt.hex(), "seq": e.seq}
+                           for e in kept if (o := opened.get(str(e.body.get("sealed"))))]
+    return out

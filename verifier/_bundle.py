@@ -15,7 +15,7 @@ import itertools
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from verifier._audit import Report
@@ -37,12 +37,15 @@ from verifier._errors import FormatError, VerifierError
 from verifier._merkle import MerkleTree, leaf_hash, verify_consistency
 from verifier._note import NoteVerifier, parse_note
 from verifier._proof import parse_proof, verify_proof
+from verifier._sealed import SPEC_V2, Opening, SealError, log_spec, parse_opening, unseal
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
 from verifier._trust import Trust, chain_to_json, parse_trust
 
-__all__ = ["FORMAT", "BundleView", "entity_report", "not_a_bundle", "verify_bundle"]
+__all__ = ["FORMAT", "FORMAT_V2", "BundleView", "entity_report", "not_a_bundle", "verify_bundle"]
 
 FORMAT = "drawledger/draw-bundle/v1"
+# The auditor bundle of a v2 log (SPEC.md 21.7): v1's members and the openings.
+FORMAT_V2 = "drawledger/draw-bundle/v2"
 _FIELDS = {"format", "draw", "trust", "entries", "consistency", "snapshot"}
 _LISTS = ("pool", "roster", "conflicts", "excluded")
 _ENTRY_ITEM = frozenset({"entry", "proof"})
@@ -64,6 +67,7 @@ class BundleView:
     commit_witnessed: int | None = None  # earliest quorum cosignature covering the commit
     round_time: int | None = None
     evidence: str = "claimed"
+    openings: dict[int, Opening] | None = None  # an auditor bundle's (SPEC.md 21.7)
 
     def to_json(self) -> dict[str, Any]:
         outcome = self.execution.body.get("outcome", {}) if self.execution else {}
@@ -116,6 +120,20 @@ _LEAF_DECODE = json.JSONDecoder().decode
 
 def _bad(rule: str, seq: int | None, zh: str, en: str) -> Finding:
     return Finding(rule, INTEGRITY, seq, zh, en)
+
+
+def _openings(value: Any) -> dict[int, Opening]:
+    """The auditor bundle's ``openings``: [{fields, salt, seq}] in increasing seq."""
+    out: dict[int, Opening] = {}
+    for item in _items(value, frozenset({"fields", "salt", "seq"}), "openings"):
+        seq = _int(item["seq"])
+        if out and seq <= max(out):
+            raise FormatError("openings: not in increasing seq")
+        try:
+            out[seq] = parse_opening(item)
+        except SealError as exc:
+            raise FormatError(f"openings[seq {seq}]: {exc.en}") from None
+    return out
 
 
 def _member(obj: Any) -> Member:
@@ -182,7 +200,7 @@ def not_a_bundle(data: bytes) -> tuple[str, str] | None:
     the bundle format anywhere: then any failure is tampering (``BUNDLE.format``), since
     every byte of a bundle is authenticated, while a file of another kind handed to the
     checker is a usage error (SPEC.md 15.2)."""
-    if FORMAT.encode() in data:
+    if FORMAT.encode() in data or FORMAT_V2.encode() in data:
         return None
     if not data.strip():
         return "空文件", "an empty file"
@@ -226,8 +244,14 @@ def verify_bundle(data: bytes, trust: Trust | None = None, *, background: bool =
     view = BundleView()
     try:
         obj = loads_canonical(data)
-        if not isinstance(obj, dict) or set(obj) != _FIELDS or obj["format"] != FORMAT:
-            raise FormatError(f"not a {FORMAT} object with exactly {sorted(_FIELDS)}")
+        v2 = isinstance(obj, dict) and obj.get("format") == FORMAT_V2
+        fields = _FIELDS | {"openings"} if v2 else _FIELDS
+        if not isinstance(obj, dict) or set(obj) != fields or obj["format"] not in (FORMAT,
+                                                                                 FORMAT_V2):
+            raise FormatError(f"not a {FORMAT} object with exactly {sorted(_FIELDS)} (or "
+                              f"{FORMAT_V2} with openings too)")
+        if v2:
+            view.openings = _openings(obj["openings"])
         embedded = parse_trust(obj["trust"])
         view.draw = str(obj["draw"])
         _snapshot(obj["snapshot"], report, view)
@@ -326,6 +350,10 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
     state = LogState(body_check=None)
     auditor = DrawAuditor(pinned.chains(), background=background)
     auditor.compare = _commit_lists
+    if log_spec(genesis) >= SPEC_V2 and view.openings is None:
+        report.add(_bad("BUNDLE.format", None, "规范第 2 版日志的证明包须为审计证明包（含开启值）",
+                        f"a v2 log's bundle must be a {FORMAT_V2} auditor bundle (openings)"))
+        return
     for entry in ordered:
         key = keys.get(entry.sig["key"])
         signed_ok = key is not None and key[2] <= entry.seq and \
@@ -352,14 +380,28 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
             view.commit_witnessed = _witnessed(entry.seq, roots)
             if view.snapshot is not None:
                 auditor.snapshots[stream] = view.snapshot
+        if view.openings is not None and entry.seq > 0:
+            try:
+                entry = replace(entry, body=unseal(entry.type, entry.stream, entry.body,
+                                                   view.openings.pop(entry.seq, None)))
+            except SealError as exc:
+                report.add(_bad(exc.rule, entry.seq, f"第 {entry.seq} 条：{exc.zh}",
+                                f"entry {entry.seq}: {exc.en}"))
         state.apply(entry.seq, entry.stream, entry.version, entry.type, entry.actor, entry.body,
                     entry.sig)
+        if entry.type == "draw.committed" and entry.stream == stream:
+            view.commit = entry
         if entry.type.startswith("draw.") and entry.stream == stream:
             if entry.type == "draw.executed" and view.execution is None:
                 view.execution = entry
             for finding in auditor.feed(entry.seq, entry.type, entry.body, entry.time,
                                         entry.hash, state):
                 report.add(finding)
+    for seq in sorted(view.openings or ()):
+        report.add(_bad("SEAL.extra", seq,
+                        f"证明包有第 {seq} 条的开启值，但包中没有该条目或它不封存",
+                        f"the bundle holds an opening for entry {seq}, which it does not hold "
+                        "or which seals nothing"))
     last = ordered[-1].time
     for finding in auditor.finish(state, last, every_batch=False):
         report.add(finding)
