@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
+from api._auditor import auditor_router
 from api._problems import Problem, install
 from api._submit import Submissions, install_submissions
 from api._tiles import tiles_router
@@ -42,6 +43,7 @@ from ledger._checkpointer import Checkpointer, load_witnesses, publication_statu
 from ledger._draws import draw_stream
 from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
 from verifier._note import ED25519_TYPE
+from verifier._sealed import SPEC_V2
 
 __all__ = ["CACHE_ITEMS", "MAX_PAGE", "app_from_env", "create_app"]
 
@@ -330,6 +332,13 @@ the latest signed checkpoint covers {signed}.</p>
         draw_id = f"{plan_id}/{batch_id}"
         latest = reader().published_checkpoint()
 
+        if reader().state.spec >= SPEC_V2:
+            raise Problem("auditor-only", "本日志（规范第 2 版）的完整证明包含内部字段，仅交给"
+                          "登记的审计密钥（POST /v1/auditor/requests）；公众请用单个企业的证明",
+                          "this log (SPEC v2) gives full bundles, which hold internal fields, "
+                          "to registered auditor keys only (POST /v1/auditor/requests); the "
+                          "public checks one entity's proof")
+
         def build() -> bytes:
             with read_lock:
                 led = reader()
@@ -351,6 +360,7 @@ the latest signed checkpoint covers {signed}.</p>
             "Content-Disposition": f'attachment; filename="{name}"'})
 
     app.include_router(todo_router(reader, read_lock, clock))
+    app.include_router(auditor_router(reader, read_lock, clock))
     app.include_router(tiles_router(reader, read_lock))
     return app
 

@@ -85,6 +85,17 @@ PROBLEMS: dict[str, tuple[int, str, str, str, str]] = {
                   "该服务启动时未给出日志密钥（--keys），不接受提交。",
                   "The server was started without the log key (--keys) and takes no "
                   "submissions."),
+    "auditor-only": (403, "仅限登记的审计密钥", "Registered auditors only",
+                     "内部数据（开启值、审计证明包）只交给登记的审计密钥签名的请求（SPEC 21.8）。",
+                     "Internal data (openings, auditor bundles) goes only to a request signed "
+                     "by a registered auditor key (SPEC 21.8)."),
+    "invalid-auditor-request": (422, "审计请求格式无效", "Invalid auditor request",
+                                "请求缺少成员或成员格式不对，detail 指出是哪一个。",
+                                "The request lacks a member or has a malformed one; detail "
+                                "names it."),
+    "request-reused": (409, "请求编号已用", "Request id already used",
+                       "该审计密钥已用过这个 sid；每个请求须用新的 sid。",
+                       "This auditor key already used this sid; each request needs a new one."),
     "internal": (500, "服务器内部错误", "Internal Server Error",
                  "服务器出错；运维人员可在服务日志中看到原因。",
                  "The server failed; the operator finds the cause in its log."),

@@ -159,8 +159,8 @@ def _key_errors(body: dict[str, Any]) -> list[str]:
         out.append("vkey: a statement key is Ed25519 (sigtype 1), not a witness key")
     if vkey.name != body.get("name"):
         out.append(f"name: {body.get('name')!r} is not the vkey's name {vkey.name!r}")
-    if body.get("role") != "department":
-        out.append("role: must be 'department'")
+    if body.get("role") not in ("department", "auditor"):
+        out.append("role: must be 'department' or 'auditor' (an audit body's request key)")
     return out
 
 

@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
                       f"{ledger.size} entries; demo not rebuilt")
                 return 0
             stats = build_demo(ledger, keys, targets=args.targets, inspectors=args.inspectors,
-                               year=args.year, violations=args.violations)
+                               year=args.year, violations=args.violations, spec=args.spec)
             print(f"演示日志 / demo log: {stats['entries']} entries, "
                   f"{stats['checkpoints']} checkpoints in {args.db}; "
                   f"各方密钥库 / party key stores in {keys.root}")
@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "submit":
             _submit(ledger, [Path(f) for f in args.files])
         elif args.command == "export":
-            stats = ledger.export(Path(args.out_dir))
+            stats = ledger.export(Path(args.out_dir), auditor=args.auditor)
             print(json.dumps(stats))
         elif args.command == "tiles":
             print(json.dumps(write_tiles(ledger, Path(args.out_dir))))
@@ -274,7 +274,7 @@ def _genesis(args: argparse.Namespace, keys: Parties) -> Submission | None:
 def _init(args: argparse.Namespace, ledger: Ledger, keys: Parties,
           genesis: Submission | None) -> None:
     if genesis is None:
-        init_log(ledger, keys, args.origin)
+        init_log(ledger, keys, args.origin, spec=args.spec)
         print(f"已创建日志（单机试用：各方密钥都在本机）/ log created (single-machine trial: "
               f"every party's key is on this host): origin {args.origin}; 各方密钥库 / "
               f"party key stores: {keys.store('log')}, {keys.root}/authority, "
@@ -528,9 +528,15 @@ def _parser() -> argparse.ArgumentParser:
                           "(drawledger-client genesis); the log key is --keys")
     how.add_argument("--origin", help="单机试用：日志名称，永久不变 / trial: the log's origin, "
                      f"a name for ever (the demo uses {DEFAULT_ORIGIN})")
+    p.add_argument("--spec", type=int, choices=(1, 2), default=1,
+                   help="单机试用的规范版本：2 封存内部字段（风险分类、执法证有效期、回避关系）/ "
+                        "trial: the specification version; 2 seals internal fields (SPEC.md 21)")
     p, req = sub.add("demo", "生成演示用的区县全年日志（各方密钥分别存放在 parties/ 下）",
                      "build a demo district year (each party's key in its own parties/ folder)")
     p.add_argument("--targets", type=int, default=20_000)
+    p.add_argument("--spec", type=int, choices=(1, 2), default=1,
+                   help="规范版本：2 封存内部字段，开启值存于运营方内部库 / the specification "
+                        "version: 2 seals internal fields, their openings in the internal store")
     p.add_argument("--inspectors", type=int, default=300)
     p.add_argument("--year", type=int, help="演示年份 / the year replayed (default: last year)")
     p.add_argument("--violations", action="store_true",
@@ -550,6 +556,10 @@ def _parser() -> argparse.ArgumentParser:
     p, req = sub.add("export", "导出 entries.jsonl、checkpoints/ 和 trust.json",
                      "write entries.jsonl, checkpoints/ and trust.json")
     req.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("--auditor", action="store_true",
+                   help="审计导出：另写 openings.jsonl（内部字段的开启值），只交给登记的审计机构 / "
+                        "auditor export: also openings.jsonl, the sealed fields' openings, for "
+                        "a registered auditor only")
     p, req = sub.add("tiles", "把已发布的日志树写成 C2SP tlog-tiles 静态文件"
                      "（可由 nginx 或对象存储直接提供）",
                      "write the published tree as C2SP tlog-tiles static files (served by "

@@ -22,6 +22,7 @@ from verifier._sealed import Opening, commitment, parse_opening
 __all__ = ["OpeningStore"]
 
 _TABLE = "drawledger_openings"
+_REQUESTS = "drawledger_auditor_requests"
 _PAGE = 500
 
 
@@ -69,6 +70,9 @@ class OpeningStore:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('drawledger openings'))")
             conn.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (sealed text PRIMARY KEY, "
                          "opening text NOT NULL)")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {_REQUESTS} (key text NOT NULL, "
+                         "sid text NOT NULL, what text NOT NULL, at text NOT NULL, "
+                         "PRIMARY KEY (key, sid))")
             conn.execute(f"CREATE OR REPLACE FUNCTION {_TABLE}_forbid() RETURNS trigger "
                          "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION "
                          f"'drawledger: {_TABLE} is append-only (% refused)', TG_OP "
@@ -78,6 +82,9 @@ class OpeningStore:
         else:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (sealed TEXT PRIMARY KEY, "
                          "opening TEXT NOT NULL)")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {_REQUESTS} (key TEXT NOT NULL, "
+                         "sid TEXT NOT NULL, what TEXT NOT NULL, at TEXT NOT NULL, "
+                         "PRIMARY KEY (key, sid))")
             for op in ("UPDATE", "DELETE"):
                 conn.execute(
                     f"CREATE TRIGGER IF NOT EXISTS {_TABLE}_no_{op.lower()} BEFORE {op} ON "
@@ -110,6 +117,20 @@ class OpeningStore:
             else:
                 conn.executemany(f"INSERT OR IGNORE INTO {_TABLE} (sealed, opening) "
                                  "VALUES (?, ?)", data)
+
+    def claim(self, key: str, sid: str, what: str, at: str) -> bool:
+        """Record an auditor's request (SPEC.md 21.8); False when ``(key, sid)`` was used
+        before (a replay). The rows are also the operator's record of who was given what."""
+        with self._connect() as conn:
+            self._create(conn)
+            if self._pg:
+                cur = conn.execute(f"INSERT INTO {_REQUESTS} (key, sid, what, at) VALUES "
+                                   "(%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                                   (key, sid, what, at))
+            else:
+                cur = conn.execute(f"INSERT OR IGNORE INTO {_REQUESTS} (key, sid, what, at) "
+                                   "VALUES (?, ?, ?, ?)", (key, sid, what, at))
+            return bool(cur.rowcount == 1)
 
     def get_many(self, sealed: Sequence[str]) -> dict[str, Opening]:
         """The openings of these commitments that the store holds."""

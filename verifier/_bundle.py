@@ -363,7 +363,8 @@ def _check(entries: list[tuple[Entry, Any]], embedded: Trust, pinned: Trust, was
             report.add(_bad("V1.signature", entry.seq,
                             f"第 {entry.seq} 条的签名无法用已登记的密钥核验",
                             f"entry {entry.seq} is not signed by a key registered before it"))
-        if entry.type == "key.registered" and key is not None and key[1] == "authority":
+        if entry.type == "key.registered" and key is not None and key[1] == "authority" \
+                and entry.body.get("role") != "auditor":  # an auditor key signs no entry
             try:
                 registered = NoteVerifier.from_vkey(str(entry.body["vkey"]))
                 keys[registered.name] = (registered, str(entry.body.get("dept")), entry.seq)

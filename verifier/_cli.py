@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from verifier._audit import EXIT_UNVERIFIABLE, EXIT_USAGE, Oversize, Report, audit
+from verifier._auditcli import add_parser as add_auditor_parser
+from verifier._auditcli import run as run_auditor_request
 from verifier._beacon import Chain
 from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
@@ -677,6 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--serial", action="store_true",
                    help="one process: no forked child hashing the lists meanwhile")
+    add_auditor_parser(sub)
     for p in sub.choices.values():
         p.add_argument("--version", action="version", version=version)
     words = list(sys.argv[1:] if argv is None else argv)
@@ -688,6 +691,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _receipt(args)
         if args.command == "fork":
             return _fork(args)
+        if args.command == "auditor-request":
+            return run_auditor_request(args)
         try:
             code = _bundle(args)
             sys.stdout.flush()

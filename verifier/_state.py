@@ -676,9 +676,15 @@ class LogState:
             problems.append(f"key name {verifier.name} is already in use")
         if verifier.name != body["name"]:
             problems.append("vkey name differs from body.name")
-        if body["role"] != "department":
-            problems.append("role must be 'department'")
-        if body["dept"] not in self.departments:
+        if body["role"] == "auditor":
+            # An audit or supervision body's key (SPEC.md 21.8): it signs requests for the
+            # internal data, never a statement; its body is no member department.
+            if body["dept"] in self.departments:
+                problems.append(f"an auditor key's body {body['dept']} must not be a member "
+                                "department")
+        elif body["role"] != "department":
+            problems.append("role must be 'department' or 'auditor'")
+        elif body["dept"] not in self.departments:
             problems.append(f"department {body['dept']} is not registered")
         return [Finding("AUTH.body", VIOLATION, seq, f"密钥登记无效：{p}", f"invalid key: {p}")
                 for p in problems]
@@ -740,8 +746,8 @@ class LogState:
             except FormatError:
                 return
             if v.name not in self.keys:
-                put(self.keys, v.name, KeyInfo(v.name, v, "department", str(body.get("dept")),
-                                               seq))
+                role = "auditor" if body.get("role") == "auditor" else "department"
+                put(self.keys, v.name, KeyInfo(v.name, v, role, str(body.get("dept")), seq))
         elif type_ == "key.revoked":
             key = self.keys.get(str(body.get("name")))
             if key is not None and key.revoked is None:
