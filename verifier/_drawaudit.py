@@ -214,6 +214,8 @@ class DrawAuditor:
             if not self.background:
                 out.extend(self._settle(pending))
             pending.churn = self._churn(batch, snapshot, _epoch(time))
+        else:
+            out.extend(_public_sample(seq, who, body, batch))
         out.extend(self._round(seq, who, body, batch, time))
         self.pending[stream] = pending
         return out
@@ -594,6 +596,26 @@ def redraw_finding(state: LogState, seq: int, type_: str, body: dict[str, Any]
     if info is None or info.executed_seq is None or info.executed_seq == seq:
         return None
     return _redraw(seq, f"{body.get('plan_id')}/{body.get('batch_id')}", info.executed_seq)
+
+
+def _public_sample(seq: int, who: str, body: dict[str, Any], batch: dict[str, Any]
+                   ) -> list[Finding]:
+    """V7 from the committed populations alone (a sealed draw audited without openings):
+    the sample sizes must follow from the plan's ratios and rounding."""
+    pool = body.get("pool")
+    if type(pool) is not dict:
+        return []
+    counts = pool.get("strata")
+    if type(counts) is not dict or not all(type(n) is int for n in counts.values()):
+        return []
+    expected = sample_sizes(batch, counts)
+    if pool.get("sample") == expected:
+        return []
+    return [_v("V7.sample_size", seq,
+               f"批次 {who} 的各层抽取数量 {pool.get('sample')} 与计划比例和取整规则所得 "
+               f"{expected} 不符",
+               f"batch {who}: sample sizes {pool.get('sample')} differ from the plan's "
+               f"ratios and rounding, {expected}")]
 
 
 def snapshot_key(body: dict[str, Any]) -> bytes | None:

@@ -1,5 +1,5 @@
-"""The auditor's side of sealed fields (SPEC.md 21.6): open each sealed entry of a v2 log
-from the auditor export's ``openings.jsonl`` while the audit replays it.
+"""The auditor's side of sealed fields (SPEC.md 21.6): while the audit replays a v2 log,
+each sealed entry is opened with its line of the auditor export's ``openings.jsonl``.
 
 Each line is the canonical JSON ``{"fields": {...}, "salt": hex, "seq": n}`` of one sealed
 entry, in increasing ``seq``. A sealed entry without its line, a line that does not open its
