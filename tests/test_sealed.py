@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,23 @@ def _audit(export: Path, **options: Any) -> Any:
     with (export / "entries.jsonl").open("rb") as fh:
         lines = openings.read_bytes().splitlines(keepends=True) if openings.exists() else None
         return audit(read_lines(fh), checkpoints, trust, openings=lines, **options)
+
+
+@contextmanager
+def _serving(db: Path) -> Iterator[str]:
+    """The API over ``db`` under real uvicorn on a free port; its base URL."""
+    srv = uvicorn.Server(uvicorn.Config(create_app(str(db)), host="127.0.0.1",
+                                        port=free_port(), log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
 
 
 def _lp(*fields: bytes) -> bytes:
@@ -296,37 +314,24 @@ def test_no_public_byte_holds_an_internal_value(v2: tuple[Ledger, Parties, Path]
         if path.is_file():
             out[f"export/{path.name}"] = path.read_bytes()
     assert not (root / "public" / "openings.jsonl").exists()
-    app = create_app(str(root / "db.sqlite"))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as http:
-            size = ledger.size
-            paths = ["/", "/v1/status", "/v1/checkpoint", "/v1/draws", "/healthz",
-                     "/checkpoint", *[f"/v1/entries?start={s}&end={min(size, s + 1000)}"
-                                      for s in range(0, size, 1000)],
-                     *[f"/v1/proof/{s}" for s in range(0, size, 97)],
-                     *[f"/v1/departments/{d}/todo?all=true" for d in ledger.state.departments]]
-            for draw in http.get("/v1/draws").json():
-                answer = http.get(draw["bundle"])
-                assert answer.status_code == 403, draw  # a v2 bundle is the auditor's
-                assert answer.json()["type"] == "/problems/auditor-only"
-            for tile in list(out)[:50]:
-                if tile.startswith("tiles/tile/"):
-                    paths.append("/" + tile.removeprefix("tiles/"))
-            for path in paths:
-                answer = http.get(path)
-                assert answer.status_code in (200, 404), (path, answer.status_code)
-                out[path] = answer.content
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+    with _serving(root / "db.sqlite") as base, httpx.Client(base_url=base, timeout=30) as http:
+        size = ledger.size
+        paths = ["/", "/v1/status", "/v1/checkpoint", "/v1/draws", "/healthz",
+                 "/checkpoint", *[f"/v1/entries?start={s}&end={min(size, s + 1000)}"
+                                  for s in range(0, size, 1000)],
+                 *[f"/v1/proof/{s}" for s in range(0, size, 97)],
+                 *[f"/v1/departments/{d}/todo?all=true" for d in ledger.state.departments]]
+        for draw in http.get("/v1/draws").json():
+            answer = http.get(draw["bundle"])
+            assert answer.status_code == 403, draw  # a v2 bundle is the auditor's
+            assert answer.json()["type"] == "/problems/auditor-only"
+        for tile in list(out)[:50]:
+            if tile.startswith("tiles/tile/"):
+                paths.append("/" + tile.removeprefix("tiles/"))
+        for path in paths:
+            answer = http.get(path)
+            assert answer.status_code in (200, 404), (path, answer.status_code)
+            out[path] = answer.content
     assert len(out) > 50
     for name, data in out.items():
         _assert_nothing_internal(name, data, risks, pairs, validity)
@@ -361,61 +366,54 @@ def test_only_a_registered_auditor_key_gets_the_internal_data(
                                "authority", {"name": "zichuan-audit-request", "vkey": vkey,
                                              "dept": "ZC-AUDIT", "role": "auditor"})])
     led.close()
-    app = create_app(str(db))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    with _serving(db) as base:
+        _auditor_session(base, auditor_dir, keys, ledger, root, tmp_path)
+
+
+def _auditor_session(base: str, auditor_dir: Path, keys: Parties, ledger: Ledger, root: Path,
+                     tmp_path: Path) -> None:
     draw = next(d["draw"] for d in httpx.get(f"{base}/v1/draws").json()
                 if d["status"].startswith("executed"))
-    try:
-        cli = [sys.executable, "-m", "verifier", "auditor-request", base, "--key",
-               str(auditor_dir / "zichuan-audit-request.skey")]
-        got = subprocess.run([*cli, "--what", "openings", "--out", str(tmp_path / "o.jsonl")],
-                             capture_output=True, text=True, timeout=120)
-        assert got.returncode == 0, got.stderr
-        assert (tmp_path / "o.jsonl").read_bytes() == \
-            (root / "auditor" / "openings.jsonl").read_bytes()
-        got = subprocess.run([*cli, "--what", "bundle", "--draw", draw,
-                              "--out", str(tmp_path / "b.json")],
-                             capture_output=True, text=True, timeout=120)
-        assert got.returncode == 0, got.stderr
-        report, _ = verify_bundle((tmp_path / "b.json").read_bytes(), ledger.trust())
-        assert report.exit_code == 0, [f.rule for f in report.findings]
-        # Refusals: who asks, how often, when, and with what signature.
-        dept_key = keys.load("dept-ZC-SCJGJ")
-        assert httpx.post(f"{base}/v1/auditor/requests", content=sign_request(
-            dept_key, "openings", {"from": 0})).json()["type"] == "/problems/auditor-only"
-        auditor = subprocess.run([sys.executable, "-c", (
-            "import sys; from pathlib import Path; from verifier._keyfile import load_key; "
-            "from verifier._auditreq import sign_request; "
-            "sys.stdout.buffer.write(sign_request(load_key(Path(sys.argv[1])), 'openings', "
-            "{'from': 0}))"), str(auditor_dir / "zichuan-audit-request.skey")],
-            check=True, capture_output=True).stdout
-        first = httpx.post(f"{base}/v1/auditor/requests", content=auditor)
-        assert first.status_code == 200
-        again = httpx.post(f"{base}/v1/auditor/requests", content=auditor)
-        assert (again.status_code, again.json()["type"]) == (409, "/problems/request-reused")
-        forged = json.loads(auditor)
-        forged["sid"] = "f" * 32
-        answer = httpx.post(f"{base}/v1/auditor/requests", content=canonical(forged))
-        assert (answer.status_code, answer.json()["type"]) == (401, "/problems/bad-signature")
-        stale = subprocess.run([sys.executable, "-c", (
-            "import sys; from datetime import UTC, datetime, timedelta; from pathlib import Path; "
-            "from verifier._keyfile import load_key; from verifier._auditreq import sign_request; "
-            "sys.stdout.buffer.write(sign_request(load_key(Path(sys.argv[1])), 'openings', "
-            "{'from': 0}, datetime.now(UTC) - timedelta(minutes=10)))"),
-            str(auditor_dir / "zichuan-audit-request.skey")], check=True,
-            capture_output=True).stdout
-        answer = httpx.post(f"{base}/v1/auditor/requests", content=stale)
-        assert (answer.status_code, answer.json()["type"]) == (422, "/problems/ctime-skew")
-        answer = httpx.post(f"{base}/v1/auditor/requests", content=b'{"what":"openings"}')
-        assert answer.status_code == 422
-        assert answer.json()["type"] == "/problems/invalid-auditor-request"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+    cli = [sys.executable, "-m", "verifier", "auditor-request", base, "--key",
+           str(auditor_dir / "zichuan-audit-request.skey")]
+    got = subprocess.run([*cli, "--what", "openings", "--out", str(tmp_path / "o.jsonl")],
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "o.jsonl").read_bytes() == \
+        (root / "auditor" / "openings.jsonl").read_bytes()
+    got = subprocess.run([*cli, "--what", "bundle", "--draw", draw,
+                          "--out", str(tmp_path / "b.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    report, _ = verify_bundle((tmp_path / "b.json").read_bytes(), ledger.trust())
+    assert report.exit_code == 0, [f.rule for f in report.findings]
+    # Refusals: who asks, how often, when, and with what signature.
+    dept_key = keys.load("dept-ZC-SCJGJ")
+    assert httpx.post(f"{base}/v1/auditor/requests", content=sign_request(
+        dept_key, "openings", {"from": 0})).json()["type"] == "/problems/auditor-only"
+    auditor = subprocess.run([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from verifier._keyfile import load_key; "
+        "from verifier._auditreq import sign_request; "
+        "sys.stdout.buffer.write(sign_request(load_key(Path(sys.argv[1])), 'openings', "
+        "{'from': 0}))"), str(auditor_dir / "zichuan-audit-request.skey")],
+        check=True, capture_output=True).stdout
+    first = httpx.post(f"{base}/v1/auditor/requests", content=auditor)
+    assert first.status_code == 200
+    again = httpx.post(f"{base}/v1/auditor/requests", content=auditor)
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/request-reused")
+    forged = json.loads(auditor)
+    forged["sid"] = "f" * 32
+    answer = httpx.post(f"{base}/v1/auditor/requests", content=canonical(forged))
+    assert (answer.status_code, answer.json()["type"]) == (401, "/problems/bad-signature")
+    stale = subprocess.run([sys.executable, "-c", (
+        "import sys; from datetime import UTC, datetime, timedelta; from pathlib import Path; "
+        "from verifier._keyfile import load_key; from verifier._auditreq import sign_request; "
+        "sys.stdout.buffer.write(sign_request(load_key(Path(sys.argv[1])), 'openings', "
+        "{'from': 0}, datetime.now(UTC) - timedelta(minutes=10)))"),
+        str(auditor_dir / "zichuan-audit-request.skey")], check=True,
+        capture_output=True).stdout
+    answer = httpx.post(f"{base}/v1/auditor/requests", content=stale)
+    assert (answer.status_code, answer.json()["type"]) == (422, "/problems/ctime-skew")
+    answer = httpx.post(f"{base}/v1/auditor/requests", content=b'{"what":"openings"}')
+    assert answer.status_code == 422
+    assert answer.json()["type"] == "/problems/invalid-auditor-request"
