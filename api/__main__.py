@@ -25,7 +25,7 @@ from typing import NoReturn
 
 import uvicorn
 
-from api._app import DB_ENV, KEYS_ENV, create_app
+from api._app import AUDIT_ENV, DB_ENV, KEYS_ENV, create_app
 from ledger import InputError, NoLogError, StorageError
 from ledger._app import require_log
 from verifier import KeyFileError
@@ -49,6 +49,9 @@ parser.add_argument("--witnesses", type=Path, help="witnesses.json: publish chec
                     "through these witness services once the genesis quorum cosigned (with "
                     "--keys; one worker: with several, run `drawledger checkpoint --witnesses` "
                     "from cron)")
+parser.add_argument("--audit-report", type=Path, help="an audit report (python -m verifier "
+                    "audit DIR --json): the portal's /audit page shows its summary, re-read "
+                    "when the file changes")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
 parser.add_argument("--workers", type=int, default=1,
@@ -70,7 +73,8 @@ except StorageError as exc:
     sys.exit(2)
 try:
     # a bad key store is refused here, before any worker
-    app = create_app(args.db, args.keys, witnesses=args.witnesses)
+    app = create_app(args.db, args.keys, witnesses=args.witnesses,
+                     audit_report=args.audit_report)
 except KeyFileError as exc:
     print(f"拒绝 / refused: {exc}", file=sys.stderr)
     sys.exit(EXIT_NO_LOG)
@@ -86,6 +90,10 @@ else:
         os.environ[KEYS_ENV] = str(args.keys.resolve())
     else:
         os.environ.pop(KEYS_ENV, None)
+    if args.audit_report is not None:
+        os.environ[AUDIT_ENV] = str(args.audit_report.resolve())
+    else:
+        os.environ.pop(AUDIT_ENV, None)
     uvicorn.run("api._app:app_from_env", factory=True, workers=args.workers,
                 host=args.host, port=args.port, log_level="info",
                 access_log=not args.no_access_log)

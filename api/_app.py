@@ -16,29 +16,29 @@ bounded LRU and served with an ``ETag``; ``If-None-Match`` gets 304.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path as FilePath
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from api._auditor import auditor_router
+from api._cache import CACHE_ITEMS, LRU, cached
+from api._portal import portal_router
 from api._problems import Problem, install
 from api._submit import Submissions, install_submissions
 from api._tiles import tiles_router
 from api._todo import todo_router
 from ledger import InputError, Ledger
-from ledger._bundle import draw_lines, draw_status_text, draw_status_zh, make_bundle
+from ledger._bundle import draw_lines, draw_status_zh, make_bundle
 from ledger._checkpointer import Checkpointer, load_witnesses, publication_status
 from ledger._draws import draw_stream
 from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
@@ -48,44 +48,9 @@ from verifier._sealed import SPEC_V2
 __all__ = ["CACHE_ITEMS", "MAX_PAGE", "app_from_env", "create_app"]
 
 DB_ENV, KEYS_ENV = "DRAWLEDGER_API_DB", "DRAWLEDGER_API_KEYS"
+AUDIT_ENV = "DRAWLEDGER_API_AUDIT_REPORT"
 
 MAX_PAGE = 1000
-CACHE_ITEMS = 256  # per cache: entry pages, proofs, bundles
-_IMMUTABLE = "public, max-age=31536000, immutable"
-_REVALIDATE = "no-cache"  # may be stored, but asked again (ETag) before each use
-
-
-class _LRU:
-    """A small thread-safe LRU of immutable responses (bytes and their ETag)."""
-
-    def __init__(self, size: int = CACHE_ITEMS) -> None:
-        self._items: OrderedDict[object, tuple[bytes, str]] = OrderedDict()
-        self._size, self._lock = size, threading.Lock()
-
-    def get(self, key: object, make: Callable[[], bytes]) -> tuple[bytes, str]:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        data = make()  # outside the lock: a slow build holds up no other read
-        item = (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
-        with self._lock:
-            self._items[key] = item
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return item
-
-
-def _cached(request: Request, item: tuple[bytes, str], media_type: str, immutable: bool,
-            headers: dict[str, str] | None = None) -> Response:
-    """``item`` with its ETag and Cache-Control, or 304 when the client holds it."""
-    data, etag = item
-    out = {"ETag": etag, "Cache-Control": _IMMUTABLE if immutable else _REVALIDATE,
-           **(headers or {})}
-    wanted = request.headers.get("if-none-match", "")
-    if etag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
-        return Response(status_code=304, headers=out)
-    return Response(data, media_type=media_type, headers=out)
 
 
 def _check_start(db: str, log_key: NoteSigner | None, keys: FilePath | None,
@@ -106,7 +71,8 @@ def _check_start(db: str, log_key: NoteSigner | None, keys: FilePath | None,
 
 def create_app(db: str, keys: FilePath | None = None, *,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-               witnesses: FilePath | None = None, checkpoint_every: float = 1.0) -> FastAPI:
+               witnesses: FilePath | None = None, checkpoint_every: float = 1.0,
+               audit_report: FilePath | None = None) -> FastAPI:
     """The API over the log in ``db`` (a SQLite path or a postgresql:// URL); starting it
     raises ``ledger.NoLogError`` when ``db`` holds no log (it never creates one).
 
@@ -117,11 +83,15 @@ def create_app(db: str, keys: FilePath | None = None, *,
     ``witnesses`` (``witnesses.json``, with ``keys``) runs the checkpointer in this
     process: every ``checkpoint_every`` seconds a new checkpoint goes to the witnesses
     and is published once the quorum cosigned (``/v1/status`` shows how it goes).
+
+    The public portal (``api._portal``: ``/``, ``/plans``, ``/draws``, ``/results``,
+    ``/audit``, ``/entity``, ``/v1/entities/{uscc}``) shows the summary of
+    ``audit_report`` (``python -m verifier audit DIR --json``) when one is given.
     """
     state: dict[str, Ledger] = {}
     signer: dict[str, NoteSigner] = {}
     read_lock = threading.Lock()  # the reader's replayed state; writers never take it
-    pages, proofs, bundles = _LRU(), _LRU(), _LRU()
+    pages, proofs, bundles = LRU(), LRU(), LRU()
 
     if keys is not None:  # refused here, before serving: a wrong store is not a 503 later
         signer["log"] = load_store(keys, ED25519_TYPE)
@@ -174,6 +144,8 @@ def create_app(db: str, keys: FilePath | None = None, *,
                   description="双随机、一公开 审计日志 / audit log for random inspections",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     install(app)
+    # Portal (issue 16): gzip for anything over 1 KB (pages, entry pages, bundles).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.state.read_lock = read_lock  # what a slow read holds (tests hold it to show who waits)
     # Swagger UI from the package (swagger-ui-bundle): users' machines often have no
     # internet, and a page that loads a CDN's script would show nothing there.
@@ -194,43 +166,6 @@ def create_app(db: str, keys: FilePath | None = None, *,
         return state["reader"]
 
     install_submissions(app, submissions)
-
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
-        """A public page: the log's size, the draws and their proof bundles, how to check
-        them offline. Chinese first; no script, no external resource."""
-        with read_lock:
-            size = reader().refresh()
-            lines = draw_lines(reader())
-            latest = reader().published_checkpoint()
-        rows = []
-        for line in lines:
-            draw_id, day, status, selected, *_ = line.split("\t")
-            rows.append(f"<tr><td>{escape(draw_id)}</td><td>{escape(day)}</td>"
-                        f"<td>{escape(draw_status_text(status))}</td>"
-                        f"<td>{escape(selected.split('=')[1])}</td>"
-                        f'<td><a href="/v1/draws/{escape(draw_id)}/bundle">下载证明包 / '
-                        "bundle</a></td></tr>")
-        signed = latest[0] if latest else 0
-        page = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>双随机、一公开 抽取公示 / drawledger</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3em .5em}}
-code{{background:#f4f4f4;padding:0 .2em}}</style></head><body>
-<h1>双随机、一公开 抽取公示 / Random-inspection draws</h1>
-<p>日志共 {size} 条，已签名检查点覆盖 {signed} 条。/ The log holds {size} entries;
-the latest signed checkpoint covers {signed}.</p>
-<p>每次抽取都可离线核验：下载证明包后运行 / Check any draw offline: download its bundle, then run
-<code>python -m verifier bundle 文件.json --trust trust.json</code>；
-查询某一企业是否在抽查对象池中、为何被抽中或未被抽中 / ask about one entity:
-<code>python -m verifier entity 文件.json 统一社会信用代码</code>。</p>
-<table><tr><th>抽取 / draw</th><th>抽取日 / date</th><th>状态 / status</th>
-<th>抽中 / selected</th><th>证明包 / proof</th></tr>
-{''.join(rows)}</table>
-<p><a href="/v1/checkpoint">最新检查点 / latest checkpoint</a> ·
-<a href="/docs">接口说明 / API</a></p></body></html>
-"""
-        return HTMLResponse(page)
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
@@ -279,7 +214,7 @@ the latest signed checkpoint covers {signed}.</p>
                           f"end ({stop}) is past the log size ({size})")
         item = pages.get(("entries", start, stop), lambda: b"".join(
             raw + b"\n" for _, raw in reader().entries(start, stop)))
-        return _cached(request, item, "application/jsonl", immutable=end is not None)
+        return cached(request, item, "application/jsonl", immutable=end is not None)
 
     @app.get("/v1/proof/{seq}", response_class=PlainTextResponse)
     def proof(request: Request, seq: int = Path(ge=0, description="the entry's seq"),
@@ -309,7 +244,7 @@ the latest signed checkpoint covers {signed}.</p>
             return format_proof(TlogProof(seq, tuple(path), note)).encode()
 
         item = proofs.get((seq, cp_size), build)
-        return _cached(request, item, "text/plain; charset=utf-8",
+        return cached(request, item, "text/plain; charset=utf-8",
                        immutable="size" in request.query_params)
 
     @app.get("/v1/draws")
@@ -356,12 +291,13 @@ the latest signed checkpoint covers {signed}.</p>
 
         item = bundles.get((draw_id, latest[0] if latest else 0), build)
         name = f"{plan_id}_{batch_id}.draw.json"
-        return _cached(request, item, "application/json", immutable=False, headers={
+        return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
 
     app.include_router(todo_router(reader, read_lock, clock))
     app.include_router(auditor_router(reader, read_lock, clock))
     app.include_router(tiles_router(reader, read_lock))
+    app.include_router(portal_router(reader, clock, audit_report))  # the portal (issue 16)
     return app
 
 
@@ -369,5 +305,6 @@ def app_from_env() -> FastAPI:
     """``create_app`` from ``DRAWLEDGER_API_DB`` and ``DRAWLEDGER_API_KEYS``: the factory
     each uvicorn worker process calls (``python -m api --workers N``), which can pass
     only an import string, not arguments."""
-    keys = os.environ.get(KEYS_ENV)
-    return create_app(os.environ[DB_ENV], FilePath(keys) if keys else None)
+    keys, report = os.environ.get(KEYS_ENV), os.environ.get(AUDIT_ENV)
+    return create_app(os.environ[DB_ENV], FilePath(keys) if keys else None,
+                      audit_report=FilePath(report) if report else None)

@@ -47,6 +47,11 @@ PROBLEMS: dict[str, tuple[int, str, str, str, str]] = {
     "draw-not-ready": (404, "抽取尚无可证明的执行记录", "Draw not yet provable",
                        "该抽取尚未执行，或其执行尚未被签名检查点覆盖。",
                        "The draw is not executed yet, or no signed checkpoint covers it."),
+    "bad-uscc": (400, "统一社会信用代码无效", "Invalid unified social credit code",
+                 "代码经全角转半角、去空格、转大写后仍不符合 GB 32100-2015，"
+                 "detail 指出哪一处不对。",
+                 "After NFKC, removing whitespace and upper-casing, the code is still not a "
+                 "GB 32100-2015 code; detail names the fault."),
     "bad-json": (400, "请求体不是 JSON", "Body is not JSON",
                  "POST 的请求体无法按 JSON（UTF-8）解析。",
                  "The POST body does not parse as JSON (UTF-8)."),

@@ -10,7 +10,6 @@ short-lived: a partial tile is superseded as the tree grows, the checkpoint chan
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 
@@ -90,7 +89,7 @@ def tiles_router(reader: Callable[[], Ledger], read_lock: threading.Lock) -> API
     @router.get("/trust.json")
     def trust() -> Response:
         """The trust policy the genesis declares (an auditor pins its own copy)."""
-        data = json.dumps(reader().trust().to_json(), indent=1, ensure_ascii=False) + "\n"
-        return Response(data, media_type="application/json")
+        return Response(reader().trust().canonical_bytes(), media_type="application/json",
+                        headers={"Cache-Control": "no-cache"})
 
     return router

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -837,9 +836,7 @@ class Ledger(Application[str]):
             from ledger._tiles import checkpoint_notes  # the tiles serve the same notes
             for name, note in checkpoint_notes(self, last):
                 (cp_dir / name).write_text(note, encoding="utf-8")
-            (out_dir / "trust.json").write_text(
-                json.dumps(trust.to_json(), indent=1, ensure_ascii=False) + "\n",
-                encoding="utf-8")
+            (out_dir / "trust.json").write_bytes(trust.canonical_bytes())
             return {"entries": count, "checkpoints": len(checkpoints),
                     **({"openings": opened} if auditor else {})}
 

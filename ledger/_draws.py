@@ -48,6 +48,7 @@ __all__ = [
     "reveal_secret",
     "snapshot_at",
     "snapshot_from_state",
+    "snapshots_at",
     "substitute",
     "void_draw",
 ]
@@ -187,9 +188,35 @@ def snapshot_at(ledger: Ledger, seq: int, plan_id: str, batch_id: str) -> Snapsh
     cached = cached_snapshot(ledger, seq, plan_id, batch_id)
     if cached is not None:
         return cached
+    return snapshots_at(ledger, [(seq, plan_id, batch_id)])[0]
+
+
+def snapshots_at(ledger: Ledger, wanted: Sequence[tuple[int, str, str]]) -> list[Snapshot]:
+    """The snapshots of several commitments ``(seq, plan_id, batch_id)`` from one replay
+    of the log up to the last of them (the portal's pool memberships, ``snapshot_at``):
+    in the order given. KeyError when a batch is not in its plan at its seq."""
+    at: dict[int, list[int]] = {}
+    for i, (seq, _, _) in enumerate(wanted):
+        at.setdefault(seq, []).append(i)
+    out: list[Snapshot | None] = [None] * len(wanted)
     state = LogState(body_check=None)
-    for i, e, body in ledger.logical_entries(0, seq):
+    last = max(at, default=0)
+
+    def take(seq: int) -> None:
+        for k in at.get(seq, ()):
+            out[k] = _snapshot_of(ledger, state, wanted[k][1], wanted[k][2])
+
+    for i, e, body in ledger.logical_entries(0, last):
+        take(i)
         state.apply(i, e.stream, e.version, e.type, e.actor, body, e.sig)
+    take(last)
+    return [s for s in out if s is not None]
+
+
+def _snapshot_of(ledger: Ledger, state: LogState, plan_id: str, batch_id: str) -> Snapshot:
+    plan = state.plans.get(plan_id)
+    if plan is None or plan.batch(batch_id) is None:
+        raise KeyError(f"{plan_id}/{batch_id}")
     snapshot = snapshot_from_state(state, plan_id, batch_id)
     info = ledger.state.draws.get(draw_stream(plan_id, batch_id))
     snapshot.key = snapshot_key(info.commit) if info is not None else None

@@ -10,7 +10,6 @@ the published size and left for older checkpoints' readers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ledger._app import Ledger
@@ -115,7 +114,6 @@ def write_tiles(ledger: Ledger, out_dir: Path) -> dict[str, int]:
     for name, text in notes:
         _write(out_dir / "checkpoints" / name, text.encode())
     _write(out_dir / CHECKPOINT_INDEX, "".join(name + "\n" for name, _ in notes).encode())
-    _write(out_dir / "trust.json", (json.dumps(ledger.trust().to_json(), indent=1,
-                                               ensure_ascii=False) + "\n").encode())
+    _write(out_dir / "trust.json", ledger.trust().canonical_bytes())
     _write(out_dir / "checkpoint", note.encode())
     return {"size": size, "tiles": tiles, "written": written, "checkpoints": len(notes)}

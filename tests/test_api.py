@@ -101,11 +101,15 @@ def test_draw_bundle_downloads_and_verifies(client: tuple[TestClient, Ledger]) -
 
 
 def test_index_page_lists_the_draws(client: tuple[TestClient, Ledger]) -> None:
+    """The portal's home, then its list of draws with their bundles (tests/test_portal.py
+    has the rest of the portal)."""
     c, _ = client
     r = c.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "抽取公示" in r.text and "/bundle" in r.text and "<script" not in r.text
-    assert "<td>已执行 / executed</td>" in r.text  # a status, not a bare English code
+    assert "抽查公示" in r.text and "<script" not in r.text
+    r = c.get("/draws")
+    assert "/bundle" in r.text and "<script" not in r.text
+    assert ">已执行<br>" in r.text  # a status in words, not a bare English code
 
 
 # -- one error format: RFC 9457 problem+json, Chinese and English ------------------------

@@ -6,11 +6,12 @@ what the policy pins, so a log that rewrites its genesis is caught.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier._beacon import KNOWN_CHAINS, Chain
-from verifier._canonical import decode_json, decode_text, encode_text
+from verifier._canonical import canonical, decode_json, decode_text, encode_text
 from verifier._errors import FormatError, TrustError
 from verifier._note import NoteVerifier
 
@@ -50,6 +51,16 @@ class Trust:
             "quorum": self.quorum,
             **({"beacons": [chain_to_json(c) for c in self.beacons]} if self.beacons else {}),
         }
+
+    def canonical_bytes(self) -> bytes:
+        """trust.json as the log publishes it: the canonical JSON (section 2) of
+        ``to_json``, so that one policy has one byte string and one fingerprint."""
+        return canonical(self.to_json())
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of ``canonical_bytes``: what a plan publication or a witness
+        prints, so anyone can pin trust.json from a channel the log does not control."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
 
 
 def chain_to_json(chain: Chain) -> dict[str, Any]:
