@@ -45,13 +45,12 @@ def _step(ctx: Ctx, done: str | None, due: str | None, verdict: str) -> str:
 
 
 def results_page(ctx: Ctx, data: PortalData, dept: str, page: int) -> bytes:
-    calendar = data.calendar()
     rows = [s for s, i in data.inspections.items() if not dept or i.dept == dept]
     start = (page - 1) * RESULTS_PER_PAGE
     out = []
     for stream in rows[start:start + RESULTS_PER_PAGE]:
         row = data.inspections[stream]
-        result, pub = data.result(stream, calendar, ctx.today)
+        result, pub = data.result(stream, ctx.today)
         draw = data.draws.get(row.draw_id)
         origin = (draw_link(ctx, draw.plan_id, draw.batch_id) if draw
                   else ctx.et("专项检查（非随机）", "targeted (not random)"))

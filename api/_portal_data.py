@@ -24,10 +24,10 @@ from ledger import Ledger
 from ledger._app import own_entry
 from ledger._draws import snapshots_at
 from verifier import Trust
-from verifier._calendar import CalendarMissing, WorkingCalendar
 from verifier._deadlines import PlanTracker
 from verifier._errors import VerifierError
 from verifier._note import parse_note, verify_cosignatures
+from verifier._receipt import inspection_due
 from verifier._resultaudit import ResultAuditor
 from verifier._results import OUTCOMES
 from verifier._state import LogState
@@ -359,38 +359,23 @@ class PortalData:
             return "witnessed", first
         return "claimed", first
 
-    def calendar(self) -> WorkingCalendar | None:
+    def due(self, row: Inspection, today: date) -> dict[str, tuple[str, str]]:
+        """(due date or "", verdict) of a result's ``entry`` and ``publication`` (SPEC
+        16.3, the limits a receipt states): the verdict once done, else PENDING, or MISSED
+        when ``today`` is past the limit; UNKNOWN where a calendar year is missing."""
         try:
-            return WorkingCalendar.from_bodies(self._state.calendars)
-        except VerifierError:
-            return None
-
-    def due(self, row: Inspection, step: str, calendar: WorkingCalendar | None,
-            today: date) -> tuple[str, str]:
-        """(due date or "", verdict) of a result's entry or publication (SPEC 16.3): the
-        verdict once done, else PENDING, or MISSED when the window closed by ``today``."""
-        name, default = (("result_entry_working_days", 3) if step == "entry"
-                         else ("publication_working_days", 20))
-        days = self.policy.get(name, default)
-        days = days if type(days) is int else default
-        done, verdict = ((row.recorded, row.entry) if step == "entry"
-                         else (row.published, row.publication))
-        try:
-            ended = date.fromisoformat(row.ended_on)
+            due = inspection_due(row.ended_on, self._state.policy, self._state.calendars)
         except ValueError:
-            return "", verdict or UNKNOWN
-        if calendar is None:
-            return "", verdict or UNKNOWN
-        try:
-            due = calendar.add_working_days(ended, days).isoformat()
-        except CalendarMissing:
-            due = ""
-        if done:
-            return due, verdict
-        try:
-            return due, PENDING if calendar.deadline_met(ended, days, today) else MISSED
-        except CalendarMissing:
-            return due, UNKNOWN
+            due = {"record_by": None, "publish_by": None}
+        out = {}
+        for step, done, verdict, by in (("entry", row.recorded, row.entry, due["record_by"]),
+                                         ("publication", row.published, row.publication,
+                                          due["publish_by"])):
+            if not done:
+                verdict = UNKNOWN if by is None else \
+                    MISSED if today.isoformat() > by else PENDING
+            out[step] = (by or "", verdict)
+        return out
 
     def plan_missing(self, today: date) -> dict[str, set[str]]:
         """Plans whose deadline passed by ``today`` without a receipt or publication."""
@@ -450,12 +435,11 @@ class PortalData:
         name, dept, _ = self.inspectors.get(cert_no, ["", "", False])
         return {"cert_no": cert_no, "name": str(name), "dept": str(dept)}
 
-    def result(self, stream: str, calendar: WorkingCalendar | None, today: date
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def result(self, stream: str, today: date) -> tuple[dict[str, Any], dict[str, Any]]:
         """The result and the publication of one inspection, with their deadlines."""
         row = self.inspections[stream]
-        entry_due, entry = self.due(row, "entry", calendar, today)
-        pub_due, pub = self.due(row, "publication", calendar, today)
+        due = self.due(row, today)
+        (entry_due, entry), (pub_due, pub) = due["entry"], due["publication"]
         zh, en = OUTCOMES.get(row.outcome, ("", ""))
         result = {"inspection_id": row.inspection_id, "kind": row.kind, "dept": row.dept,
                   "ended_on": row.ended_on,
@@ -473,7 +457,6 @@ class PortalData:
         """Every draw whose committed pool held ``uscc`` (or excluded it): drawn or not,
         its team, the result and its publication (``GET /v1/entities/{uscc}``)."""
         name, dept, removed = self.targets.get(uscc, [None, None, False])
-        calendar = self.calendar()
         draws = []
         for draw in sorted(self.draws.values(), key=lambda d: d.commit_seq):
             member = self.membership(ledger, draw)
@@ -483,7 +466,7 @@ class PortalData:
             if not (in_pool or excluded or drawn):
                 continue
             stream = self.by_draw.get((draw.draw_id, uscc))
-            result, publication = (self.result(stream, calendar, today) if stream
+            result, publication = (self.result(stream, today) if stream
                                    else (None, None))
             draws.append({
                 "draw": draw.draw_id, "plan_id": draw.plan_id, "batch_id": draw.batch_id,
@@ -500,7 +483,7 @@ class PortalData:
                 "result": result, "publication": publication,
                 "proof": proof(draw, uscc),
                 "bundle": f"/v1/draws/{draw.draw_id}/bundle"})
-        targeted = [dict(zip(("result", "publication"), self.result(s, calendar, today),
+        targeted = [dict(zip(("result", "publication"), self.result(s, today),
                              strict=True)) for s in self.targeted.get(uscc, [])]
         return {"uscc": uscc, "name": name, "registered": name is not None,
                 "removed": bool(removed), "dept": dept, "draws_examined": len(self.draws),
