@@ -108,7 +108,7 @@ def test_home_shows_the_checkpoint_witnesses_and_trust_fingerprint(
 
 
 def test_plans_show_their_filing_status(year: tuple[TestClient, Ledger]) -> None:
-    client, ledger = year
+    client, _ = year
     page = client.get("/plans", params={"dept": "ZC-SCJGJ"}).text
     assert NEXT_PLAN in page and "2025-ZC-SCJGJ" in page and "2025-ZC-FGJ" not in page
     assert page.count(">按时</span>") >= 6  # filed, received, published, both plans
@@ -221,7 +221,7 @@ def test_entity_json_carries_the_result_and_its_publication(
         year: tuple[TestClient, Ledger]) -> None:
     client, ledger = year
     info = _draws(ledger)["2025-ZC-FGJ/T1-B1"]
-    uscc, team = next((u, t) for u, t in info.teams if t)
+    uscc = next(u for u, t in info.teams if t)
     stream = f"inspection/2025-ZC-FGJ/T1-B1/{uscc}"
     bodies = {json.loads(raw)["type"]: json.loads(raw)["body"] for _, raw in ledger.entries()
               if f'"stream":"{stream}"' in raw.decode()}
