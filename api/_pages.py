@@ -199,6 +199,15 @@ def layout(ctx: Ctx, title: str, body: str, origin: str = "") -> bytes:
             "</footer></body></html>\n").encode()
 
 
+def bundle_link(ctx: Ctx, data: PortalData, draw: Draw, text: str) -> str:
+    """The draw's full bundle, or why the public gets none (a v2 log: auditors only)."""
+    href = data.bundle(draw)
+    if href is None:
+        only = ctx.et("完整证明包仅供审计机关", "full bundle: auditors only")
+        return f'<span class="muted">{only}</span>'
+    return a(e(href), text)
+
+
 def dept_name(data: PortalData, code: str) -> str:
     name = data.departments.get(code)
     return f"{e(name)} <code>{e(code)}</code>" if name else f"<code>{e(code)}</code>"
@@ -368,7 +377,7 @@ def draws_page(ctx: Ctx, data: PortalData, trust: Trust, dept: str) -> bytes:
                      status_text(ctx, draw.status)
                      + (f"<br>{ctx.et('抽中', 'drawn')} {len(draw.teams)}"
                         if draw.executed else ""),
-                     a(e(f"/v1/draws/{draw.draw_id}/bundle"), ctx.et("证明包", "bundle"))])
+                     bundle_link(ctx, data, draw, ctx.et("证明包", "bundle"))])
     heads = [e(ctx.t(*h)) for h in (
         ("抽取", "Draw"), ("抽取日", "Date"), ("检查事项", "Matter"), ("单位", "Department"),
         ("随机数轮次", "Beacon round"), ("承诺时间", "Commitment time"),
@@ -439,7 +448,7 @@ def draw_page(ctx: Ctx, data: PortalData, draw: Draw, trust: Trust) -> bytes:
             + f"<h2>{e(ctx.t('抽中的检查对象与检查人员', 'Targets drawn and their teams'))}</h2>"
             + (table(heads, rows) if rows
                else f"<p>{ctx.et('尚未执行。', 'Not executed yet.')}</p>")
-            + "<p>" + a(e(f"/v1/draws/{draw.draw_id}/bundle"), ctx.et(
+            + "<p>" + bundle_link(ctx, data, draw, ctx.et(
                 "下载完整证明包（离线核验：python -m verifier bundle）",
                 "Download the full proof bundle (check offline: python -m verifier bundle)"))
             + "</p>")

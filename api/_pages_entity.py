@@ -217,8 +217,10 @@ def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
                 "按日志重建的对象池与承诺不符，请以证明包核验结果为准",
                 "the pool rebuilt from the log differs from the commitment: rely on the "
                 "bundle check"))))
-        items.append((ctx.t("证明", "Proof"),
-                      a(e(d["proof"]), ctx.et("下载本企业的证明", "download the proof"))))
+        items.append((ctx.t("证明", "Proof"), a(e(d["proof"]), ctx.et(
+            "下载本企业的证明", "download the proof")) if d["proof"] else ctx.et(
+            "本站尚未提供公开的企业证明；完整证明包仅供审计机关",
+            "no public entity proof served here yet; the full bundle is for auditors only")))
         cards.append(f'<section class="card"><h3>{draw_link(ctx, d["plan_id"], d["batch_id"])} '
                      f"{dept_name(data, d['dept'])}</h3>{facts(items)}</section>")
     if not cards:
@@ -230,7 +232,7 @@ def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
         cards.append(f'<section class="card"><h3>{title} {dept_name(data, r["dept"])}</h3>'
                      + facts([(ctx.t("检查结束", "Ended"), e(r["ended_on"])),
                               *_result_items(ctx, r, t["publication"])]) + "</section>")
-    compact = any(d["proof"].endswith("/proof") for d in answer["draws"])
+    compact = any((d["proof"] or "").endswith("/proof") for d in answer["draws"])
     command = ("python -m verifier entity-proof 文件 --trust trust.json" if compact else
                "python -m verifier entity 文件 统一社会信用代码 --trust trust.json")
     how = ctx.t(f"每项都可离线核验：下载证明后运行 {command}。",

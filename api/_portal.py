@@ -95,14 +95,14 @@ def portal_router(reader: Callable[[], Ledger], clock: Callable[[], datetime],
     def today() -> date:
         return clock().astimezone(_SHANGHAI).date()
 
-    def proof_link(served: bool) -> Callable[[Draw, str], str]:
+    def proof_link(served: bool) -> Callable[[Draw, str], str | None]:
         """The compact entity proof where the app serves one (``served``), else the
-        draw's bundle."""
-        def link(draw: Draw, uscc: str) -> str:
+        draw's bundle where the public may have it (a v1 log), else None."""
+        def link(draw: Draw, uscc: str) -> str | None:
             if served:
                 return (f"/v1/draws/{quote(draw.plan_id)}/{quote(draw.batch_id)}/entities/"
                         f"{quote(uscc)}/proof")
-            return f"/v1/draws/{quote(draw.plan_id)}/{quote(draw.batch_id)}/bundle"
+            return data.bundle(draw)
         return link
 
     def page(request: Request, build: Callable[[Ctx], bytes], *key: Any,

@@ -156,6 +156,7 @@ class PortalData:
         self.lock = threading.RLock()
         self.size = 0
         self.origin = ""
+        self.spec = 1  # SPEC v2 logs (section 21) serve their full bundles to auditors only
         self.policy: dict[str, Any] = {}
         self.departments: dict[str, str] = {}
         self.matters: dict[str, dict[str, Any]] = {}
@@ -196,6 +197,7 @@ class PortalData:
         kind = type_.partition(".")[0]
         if type_ == "log.genesis":
             self.origin = str(public.get("origin", ""))
+            self.spec = public["spec"] if type(public.get("spec")) is int else 1
             self.policy = dict(public.get("policy", {}))
         elif type_ == "department.registered":
             self.departments[str(public.get("code"))] = str(public.get("name"))
@@ -420,6 +422,11 @@ class PortalData:
         self.memberships[(d.draw_id, d.commit_seq)] = Membership(
             _Codes(m.uscc for m in snapshot.pool), _Codes(snapshot.excluded), consistent)
 
+    def bundle(self, draw: Draw) -> str | None:
+        """Where anyone may download the draw's full bundle: nowhere on a v2 log, whose
+        bundle holds every pool leaf in clear and goes to auditors only (SPEC 21.2)."""
+        return f"/v1/draws/{draw.draw_id}/bundle" if self.spec < 2 else None
+
     def find_names(self, text: str, limit: int = 50) -> list[tuple[str, str]]:
         """(uscc, name) of the targets whose name contains ``text``, at most ``limit``."""
         out = []
@@ -453,7 +460,7 @@ class PortalData:
         return result, publication
 
     def entity(self, ledger: Ledger, uscc: str, today: date,
-               proof: Callable[[Draw, str], str]) -> dict[str, Any]:
+               proof: Callable[[Draw, str], str | None]) -> dict[str, Any]:
         """Every draw whose committed pool held ``uscc`` (or excluded it): drawn or not,
         its team, the result and its publication (``GET /v1/entities/{uscc}``)."""
         name, dept, removed = self.targets.get(uscc, [None, None, False])
@@ -481,8 +488,7 @@ class PortalData:
                                    "in": self.person(str(s["in"])) if s["in"] else None}
                                   for s in draw.substitutions if s["uscc"] == uscc],
                 "result": result, "publication": publication,
-                "proof": proof(draw, uscc),
-                "bundle": f"/v1/draws/{draw.draw_id}/bundle"})
+                "proof": proof(draw, uscc), "bundle": self.bundle(draw)})
         targeted = [dict(zip(("result", "publication"), self.result(s, today),
                              strict=True)) for s in self.targeted.get(uscc, [])]
         return {"uscc": uscc, "name": name, "registered": name is not None,

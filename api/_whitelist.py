@@ -30,7 +30,7 @@ _MATTER: Spec = {"id": None, "name": None, "dept": None, "kind": None}
 _DRAW: Spec = {"plan_id": None, "batch_id": None, "dept": None}
 
 PUBLIC_BODY: dict[str, Spec] = {
-    "log.genesis": {"origin": None, "quorum": None, "witnesses": None,
+    "log.genesis": {"origin": None, "spec": None, "quorum": None, "witnesses": None,
                     "policy": {"plan_filing_deadline": None, "result_entry_working_days": None,
                                "publication_working_days": None, "min_team_size": None}},
     "department.registered": {"code": None, "name": None},

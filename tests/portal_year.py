@@ -28,14 +28,16 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
 
 
 def build_year(root: Path, *, targets: int = 400, inspectors: int = 60,
-               violations: bool = False, excluding: bool = True) -> tuple[str, Parties]:
+               violations: bool = False, excluding: bool = True, spec: int = 1
+               ) -> tuple[str, Parties]:
     """The demo year ``YEAR`` in ``root/db.sqlite`` (with ``excluding``, the extra draw
-    that excludes the September draw's companies); returns the database and the keys."""
+    that excludes the September draw's companies), a SPEC ``spec`` log; returns the
+    database and the keys."""
     db = str(root / "db.sqlite")
     parties = Parties(root / "parties")
     ledger = Ledger(db)
     build_demo(ledger, parties, targets=targets, inspectors=inspectors, year=YEAR,
-               violations=violations,
+               violations=violations, spec=spec,
                now=lambda: datetime(YEAR + 1, 6, 1, tzinfo=_SHANGHAI))
     if excluding:
         _excluding_draw(ledger, parties)

@@ -35,10 +35,13 @@ PAGES = ["/", "/plans", "/draws", f"/draws/{NEXT_PLAN}/{NEXT_BATCH}", "/results"
          "/entity", "/entity?q=淄博"]
 
 
-@pytest.fixture(scope="module")
-def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Ledger]]:
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def year(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[TestClient, Ledger]]:
+    """A v1 log (every field in its entries) and a v2 one (SPEC 21: internal fields
+    sealed, full bundles for auditors only)."""
     root = tmp_path_factory.mktemp("portal")
-    db, _ = build_year(root)
+    db, _ = build_year(root, spec=request.param)
     DB[:] = [db]
     ledger = Ledger(db, create=False)
     with TestClient(create_app(db)) as client:
@@ -231,7 +234,12 @@ def test_entity_json_carries_the_result_and_its_publication(
     assert got["result"]["deadline"] == "on_time" and got["result"]["due"]
     assert got["publication"]["url"] == bodies["result.published"]["url"]
     assert got["publication"]["deadline"] == "on_time"
-    assert got["proof"] == "/v1/draws/2025-ZC-FGJ/T1-B1/bundle"  # until a compact proof
+    # until a compact proof is served: the bundle, which a v2 log gives auditors only
+    bundle = "/v1/draws/2025-ZC-FGJ/T1-B1/bundle" if ledger.state.spec < 2 else None
+    assert got["proof"] == got["bundle"] == bundle
+    if bundle is None:
+        assert client.get("/v1/draws/2025-ZC-FGJ/T1-B1/bundle").status_code == 403
+        assert "完整证明包仅供审计机关" in client.get("/draws").text
 
 
 def test_results_page_shows_deadlines(year: tuple[TestClient, Ledger]) -> None:

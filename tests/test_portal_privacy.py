@@ -21,6 +21,7 @@ from api._whitelist import PUBLIC_BODY, public_body
 from ledger import Ledger
 from tests.helpers import audit_export
 from tests.portal_year import build_year
+from verifier._cli import read_lines
 
 # Keys no public answer may carry, at any depth.
 BANNED_KEYS = frozenset({"risk", "stratum", "score", "valid_from", "valid_to",
@@ -30,14 +31,21 @@ BANNED_KEYS = frozenset({"risk", "stratum", "score", "valid_from", "valid_to",
 RELATIONS = ("former_employee", "shareholder")  # "kin" and "other" are too short to grep
 
 
-@pytest.fixture(scope="module")
-def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Ledger,
-                                                                     dict[str, Any]]]:
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def year(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[TestClient, Ledger, dict[str, Any]]]:
+    """A violations year as a v1 log (internal fields in clear in the entries the portal
+    reads) and as a v2 one (sealed: the read model must not lean on the openings)."""
     root = tmp_path_factory.mktemp("privacy")
-    db, _ = build_year(root, targets=300, inspectors=50, violations=True)
+    db, _ = build_year(root, targets=300, inspectors=50, violations=True, spec=request.param)
     ledger = Ledger(db, create=False)
-    ledger.export(root / "export")
-    report = audit_export(root / "export").to_json()
+    ledger.export(root / "export", auditor=True)  # the audit body's export: all opened
+    openings = root / "export" / "openings.jsonl"
+    with openings.open("rb") as fh:
+        report = audit_export(root / "export",
+                              openings=read_lines(fh) if request.param >= 2 else None
+                              ).to_json()
+    assert report["exit_code"] == 1  # the planted violations, and nothing unverifiable
     assert report["findings"]  # the planted violations, described in sentences
     (root / "report.json").write_text(json.dumps(report, ensure_ascii=False))
     with TestClient(create_app(db, audit_report=root / "report.json")) as client:
@@ -46,7 +54,10 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
 
 
 def _entries(ledger: Ledger) -> list[dict[str, Any]]:
-    return [json.loads(raw) for _, raw in ledger.entries()]
+    """Every entry with the body the rules read: in a v2 log its sealed fields opened
+    from the operator's internal store (the full internal view the portal must hide)."""
+    return [{"type": e.type, "time": e.time, "body": body}
+            for _, e, body in ledger.logical_entries()]
 
 
 def _keys(value: Any) -> Iterator[str]:
@@ -63,7 +74,7 @@ def test_the_whitelist_keeps_no_internal_field(year: tuple[TestClient, Ledger,
                                                             dict[str, Any]]) -> None:
     """Every body of the log through ``public_body``: no banned key survives, and the
     types that are internal through and through give nothing."""
-    entries = _entries(year[1])
+    entries = _entries(year[1]) + [json.loads(raw) for _, raw in year[1].entries()]
     seen = set()
     for entry in entries:
         kept = public_body(entry["type"], entry["body"])
