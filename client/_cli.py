@@ -130,7 +130,8 @@ def _sign(args: argparse.Namespace) -> int:
 
         signer = _signer(args.key)
         source = Path(args.file)
-        batch, name = sign_registry(signer, args.registry_kind, source, args.dept)
+        batch, name = sign_registry(signer, args.registry_kind, source, args.dept,
+                                    seal=args.seal)
         out = Path(args.out) if args.out else source.with_name(source.name + ".statement.json")
         _write_new(out, canonical(batch.to_json()))
         print(f"已签名批量声明 / signed batch: {len(batch.members)} 行 rows of {name} -> {out}")
@@ -155,7 +156,7 @@ def _sign(args: argparse.Namespace) -> int:
     except OfflineError as exc:
         raise Refused(f"{body_path}: {exc}") from None
     signer = _signer(args.key)
-    statement = sign_statement(signer, type_, stream, actor, body)
+    statement = sign_statement(signer, type_, stream, actor, body, seal=args.seal)
     out = Path(args.out) if args.out else body_path.with_name(
         body_path.stem + ".statement.json")
     _write_new(out, canonical(statement.to_json()))
@@ -297,6 +298,10 @@ def _kind_parsers(sign: Any) -> None:
 
 
 def _key_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seal", action="store_true",
+                   help="规范第 2 版日志：封存内部字段（风险分类、证件有效期、回避关系），开启值"
+                        "随声明文件交给日志、不公开 / a v2 log: seal the internal fields, their "
+                        "openings going with the statement file to the log, never public")
     p.add_argument("--key", help=f"私钥文件或密钥文件夹（默认 ${KEY_ENV}）/ the skey file or "
                                  f"its key folder (default ${KEY_ENV})")
     p.add_argument("--out", help="声明文件（默认 BODY.statement.json）/ the statement file "

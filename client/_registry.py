@@ -17,10 +17,11 @@ from verifier import BatchSubmission, NoteSigner, sign_batch
 __all__ = ["sign_registry"]
 
 
-def sign_registry(signer: NoteSigner, kind: str, path: Path, dept: str
+def sign_registry(signer: NoteSigner, kind: str, path: Path, dept: str, *, seal: bool = False
                   ) -> tuple[BatchSubmission, str]:
     """The signed batch submission of ``path`` (``import.recorded`` head and one member
-    per row), and the file's name; RegistryFileError lists every bad row."""
+    per row), and the file's name; RegistryFileError lists every bad row. ``seal``: for a
+    v2 log, each row's internal fields sealed, the openings in the file (SPEC.md 21.3)."""
     parsed = parse_file(path, kind, dept)
     if parsed.errors:
         more = " and more" if parsed.errors_omitted else ""
@@ -33,4 +34,5 @@ def sign_registry(signer: NoteSigner, kind: str, path: Path, dept: str
         print(format_errors(parsed.warnings), file=sys.stderr)
     head = {"kind": kind, "dept": dept, "file_sha256": parsed.file_sha256,
             "file_name": parsed.file_name}
-    return sign_batch(signer, head, list(statements(kind, parsed.rows))), parsed.file_name
+    return (sign_batch(signer, head, list(statements(kind, parsed.rows)), seal=seal),
+            parsed.file_name)

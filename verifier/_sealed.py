@@ -134,9 +134,10 @@ def unseal(type_: str, stream: str, body: Mapping[str, Any],
     sealable, required = SEALED_FIELDS.get(type_, ((), ()))
     clear = sorted(k for k in sealable if k in body)
     if clear:
-        raise SealError("SEAL.clear", f"内部字段 {', '.join(clear)} 以明文写入了公开日志",
+        raise SealError("SEAL.clear", f"内部字段 {', '.join(clear)} 以明文写入了公开日志"
+                        "（签名时应封存：drawledger-client sign --seal）",
                         f"internal field(s) {', '.join(clear)} written in clear in the "
-                        "public log")
+                        "public log (seal them when signing: drawledger-client sign --seal)")
     sealed = body.get("sealed")
     if sealed is None:
         if required:
