@@ -57,6 +57,7 @@ test: lint types unit
 bench: install
 	$(BIN)/python bench/merkle.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/sealed.py
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/registry_rules.py

@@ -243,8 +243,13 @@ def _leaf_prefix(fields: tuple[str, ...], stratum: str) -> bytes:
 def leaf_seal(key: bytes, name: str, ident: str, internal: Mapping[str, Any]) -> str:
     """A v2 snapshot leaf's ``sealed`` (SPEC.md 21.4): HMAC-SHA256 under the draw's
     snapshot key over LP(domain, list name, the leaf's id, canonical internal part)."""
-    return hmac.digest(key, lp(LEAF_DOMAIN, name, ident, dumps(dict(internal))),
-                       "sha256").hex()
+    inner, outer = _pads(key)  # cached per key: a draw seals its thousands of leaves
+    h = inner.copy()
+    h.update(lp(LEAF_DOMAIN, name, ident, dumps(dict(internal))))
+    o = outer.copy()
+    o.update(h.digest())
+    digest: str = o.hexdigest()
+    return digest
 
 
 def sealed_pool_leaf(m: Member, key: bytes) -> bytes:

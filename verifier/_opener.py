@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from verifier._canonical import loads_canonical
+from verifier._canonical import UNSURE, fast_loads_canonical, loads_canonical
 from verifier._entry import Entry
 from verifier._errors import CanonicalError
 from verifier._sealed import Opening, SealError, parse_opening, unseal
@@ -58,7 +58,9 @@ class Opener:
             if not line:
                 continue
             try:
-                obj: Any = loads_canonical(line)
+                obj: Any = fast_loads_canonical(line)
+                if obj is UNSURE:
+                    obj = loads_canonical(line)
                 if type(obj) is not dict or type(obj.get("seq")) is not int \
                         or obj.keys() != {"fields", "salt", "seq"}:
                     raise SealError("SEAL.format", "须为含 fields、salt、seq 的对象",
