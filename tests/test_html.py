@@ -235,7 +235,7 @@ def test_pin_point_cause_comes_before_its_checkpoint_knock_ons() -> None:
     assert chain < page.index("由此引起 23 条后果 / 23 consequences of this: V1.checkpoint ×23")
     assert chain < page.index("<code>V1.checkpoint</code>")
     assert page.count('class="consequence"') == 23
-    assert "验证程序与规范" in page and "SPEC-v1" in page
+    assert "验证程序与规范" in page and "SPEC-v2" in page
 
 
 def test_odd_cause_indices_do_not_raise() -> None:

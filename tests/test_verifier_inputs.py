@@ -197,7 +197,7 @@ def test_entity_not_drawn_says_why(bundle: tuple[Path, Path]) -> None:
     answer = json.loads(proc.stdout)
     assert answer["drawn"] is False and answer["score"] > answer["cutoff"]
     assert answer["reason"]["en"] == "score above the stratum's cut-off, hence not drawn"
-    assert answer["verifier"] == {"version": verifier.__version__, "spec": "SPEC-v1"}
+    assert answer["verifier"] == {"version": verifier.__version__, "spec": "SPEC-v2"}
 
 
 def test_entity_with_a_wrong_check_character_is_a_usage_error(bundle: tuple[Path, Path]
@@ -271,22 +271,22 @@ def test_usage_error_under_json_prints_an_error_object(export: Path, tmp_path: P
     assert_no_traceback(proc)
     assert proc.returncode == EXIT_USAGE
     obj = json.loads(proc.stdout)
-    assert obj["exit_code"] == EXIT_USAGE and obj["verifier"]["spec"] == "SPEC-v1"
+    assert obj["exit_code"] == EXIT_USAGE and obj["verifier"]["spec"] == "SPEC-v2"
     assert obj["error"]["zh"] and obj["error"]["en"], obj
     assert obj["error"]["en"] in proc.stderr  # a person reading the terminal sees it too
 
 
 def test_version_everywhere(export: Path, tmp_path: Path) -> None:
     version = verifier.__version__
-    assert version and version != "unknown" and verifier.SPEC_VERSION == "SPEC-v1"
+    assert version and version != "unknown" and verifier.SPEC_VERSION == "SPEC-v2"
     for words in (("--version",), ("audit", "--version"), ("entity", "--version")):
         proc = cli(*words)
         assert proc.returncode == 0 and proc.stdout.strip() == \
-            f"python -m verifier {version} (SPEC-v1)", proc.stdout
+            f"python -m verifier {version} (SPEC-v2)", proc.stdout
     page = tmp_path / "report.html"
     proc = cli("audit", str(export), "--json", "--html", str(page))
-    assert json.loads(proc.stdout)["verifier"] == {"version": version, "spec": "SPEC-v1"}
-    assert f"{version}" in page.read_text(encoding="utf-8") and "SPEC-v1" in \
+    assert json.loads(proc.stdout)["verifier"] == {"version": version, "spec": "SPEC-v2"}
+    assert f"{version}" in page.read_text(encoding="utf-8") and "SPEC-v2" in \
         page.read_text(encoding="utf-8")
     text = cli("audit", str(export)).stdout.splitlines()
-    assert text[1] == f"验证程序 / verifier: {version}, 依据规范 / checks SPEC-v1"
+    assert text[1] == f"验证程序 / verifier: {version}, 依据规范 / checks SPEC-v2"

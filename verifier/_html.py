@@ -154,7 +154,7 @@ def _per_dept(counts: Any, depts: Mapping[str, Any]) -> str:
 
 
 def _version(info: Any) -> str:
-    """"0.1.0 / SPEC-v1": which verifier gave the verdict and under which rules."""
+    """"0.1.0 / SPEC-v2": which verifier gave the verdict and under which rules."""
     if not isinstance(info, dict):
         return _DASH
     return f"{_e(info.get('version'))} / {_e(info.get('spec'))}"

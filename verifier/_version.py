@@ -12,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["SPEC_VERSION", "__version__", "version_info"]
 
-SPEC_VERSION = "SPEC-v1"  # docs/SPEC.md's identifier (its first lines)
+SPEC_VERSION = "SPEC-v2"  # docs/SPEC.md: version 2, which judges v1 logs by version 1
 
 
 def _version() -> str:
