@@ -11,7 +11,7 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed-stamp
 DEMO     := $(DEMO_DIR)/drawledger.sqlite
 
-.PHONY: install run demo test lint types unit bench clean
+.PHONY: install run demo test lint types unit jstest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,12 @@ types: install
 unit: install
 	$(BIN)/pytest -q
 
-test: lint types unit
+# The browser verifier's primitives against the same vectors (node's test runner; the
+# cryptography is the committed jsverifier/vendor/noble.mjs, so no npm install).
+jstest:
+	node --test jsverifier/test/
+
+test: lint types unit jstest
 
 bench: install
 	$(BIN)/python bench/merkle.py
