@@ -28,24 +28,13 @@ from api._portal_data import Draw, PortalData
 from api._problems import Problem
 from api._whitelist import public_report
 from ledger import Ledger
-from verifier._registry import check_uscc
+from verifier._entityproof import normalise_uscc
 
 __all__ = ["PROOF_ROUTE", "normalise_uscc", "portal_router"]
 
 PROOF_ROUTE = "/v1/draws/{plan_id}/{batch_id}/entities/{uscc}/proof"
 _HTML = "text/html; charset=utf-8"
 _SHANGHAI = timezone(timedelta(hours=8))
-
-
-def normalise_uscc(text: str) -> tuple[str, tuple[str, str] | None]:
-    """The code as the registries hold it (SPEC 15.3: NFKC, no whitespace, upper case)
-    and, when it is still not a valid USCC, why not (Chinese, English)."""
-    code = "".join(unicodedata.normalize("NFKC", text).split()).upper()
-    errors, _ = check_uscc(code)
-    if not errors:
-        return code, None
-    return code, (f"统一社会信用代码 {code} 无效：" + "；".join(p.zh for p in errors),
-                  f"USCC {code} is not valid: " + "; ".join(p.en for p in errors))
 
 
 def _looks_like_code(text: str) -> bool:

@@ -19,9 +19,17 @@ from verifier._bundle import FORMAT, FORMAT_V2
 from verifier._draw import Snapshot
 from verifier._proof import TlogProof, format_proof
 from verifier._sealed import SPEC_V2
-from verifier._state import LogState
+from verifier._state import DrawInfo, LogState
 
-__all__ = ["DRAW_STATUS_ZH", "draw_lines", "draw_status_text", "draw_status_zh", "make_bundle"]
+__all__ = [
+    "DRAW_STATUS_ZH",
+    "draw_lines",
+    "draw_status_text",
+    "draw_status_zh",
+    "draw_to_prove",
+    "make_bundle",
+    "proved_entries",
+]
 
 # A draw's status as `drawledger draws` and the API's page show it to people, Chinese first.
 DRAW_STATUS_ZH = {"committed": "已提交承诺，尚未执行", "executed": "已执行", "voided": "已作废"}
@@ -55,8 +63,31 @@ def draw_status_text(status: str) -> str:
     return f"{draw_status_zh(status)} / {status}"
 
 
-def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
-    """The bundle of draw ``plan_id/batch_id`` as a JSON object (write it canonically)."""
+def proved_entries(ledger: Ledger, wanted: list[tuple[int, bytes]],
+                   checkpoints: list[tuple[int, bytes, str]]
+                   ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The bundle's (and the entity proof's) ``entries`` and ``consistency``: each of
+    ``wanted`` (seq, exact bytes; increasing seq) with a tlog-proof to the first published
+    checkpoint covering it, and the consistency proofs linking the checkpoints used."""
+    notes = {size: note for size, _, note in checkpoints}
+    sizes = sorted(notes)
+    used: set[int] = set()
+    entries = []
+    for seq, raw in wanted:
+        size = next(s for s in sizes if s > seq)
+        used.add(size)
+        proof = TlogProof(seq, tuple(ledger.tree.inclusion_proof(seq, size)), notes[size])
+        entries.append({"entry": raw.decode(), "proof": format_proof(proof)})
+    consistency = [{"old": a, "new": b,
+                    "proof": [h.hex() for h in ledger.tree.consistency_proof(a, b)]}
+                   for a, b in itertools.pairwise(sorted(used))]
+    return entries, consistency
+
+
+def draw_to_prove(ledger: Ledger, draw_id: str
+                  ) -> tuple[str, str, str, DrawInfo, list[tuple[int, bytes, str]]]:
+    """(plan_id, batch_id, stream, its draw, the published checkpoints) of a draw a proof
+    is asked for; InputError for an unknown draw or a log with no published checkpoint."""
     ledger.refresh()
     plan_id, _, batch_id = draw_id.rpartition("/")
     stream = draw_stream(plan_id, batch_id)
@@ -67,6 +98,12 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     if not checkpoints:
         raise InputError("the log has no published checkpoint yet (cosigned by the "
                          "witness quorum): run `drawledger checkpoint`")
+    return plan_id, batch_id, stream, info, checkpoints
+
+
+def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
+    """The bundle of draw ``plan_id/batch_id`` as a JSON object (write it canonically)."""
+    plan_id, batch_id, stream, info, checkpoints = draw_to_prove(ledger, draw_id)
     # One pass over the log: the registries replayed up to the commitment give its lists
     # (unless this process still holds them), and the entries the bundle needs are kept.
     cached = cached_snapshot(ledger, info.commit_seq, plan_id, batch_id)
@@ -103,19 +140,7 @@ def make_bundle(ledger: Ledger, draw_id: str) -> dict[str, Any]:
     # Key streams are never among the kept ones above: no registration is there twice.
     wanted.extend((seq, raw) for seq, raw, name in registrations if name in keys)
     wanted.sort()
-    notes = {size: note for size, _, note in checkpoints}
-    sizes = sorted(notes)
-    used: set[int] = set()
-    entries = []
-    for seq, raw in wanted:
-        size = next(s for s in sizes if s > seq)
-        used.add(size)
-        proof = TlogProof(seq, tuple(ledger.tree.inclusion_proof(seq, size)), notes[size])
-        entries.append({"entry": raw.decode(), "proof": format_proof(proof)})
-    chain = sorted(used)
-    consistency = [{"old": a, "new": b,
-                    "proof": [h.hex() for h in ledger.tree.consistency_proof(a, b)]}
-                   for a, b in itertools.pairwise(chain)]
+    entries, consistency = proved_entries(ledger, wanted, checkpoints)
     # The lists as the auditor reads them: every field in clear (a v2 draw's committed
     # leaves seal part of each; the checker seals them again with the opened key).
     leaves = Snapshot(snapshot.pool, snapshot.roster, snapshot.conflicts,

@@ -3,7 +3,7 @@
 Commands: ``init`` (keys and genesis), ``demo`` (a small district log), ``checkpoint``
 (sign the current tree), ``export OUT_DIR`` (entries, checkpoints, trust), ``import``,
 ``calendar``, ``matters``, ``plan``, ``draws`` (one line per draw) and ``bundle DRAW_ID
-FILE`` (a draw's offline proof). The API is
+FILE`` (a draw's offline proof), ``entity-proof DRAW_ID USCC FILE`` (one entity's). The API is
 served by ``python -m api`` (ledger never imports api).
 Exit status: 0 done, 1 refused (bad input, the message says which field), 2 storage error,
 64 usage, 66 no log at ``--db`` (only ``init`` and ``demo`` create one).
@@ -35,6 +35,7 @@ from ledger._app import Ledger, require_log
 from ledger._bundle import draw_lines, draw_status_text, make_bundle
 from ledger._checkpointer import Checkpointer, load_witnesses
 from ledger._demo import DEFAULT_ORIGIN, TRIAL_PARTIES, Parties, build_demo, init_log
+from ledger._entityproof import make_entity_proof
 from ledger._errors import (
     InputError,
     KeyFileError,
@@ -205,6 +206,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"已写出抽取证明包 / wrote the draw-proof bundle {args.out_file} "
                   f"({len(data)} bytes); 核验 / check: python -m verifier bundle "
                   f"{args.out_file}")
+        elif args.command == "entity-proof":
+            data = canonical(make_entity_proof(ledger, args.draw_id, args.uscc))
+            Path(args.out_file).write_bytes(data)
+            print(f"已写出企业证明 / wrote the entity proof {args.out_file} ({len(data)} bytes); "
+                  f"核验 / check: python -m verifier entity-proof {args.out_file} --trust "
+                  "trust.json")
         return 0
     finally:
         ledger.close()
@@ -620,6 +627,11 @@ def _parser() -> argparse.ArgumentParser:
     p, req = sub.add("bundle", "写出一次抽取的完整证明包，可离线核验",
                      "write the self-contained proof bundle of one draw")
     req.add_argument("draw_id", metavar="DRAW_ID", help="plan_id/batch_id（见 drawledger draws）")
+    req.add_argument("out_file", metavar="FILE")
+    p, req = sub.add("entity-proof", "写出一家企业在一次抽取中的简短证明（SPEC 22），可离线核验",
+                     "write one entity's compact proof for one draw (SPEC 22)")
+    req.add_argument("draw_id", metavar="DRAW_ID", help="plan_id/batch_id（见 drawledger draws）")
+    req.add_argument("uscc", metavar="USCC", help="统一社会信用代码 / the entity's USCC")
     req.add_argument("out_file", metavar="FILE")
     return parser
 

@@ -28,6 +28,8 @@ from verifier._beacon import Chain
 from verifier._bundle import FORMAT, entity_report, not_a_bundle, verify_bundle
 from verifier._canonical import decode_json
 from verifier._entry import MAX_ENTRY_BYTES
+from verifier._eproofcli import UsageError as EntityProofUsage
+from verifier._eproofcli import add_entity_proof_parser, run_entity_proof
 from verifier._errors import CanonicalError, FormatError, VerifierError
 from verifier._fork import check_fork
 from verifier._grouping import causes, groups
@@ -680,6 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--serial", action="store_true",
                    help="one process: no forked child hashing the lists meanwhile")
     add_auditor_parser(sub)
+    add_entity_proof_parser(sub)
     for p in sub.choices.values():
         p.add_argument("--version", action="version", version=version)
     words = list(sys.argv[1:] if argv is None else argv)
@@ -693,6 +696,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fork(args)
         if args.command == "auditor-request":
             return run_auditor_request(args)
+        if args.command == "entity-proof":
+            try:
+                return run_entity_proof(args)
+            except EntityProofUsage as exc:
+                raise _Usage(exc.zh, exc.en) from None
         try:
             code = _bundle(args)
             sys.stdout.flush()

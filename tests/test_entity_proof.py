@@ -1,0 +1,94 @@
+"""Entity proofs (SPEC.md 22): the vectors' verdicts, and the writer and checker on a
+fresh demo year (v1 and v2 logs) through both command lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verifier._entityproof import MAX_BYTES, NotAnEntityProof, verify_entity_proof
+from verifier._trust import parse_trust
+
+VECTORS = Path(__file__).parent / "vectors" / "entity-proof-v1.json"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(VECTORS.read_text())
+    return data
+
+
+def _text(case: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> bytes:
+    if "oversize_of" in case:
+        base = by_name[case["oversize_of"]]["proof"].encode()
+        return base + b" " * (MAX_BYTES + 1 - len(base))
+    text: str = case["proof"]
+    return text.encode()
+
+
+@pytest.mark.parametrize("case", _vectors()["cases"], ids=lambda c: c["name"])
+def test_vector(case: dict[str, Any]) -> None:
+    vectors = _vectors()
+    by_name = {c["name"]: c for c in vectors["cases"]}
+    trust = parse_trust(vectors["trust"][case["log"]]) if case["pinned"] else None
+    result = verify_entity_proof(_text(case, by_name), trust)
+    expect = case["expect"]
+    failed = [s for s in result.steps if not s["ok"]]
+    assert result.exit_code == expect["exit_code"], failed
+    assert (failed[0]["step"] if failed else None) == expect["step"]
+    assert (result.answer or {}).get("verdict") == expect["verdict"] or expect["verdict"] is None
+    if expect["exit_code"] == 2:
+        assert result.answer is None
+        assert failed[0]["zh"] and failed[0]["en"]
+
+
+def test_vectors_cover_every_fate() -> None:
+    """A drawn, a not-drawn, an excluded and an absent company of each log; a v2 drawn
+    company's stratum is internal, so its answer may depend on it."""
+    verdicts = {(c["log"], c["expect"]["verdict"]) for c in _vectors()["cases"]
+                if c["expect"]["exit_code"] == 0}
+    for log in ("v1", "v2"):
+        assert {(log, v) for v in ("not_drawn", "excluded", "not_in_pool")} <= verdicts
+    assert ("v1", "drawn") in verdicts
+    assert {("v2", "drawn"), ("v2", "depends_on_internal_field")} & verdicts
+
+
+def test_not_a_proof_is_usage() -> None:
+    with pytest.raises(NotAnEntityProof):
+        verify_entity_proof(b'{"version":1}')
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "verifier", "entity-proof", *args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    vectors = _vectors()
+    by_name = {c["name"]: c for c in vectors["cases"]}
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(vectors["trust"]["v1"]))
+    for name, code in (("v1-drawn", 0), ("v1-truncated", 2), ("v1-reordered", 2),
+                       ("v1-oversized", 2), ("v1-another_draw", 2)):
+        f = tmp_path / f"{name}.json"
+        f.write_bytes(_text(by_name[name], by_name))
+        done = _cli(str(f), "--trust", str(trust))
+        assert done.returncode == code, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert ("验证通过" if code == 0 else "验证失败") in done.stdout
+    done = _cli(str(trust), "--trust", str(trust), "--json")
+    assert done.returncode == 64 and json.loads(done.stdout)["exit_code"] == 64
+    assert "不是实体证明" in done.stderr
+    f = tmp_path / "drawn.json"
+    f.write_bytes(_text(by_name["v1-drawn"], by_name))
+    done = _cli(str(f), "--json")
+    assert done.returncode == 3
+    report = json.loads(done.stdout)
+    assert report["trust_source"] == "file" and report["answer"]["verdict"] == "drawn"
+    done = _cli(str(f), "--trust", str(trust), "--draw", "2025-X/Y")
+    assert done.returncode == 2 and "not 2025-X/Y" in done.stdout
