@@ -32,7 +32,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from api._auditor import auditor_router
 from api._cache import CACHE_ITEMS, LRU, cached
-from api._portal import portal_router
+from api._portal import PROOF_ROUTE, normalise_uscc, portal_router
 from api._problems import Problem, install
 from api._submit import Submissions, install_submissions
 from api._tiles import tiles_router
@@ -41,6 +41,7 @@ from ledger import InputError, Ledger
 from ledger._bundle import draw_lines, draw_status_zh, make_bundle
 from ledger._checkpointer import Checkpointer, load_witnesses, publication_status
 from ledger._draws import draw_stream
+from ledger._entityproof import make_entity_proof
 from verifier import NoteSigner, TlogProof, canonical, format_proof, load_store
 from verifier._note import ED25519_TYPE
 from verifier._sealed import SPEC_V2
@@ -91,7 +92,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
     state: dict[str, Ledger] = {}
     signer: dict[str, NoteSigner] = {}
     read_lock = threading.Lock()  # the reader's replayed state; writers never take it
-    pages, proofs, bundles = LRU(), LRU(), LRU()
+    pages, proofs, bundles, eproofs = LRU(), LRU(), LRU(), LRU()
 
     if keys is not None:  # refused here, before serving: a wrong store is not a 503 later
         signer["log"] = load_store(keys, ED25519_TYPE)
@@ -291,6 +292,37 @@ def create_app(db: str, keys: FilePath | None = None, *,
 
         item = bundles.get((draw_id, latest[0] if latest else 0), build)
         name = f"{plan_id}_{batch_id}.draw.json"
+        return cached(request, item, "application/json", immutable=False, headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get(PROOF_ROUTE)
+    def entity_proof(request: Request, plan_id: str, batch_id: str, uscc: str) -> Response:
+        """One company's compact proof for one draw (SPEC 22), public also on a v2 log:
+        check it with ``python -m verifier entity-proof FILE --trust trust.json`` or in
+        the browser. Built once per published checkpoint (ETag; revalidate)."""
+        draw_id = f"{plan_id}/{batch_id}"
+        code, error = normalise_uscc(uscc)
+        if error is not None:
+            raise Problem("bad-uscc", *error)
+        latest = reader().published_checkpoint()
+
+        def build() -> bytes:
+            with read_lock:
+                led = reader()
+                if draw_stream(plan_id, batch_id) not in led.state.draws:
+                    led.refresh()
+                if draw_stream(plan_id, batch_id) not in led.state.draws:
+                    raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
+                                  f"no draw {draw_id} (see /v1/draws)")
+                try:
+                    return canonical(make_entity_proof(led, draw_id, code))
+                except InputError as exc:
+                    raise Problem("draw-not-ready",
+                                  f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
+                                  str(exc)) from None
+
+        item = eproofs.get((draw_id, code, latest[0] if latest else 0), build)
+        name = f"{plan_id}_{batch_id}_{code}.entity-proof.json"
         return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
 

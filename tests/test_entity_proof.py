@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api import create_app
+from tests.portal_year import build_year
 from verifier._entityproof import MAX_BYTES, NotAnEntityProof, verify_entity_proof
-from verifier._trust import parse_trust
+from verifier._trust import Trust, load_trust, parse_trust
 
 VECTORS = Path(__file__).parent / "vectors" / "entity-proof-v1.json"
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +96,50 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert report["trust_source"] == "file" and report["answer"]["verdict"] == "drawn"
     done = _cli(str(f), "--trust", str(trust), "--draw", "2025-X/Y")
     assert done.returncode == 2 and "not 2025-X/Y" in done.stdout
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[tuple[TestClient, Trust]]:
+    db, _ = build_year(tmp_path_factory.mktemp("eproof"), targets=200, inspectors=40,
+                       spec=request.param)
+    with TestClient(create_app(db)) as client:
+        yield client, load_trust(client.get("/trust.json").content)
+
+
+def test_api_serves_proofs_the_checker_accepts(api: tuple[TestClient, Trust]) -> None:
+    """Every draw of a drawn company (found through /v1/entities) links its compact proof,
+    which checks (exit 0) and agrees with the answer; served again it is a 304."""
+    client, trust = api
+    draws = client.get("/v1/draws").json()
+    execution = draws[0]["draw"]
+    proof = verify_entity_proof(client.get(
+        f"/v1/draws/{execution}/entities/91370302MA51LHXT5A/proof").content, trust)
+    assert proof.exit_code == 0, proof.steps
+    uscc = proof.answer["uscc"] if proof.answer else ""
+    answer = client.get(f"/v1/entities/{uscc}").json()
+    checked = 0
+    for d in answer["draws"]:
+        assert d["proof"].endswith(f"/entities/{uscc}/proof")
+        got = client.get(d["proof"])
+        assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+        result = verify_entity_proof(got.content, trust, expect_draw=d["draw"])
+        assert result.exit_code == 0, result.steps
+        assert result.answer is not None
+        assert result.answer["in_pool"] == d["in_pool"]
+        assert result.answer["excluded"] == d["excluded"]
+        if d["drawn"] is not None:
+            assert result.answer["drawn"] == d["drawn"]
+        again = client.get(d["proof"], headers={"If-None-Match": got.headers["etag"]})
+        assert again.status_code == 304
+        checked += 1
+    assert checked == len(answer["draws"])
+
+
+def test_api_problems(api: tuple[TestClient, Trust]) -> None:
+    client, _ = api
+    bad = client.get("/v1/draws/2025-ZC-SCJGJ/T1-B1/entities/91370302MA51LHXT5B/proof")
+    assert bad.status_code == 400 and bad.json()["type"].endswith("bad-uscc")
+    assert "check character" in bad.json()["detail"] or "校验" in bad.text
+    none = client.get("/v1/draws/no-plan/B1/entities/91370302MA51LHXT5A/proof")
+    assert none.status_code == 404 and none.json()["type"].endswith("no-such-draw")

@@ -234,9 +234,12 @@ def test_entity_json_carries_the_result_and_its_publication(
     assert got["result"]["deadline"] == "on_time" and got["result"]["due"]
     assert got["publication"]["url"] == bodies["result.published"]["url"]
     assert got["publication"]["deadline"] == "on_time"
-    # until a compact proof is served: the bundle, which a v2 log gives auditors only
+    # the compact entity proof (SPEC 22), on either log; the bundle a v2 log gives
+    # auditors only
     bundle = "/v1/draws/2025-ZC-FGJ/T1-B1/bundle" if ledger.state.spec < 2 else None
-    assert got["proof"] == got["bundle"] == bundle
+    assert got["bundle"] == bundle
+    assert got["proof"] == f"/v1/draws/2025-ZC-FGJ/T1-B1/entities/{uscc}/proof"
+    assert client.get(got["proof"]).status_code == 200
     if bundle is None:
         assert client.get("/v1/draws/2025-ZC-FGJ/T1-B1/bundle").status_code == 403
         assert "完整证明包仅供审计机关" in client.get("/draws").text
