@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
+from typing import Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -261,6 +262,24 @@ def create_app(db: str, keys: FilePath | None = None, *,
                         "bundle": f"/v1/draws/{draw_id}/bundle"})
         return out
 
+    def draw_file(plan_id: str, batch_id: str,
+                  make: Callable[[Ledger, str], dict[str, Any]]) -> bytes:
+        """A draw's proof file (bundle or entity proof) as canonical bytes, or the problem:
+        no such draw, or none executed under a published checkpoint yet."""
+        draw_id = f"{plan_id}/{batch_id}"
+        with read_lock:
+            led = reader()
+            if draw_stream(plan_id, batch_id) not in led.state.draws:
+                led.refresh()
+            if draw_stream(plan_id, batch_id) not in led.state.draws:
+                raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
+                              f"no draw {draw_id} (see /v1/draws)")
+            try:
+                return canonical(make(led, draw_id))
+            except InputError as exc:
+                raise Problem("draw-not-ready", f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
+                              str(exc)) from None
+
     @app.get("/v1/draws/{plan_id}/{batch_id}/bundle")
     def bundle(request: Request, plan_id: str, batch_id: str) -> Response:
         """The draw-proof bundle as of the latest checkpoint: check it with ``python -m
@@ -275,22 +294,8 @@ def create_app(db: str, keys: FilePath | None = None, *,
                           "to registered auditor keys only (POST /v1/auditor/requests); the "
                           "public checks one entity's proof")
 
-        def build() -> bytes:
-            with read_lock:
-                led = reader()
-                if draw_stream(plan_id, batch_id) not in led.state.draws:
-                    led.refresh()
-                if draw_stream(plan_id, batch_id) not in led.state.draws:
-                    raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
-                                  f"no draw {draw_id} (see /v1/draws)")
-                try:
-                    return canonical(make_bundle(led, draw_id))
-                except InputError as exc:
-                    raise Problem("draw-not-ready",
-                                  f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
-                                  str(exc)) from None
-
-        item = bundles.get((draw_id, latest[0] if latest else 0), build)
+        item = bundles.get((draw_id, latest[0] if latest else 0),
+                           lambda: draw_file(plan_id, batch_id, make_bundle))
         name = f"{plan_id}_{batch_id}.draw.json"
         return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
@@ -306,22 +311,8 @@ def create_app(db: str, keys: FilePath | None = None, *,
             raise Problem("bad-uscc", *error)
         latest = reader().published_checkpoint()
 
-        def build() -> bytes:
-            with read_lock:
-                led = reader()
-                if draw_stream(plan_id, batch_id) not in led.state.draws:
-                    led.refresh()
-                if draw_stream(plan_id, batch_id) not in led.state.draws:
-                    raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
-                                  f"no draw {draw_id} (see /v1/draws)")
-                try:
-                    return canonical(make_entity_proof(led, draw_id, code))
-                except InputError as exc:
-                    raise Problem("draw-not-ready",
-                                  f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
-                                  str(exc)) from None
-
-        item = eproofs.get((draw_id, code, latest[0] if latest else 0), build)
+        item = eproofs.get((draw_id, code, latest[0] if latest else 0), lambda: draw_file(
+            plan_id, batch_id, lambda led, d: make_entity_proof(led, d, code)))
         name = f"{plan_id}_{batch_id}_{code}.entity-proof.json"
         return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
