@@ -18,7 +18,7 @@ function vkey(value, where) {
   }
 }
 
-/** {origin, logKey, authorityKeys, witnesses, quorum, chains} from the trust.json object. */
+/** {origin, logKey, authorityKeys, witnesses, quorum, chains, beacons (as written)} from the trust.json object. */
 export function parseTrust(obj) {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new FormatError(STEP, '信任策略不是 JSON 对象', 'trust: not a JSON object');
   if (obj.version !== 1) throw new FormatError(STEP, 'trust.version 必须为 1', 'trust.version: must be 1');
@@ -45,7 +45,7 @@ export function parseTrust(obj) {
       throw err;
     }
   });
-  return { origin: obj.origin, logKey, authorityKeys, witnesses, quorum, chains };
+  return { origin: obj.origin, logKey, authorityKeys, witnesses, quorum, chains, beacons };
 }
 
 /** parseTrust over trust.json bytes or text (need not be canonical; the profile's bounds hold). */
