@@ -28,19 +28,14 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from hashlib import sha256
 from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier._cosigntime import COSIGNATURE_SKEW, Cosigned, implausible
 from verifier._deadlines import PlanTracker
 from verifier._drawaudit import DrawAuditor
-from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry, entry_hash, parse_entry
+from verifier._entry import GENESIS_PREV, MAX_ENTRY_BYTES, Entry
 from verifier._errors import FormatError, VerifierError
 from verifier._grouping import Signers, attribute, causes, groups, signer_dept
 from verifier._merkle import RootAccumulator
@@ -52,11 +47,12 @@ from verifier._note import (
     verify_note,
 )
 from verifier._opener import Opener
+from verifier._pipeline import entry_of, records
 from verifier._receipt import Promise, ReceiptCheck
 from verifier._resultaudit import ResultAuditor
 from verifier._resume import AuditState, StateError, dumps, loads, trust_id
 from verifier._sealed import SPEC_V2
-from verifier._state import INTEGRITY, UNVERIFIABLE, Finding, LogState
+from verifier._state import INTEGRITY, TYPE_RULES, UNVERIFIABLE, Finding, LogState
 from verifier._trust import Trust
 from verifier._version import version_info
 
@@ -67,6 +63,8 @@ __all__ = ["COSIGNATURE_SKEW", "EXIT_CLEAN", "EXIT_INTEGRITY", "EXIT_UNVERIFIABL
 _LATER = frozenset({"plan.filed", "plan.amended", "draw.committed", "draw.executed",
                     "inspection.completed", "result.recorded"})
 _MEMBER_KINDS = ("target.", "inspector.", "conflict.")  # LogState.apply_clean_member's
+# The types whose body rules a worker may judge (verifier._bodies.stateless_errors).
+_STATELESS_TYPES = frozenset(t for t in TYPE_RULES if t.startswith(("target.", "inspector.")))
 EXIT_CLEAN = 0
 EXIT_VIOLATION = 1
 EXIT_INTEGRITY = 2
@@ -317,22 +315,19 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
 
     ``signatures=False`` skips statement signatures and ``body_rules=False`` the field
     rules of section 6.3: each leaves the audit incomplete, which the report says.
-    ``workers`` > 0 verifies plain statements' signatures in that many processes while
-    the replay goes on (their findings then come after the others), and hashes each draw
-    commitment's lists in a forked child until the draw is recomputed (V4.snapshot and
-    V7 then come with the execution).
+    ``workers`` > 1 uses that many processes: ``workers - 1`` decode, hash and check the
+    signatures of the lines (verifier._pipeline) while this one replays the rules in
+    order; the report is the same for every number of workers.
 
     Incremental (SPEC.md 9.4): ``save`` puts in ``report.state`` the replay state at the
     last checkpoint that matched; ``resume`` continues such a state, ``lines`` then being
     the lines after its ``offset``. A state that does not fit this log or these options
-    raises StateError (nothing trusted). Both run in one process (``workers`` ignored).
+    raises StateError (nothing trusted).
 
     ``openings``: the lines of an auditor export's ``openings.jsonl`` (SPEC.md 21.6). A v2
     log audited without them has its sealed fields unknown: the rules about them and the
     draws' snapshots and matching are not checked, which the report says.
     """
-    if save or resume is not None:
-        workers = 0  # pending worker results cannot be saved; the new entries are few
     if resume is not None and receipts:
         raise StateError("--receipt 不能与 --state 同用：状态之前的条目不再重读",
                          "--receipt cannot be used with --state: the entries before the "
@@ -340,7 +335,6 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
     report = Report(max_findings=max_findings)
     if save:
         report.state = resume  # still the last verified point until a newer one matches
-    pool = _Signatures(workers) if signatures and workers > 0 else None
     if trust is None:
         report.add(_finding("TRUST", None,
                             "未提供信任策略：签名只能对照日志自称的密钥核对，结论不可信",
@@ -369,7 +363,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                             "(--no-body-rules)", UNVERIFIABLE))
     plans = PlanTracker()
     chains = trust.chains() if trust is not None else Trust.builtin_chains()
-    draws = DrawAuditor(chains, background=workers > 0)
+    draws = DrawAuditor(chains)
     results = ResultAuditor()
     actors: dict[int, str] = {}  # seq -> department, for entries findings may name
     signers = Signers()  # seq -> the signing key's department, for integrity findings
@@ -397,30 +391,36 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             _old_checkpoint(cp, roots, acc.size, report)
         if opener is not None:
             opener.skip_before(acc.size)
-    for lineno, line in enumerate(lines, start=report.entries + 1):
+    keys: dict[str, bytes] = {}
+
+    def known_keys() -> dict[str, bytes]:
+        """The keys registered so far, for the plain signatures of the next chunk."""
+        if len(keys) != len(state.keys):
+            keys.update((name, k.verifier.public_key) for name, k in state.keys.items())
+        return keys
+    decoded = records(lines, workers, known_keys, signatures=signatures,
+                      body_rules=body_rules)
+    for lineno, (line, record) in enumerate(decoded, start=report.entries + 1):
         report.entries += 1
         offset += line.length if isinstance(line, Oversize) else len(line)
         seq = expected
-        if isinstance(line, Oversize):
+        entry: Entry | None = None
+        if record is None:
             report.add(_finding("V1.format", seq, f"第 {lineno} 行长 {line.length} 字节，超过上限",
                                 f"line {lineno} is {line.length} bytes, over the "
                                 f"{MAX_ENTRY_BYTES}-byte limit"))
             leaf = b"\xff" * 32  # unknowable: any root over it will mismatch, as it should
-            entry: Entry | None = None
         else:
-            raw = line[:-1] if line.endswith(b"\n") else line
-            if raw is line:
+            leaf, error, linked, digest, verified, body_ok = record
+            if not line.endswith(b"\n"):
                 report.add(_finding("V1.format", seq,
                                     f"第 {lineno} 行没有换行符结尾（文件被截断？）",
                                     f"line {lineno} is not newline-terminated (truncated file?)"))
-            try:
-                entry = parse_entry(raw)
-                leaf = entry.hash
-            except FormatError as exc:
-                leaf = entry_hash(raw)
-                report.add(_finding("V1.format", seq, f"第 {lineno} 行不是合规条目：{exc}",
-                                    f"line {lineno} is not a valid entry: {exc}"))
-                entry = None
+            if error is not None:
+                report.add(_finding("V1.format", seq, f"第 {lineno} 行不是合规条目：{error}",
+                                    f"line {lineno} is not a valid entry: {error}"))
+            else:
+                entry = entry_of(line[:-1] if line.endswith(b"\n") else line, leaf)
         if entry is not None:
             if entry.seq != expected:
                 report.add(_finding("V1.seq", expected,
@@ -429,7 +429,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                                     f"line {lineno} should hold entry {expected} but holds "
                                     f"{entry.seq} (an entry was dropped, repeated or moved)"))
                 seq = entry.seq
-            elif entry.prev != prev.hex():
+            elif not linked and entry.prev != prev.hex():
                 # A broken link implicates the entry before it: its bytes no longer hash to
                 # what its successor recorded.
                 report.add(_finding("V1.chain", expected - 1,
@@ -447,12 +447,14 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                 for finding in sealing:
                     report.add(finding)
                 entry = replace(entry, body=body)
+                body_ok = False  # the workers judged the sealed body, not this one
             if entry.type in ("target.updated", "target.removed"):
                 draws.before(seq, entry.type, entry.body, entry.time, state)
             mark = len(report.findings)
             if entry.actor != "authority" and entry.type in _LATER:
                 actors[seq] = entry.actor
-            authorised = _statement(state, entry, seq, signatures, trust, report, pool)
+            authorised = _statement(state, entry, seq, signatures, trust, report, digest,
+                                    verified, body_ok)
             signers.note(seq, signer_dept(state, entry))
             for finding in (_judge(entry, seq, state, plans, draws, results) if authorised
                             else ()):
@@ -525,11 +527,6 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
             report.findings[i] = replace(f, dept=actors[f.seq])
     report.results = results.stats()
     report.signatures_checked = state.signatures_checked
-    if pool is not None:
-        report.signatures_checked += pool.count
-        for seq, key in pool.failures():
-            report.add(_finding("V1.signature", seq, f"声明签名无效（密钥 {key}）",
-                                f"statement signature does not verify under key {key}"))
     if report.entries == 0:
         report.add(_finding("V1.genesis", 0, "导出中没有任何条目", "the export holds no entries"))
     for cp in pending[next_cp:]:
@@ -742,81 +739,36 @@ def _judge(entry: Entry, seq: int, state: LogState, plans: PlanTracker, draws: D
 
 
 def _statement(state: LogState, entry: Entry, seq: int, signatures: bool, trust: Trust | None,
-               report: Report, pool: _Signatures | None = None) -> bool:
+               report: Report, digest: bytes | None, verified: bytes | None,
+               body_ok: bool) -> bool:
     """Rule checks for one entry's statement, then advance the replay state; whether the
     statement was authorised (a forged or unauthorised one is reported, and its content
-    is not then judged as the department's: no deadline or draw check runs on it)."""
+    is not then judged as the department's: no deadline or draw check runs on it).
+    ``digest``, ``verified`` and ``body_ok`` are what the stateless pass found
+    (verifier._pipeline): the statement's digest for a batch member, the key its
+    signature verified under, and that its state-free body rules found nothing."""
     if seq == 0 and entry.type == "log.genesis" and trust is not None:
         for problem in _genesis_vs_trust(entry.body, trust):
             report.add(_finding("V1.trust", 0, f"创世条目与固定的信任策略不符：{problem}",
                                 f"the genesis entry differs from the pinned trust: {problem}"))
-    signed = entry.signed_bytes() if signatures else None
     # A clean registry row of the open batch (nearly every entry): checked and applied in
     # one step; anything else, or any doubt, through check and apply below.
     if state.batch is not None and entry.type.startswith(_MEMBER_KINDS) \
             and state.apply_clean_member(seq, entry.type, entry.stream, entry.version,
                                          entry.actor, entry.body, entry.sig,
-                                         None if signed is None else sha256(signed).digest()):
+                                         digest if signatures else None,
+                                         _STATELESS_TYPES if body_ok else frozenset()):
         return True
+    signed = entry.signed_bytes() if signatures else None
     signature = entry.signature() if signatures else None
-    if pool is not None and seq > 0 and signed is not None and signature is not None \
-            and not entry.sig["sid"].startswith("batch/"):
-        key = state.keys.get(entry.sig["key"])
-        if key is not None:
-            pool.add(seq, key.name, key.verifier.public_key, signed, signature)
-            signature = None  # verified by a worker; the batch digest still needs signed
     authorised = True
     for finding in state.check(seq, entry.stream, entry.version, entry.type, entry.actor,
-                               entry.body, entry.sig, signed, signature):
+                               entry.body, entry.sig, signed, signature, verified):
         report.add(finding)
         authorised = authorised and not finding.rule.startswith(("AUTH.role", "AUTH.owner",
                                                                  "V1.key", "V1.signature"))
     state.apply(seq, entry.stream, entry.version, entry.type, entry.actor, entry.body, entry.sig)
     return authorised
-
-
-def _verify_chunk(jobs: list[tuple[int, str, bytes, bytes, bytes]]) -> list[tuple[int, str]]:
-    """(seq, key name) of each Ed25519 signature that fails; runs in a worker process."""
-    keys: dict[bytes, Ed25519PublicKey] = {}
-    bad = []
-    for seq, name, public, message, signature in jobs:
-        key = keys.get(public)
-        if key is None:
-            key = keys[public] = Ed25519PublicKey.from_public_bytes(public)
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            bad.append((seq, name))
-    return bad
-
-
-class _Signatures:
-    """Statement signatures checked in worker processes, in chunks, while the main
-    process replays the rules: the audit uses every core."""
-
-    CHUNK = 4096
-
-    def __init__(self, workers: int) -> None:
-        self.executor = ProcessPoolExecutor(max_workers=workers)
-        self.jobs: list[tuple[int, str, bytes, bytes, bytes]] = []
-        self.futures: list[Future[list[tuple[int, str]]]] = []
-        self.count = 0
-
-    def add(self, seq: int, name: str, public: bytes, message: bytes, signature: bytes) -> None:
-        self.jobs.append((seq, name, public, message, signature))
-        self.count += 1
-        if len(self.jobs) >= self.CHUNK:
-            self.futures.append(self.executor.submit(_verify_chunk, self.jobs))
-            self.jobs = []
-
-    def failures(self) -> list[tuple[int, str]]:
-        if self.jobs:
-            self.futures.append(self.executor.submit(_verify_chunk, self.jobs))
-            self.jobs = []
-        try:
-            return sorted(bad for future in self.futures for bad in future.result())
-        finally:
-            self.executor.shutdown()
 
 
 def _genesis_vs_trust(body: dict[str, Any], trust: Trust) -> list[str]:

@@ -18,15 +18,27 @@ from verifier._results import inspection_errors
 if TYPE_CHECKING:
     from verifier._state import LogState
 
-__all__ = ["IMPORT_KINDS", "body_errors"]
+__all__ = ["IMPORT_KINDS", "body_errors", "stateless_errors"]
 
 IMPORT_KINDS = ("targets", "inspectors")
 _DEPT_RE = re.compile(r"\A[A-Z][A-Z0-9-]{1,31}\Z")
 _SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
+def stateless_errors(type_: str, body: dict[str, Any]) -> list[str] | None:
+    """``body_errors`` for the types whose rules read no log state (registry targets and
+    inspectors), None for the others: what the audit may judge out of order, in a worker
+    process (verifier._pipeline). A rule that comes to read the state moves out of here."""
+    if type_.startswith(("target.", "inspector.")):
+        return registry_body_errors(type_, body)
+    return None
+
+
 def body_errors(type_: str, body: dict[str, Any], state: LogState) -> list[str]:
     """Messages naming each field of ``body`` that breaks the rules of ``type_``."""
+    stateless = stateless_errors(type_, body)
+    if stateless is not None:
+        return stateless
     if type_ == "log.genesis":
         return policy_errors(body.get("policy"))
     if type_ == "policy.amended":

@@ -279,6 +279,11 @@ def _now_arg(text: str) -> datetime:
                  "(2026-03-01T09:00:00+08:00) or a date (2026-03-01)")
 
 
+def _workers(args: argparse.Namespace) -> int:
+    """``--workers``, by default one per core (1 or less: the audit in this process)."""
+    return args.workers if args.workers >= 0 else os.cpu_count() or 1
+
+
 def _audit_tiles(args: argparse.Namespace) -> tuple[Report, str]:
     """``audit --tiles``: the entries rebuilt from the entry bundles, every hash tile
     checked against them, then the audit of an export (SPEC.md 19.5)."""
@@ -293,7 +298,7 @@ def _audit_tiles(args: argparse.Namespace) -> tuple[Report, str]:
     promises = [(name, _read_receipt(name, trust).promise) for name in args.receipt]
     now = _now_arg(args.now) if args.now is not None else None
     replay = TileReplay(source, size)
-    workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
+    workers = _workers(args)
     try:
         report = audit(replay.lines(), checkpoints, trust, signatures=not args.no_signatures,
                        body_rules=not args.no_body_rules, workers=workers,
@@ -354,7 +359,7 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
         total -= resume.offset if resume is not None else 0
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
             lines = _progress(lines, total, sys.stderr)
-        workers = args.workers if args.workers >= 0 else max(0, (os.cpu_count() or 1) - 1)
+        workers = _workers(args)
         try:
             report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                            body_rules=not args.no_body_rules, workers=workers,
@@ -635,9 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "object of trust.json's beacons list (a dev chain only this way)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--workers", type=int, default=-1,
-                   help="processes verifying statement signatures beside the replay, "
-                        "and a forked child hashing each draw's lists "
-                        "(default: one per core but one; 0: none of either)")
+                   help="processes decoding, hashing and checking the signatures of the "
+                        "entries while this one replays the rules in order (default: one "
+                        "per core; 1: all in this process); the report is the same for any")
     p.add_argument("--html", metavar="FILE",
                    help="also write a self-contained report page (opens offline)")
     p.add_argument("--no-signatures", action="store_true",

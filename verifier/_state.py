@@ -351,11 +351,13 @@ class LogState:
 
     def check(self, seq: int, stream: str, version: int, type_: str, actor: str,
               body: dict[str, Any], sig: dict[str, Any], signed: bytes | None,
-              signature: bytes | None) -> list[Finding]:
+              signature: bytes | None, verified: bytes | None = None) -> list[Finding]:
         """Findings for one statement at ``seq``.
 
         ``signed`` and ``signature`` are the statement bytes and the raw signature; pass
-        None to skip signature checks. Besides reading, this advances the tracker of the
+        None to skip signature checks. ``verified``: the raw public key this signature is
+        already known to verify under (the audit's workers), relied on only when it is
+        the key the state resolves. Besides reading, this advances the tracker of the
         batch statement the entry belongs to (SPEC.md section 4.2), so call it once per
         entry, in log order.
         """
@@ -412,7 +414,8 @@ class LogState:
                                f"signing key {key_name} was revoked at entry {key.revoked}"))
         if batch is None and signed is not None and signature is not None:
             self.signatures_checked += 1
-            if not key.verifier.verify(signed, signature):
+            if verified != key.verifier.public_key \
+                    and not key.verifier.verify(signed, signature):
                 out.append(Finding("V1.signature", INTEGRITY, seq,
                                    f"声明签名无效（密钥 {key_name}）",
                                    f"statement signature does not verify under key {key_name}"))
@@ -551,15 +554,16 @@ class LogState:
         return versions
 
     def apply_clean_member(self, seq: int, type_: str, stream: str, version: int, actor: str,
-                           body: dict[str, Any], sig: dict[str, Any], digest: bytes | None
-                           ) -> bool:
+                           body: dict[str, Any], sig: dict[str, Any], digest: bytes | None,
+                           checked_types: frozenset[str] = frozenset()) -> bool:
         """``check`` then ``apply`` of one entry at ``seq`` when it is a clean registry
         member of the open batch: the auditor's fast path (nearly every entry of a year
         is an imported registry row). True when applied; False, with nothing changed,
         whenever ``check`` might have something to say (then call ``check`` and
         ``apply``). The member must be the batch's next, not its last, carry the batch's
         key, time and signature, and the stream's next ``version``; ``digest`` is the
-        SHA-256 of its statement bytes (None when signatures are not checked)."""
+        SHA-256 of its statement bytes (None when signatures are not checked); body rules
+        run unless its type is in ``checked_types``."""
         open_ = self.batch
         if (open_ is None or open_.next_index >= open_.count - 1 or sig["key"] != open_.key
                 or sig["value"] != open_.value or sig["ctime"] != open_.ctime
@@ -573,7 +577,7 @@ class LogState:
                 or version != (1 if info is None else info.version + 1)
                 or (digest is None) != (open_.digest is None)):
             return False
-        if self._clean_row(seq, type_, stream, body, actor, frozenset(), _put) is None:
+        if self._clean_row(seq, type_, stream, body, actor, checked_types, _put) is None:
             return False
         if open_.digest is not None:
             open_.digest.update(digest)
