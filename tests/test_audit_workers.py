@@ -55,6 +55,34 @@ def _cli_report(export: Path, workers: int) -> bytes:
     return proc.stdout
 
 
+@pytest.fixture(scope="module")
+def sealed_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A v2 violations year (SPEC.md 21): ``public`` without openings, ``auditor`` with."""
+    root = tmp_path_factory.mktemp("sealed")
+    ledger = Ledger(str(root / "db.sqlite"))
+    try:
+        build_demo(ledger, Parties(root / "parties"), targets=5000, inspectors=100,
+                   violations=True, spec=2)
+        ledger.export(root / "public")
+        ledger.export(root / "auditor", auditor=True)
+    finally:
+        ledger.close()
+    return root
+
+
+@pytest.mark.parametrize("which", ["public", "auditor"])
+def test_sealed_year_same_report_with_one_and_two_workers(which: str, sealed_year: Path
+                                                          ) -> None:
+    """With openings the replay judges the opened bodies, not the sealed ones the
+    workers saw: the workers' verdict on the body is not used for those."""
+    export = sealed_year / which
+    assert (export / "openings.jsonl").exists() == (which == "auditor")
+    one, two = _cli_report(export, 1), _cli_report(export, 2)
+    assert one == two
+    rules = {f["rule"] for f in json.loads(one)["findings"]}
+    assert ("SEAL.unopened" in rules) == (which == "public")
+
+
 @pytest.mark.parametrize("which", ["demo_year", "violations_year"])
 def test_same_report_bytes_with_one_and_two_workers(which: str,
                                                      request: pytest.FixtureRequest) -> None:
