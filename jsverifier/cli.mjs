@@ -8,7 +8,7 @@
 // Exit status: 0 every verdict ok, 2 some verdict failed, 64 usage error.
 // A check-many case is {"op": ..., ...}: canonical {hex}; entry {hex, vkey?}; batch
 // {entries: [hex], vkey}; receipt {hex, trust}; beacon {chain, round, signature,
-// previous_signature}; tlog-proof {text, entry_hex, trust}.
+// previous_signature}; tlog-proof {text, entry_hex, trust}; entity-proof {hex, trust?, draw?}.
 import { readFileSync } from 'node:fs';
 import { verdict } from './src/errors.mjs';
 import { fromHex, toHex } from './src/bytes.mjs';
@@ -19,6 +19,7 @@ import { verifyReceipt } from './src/receipt.mjs';
 import { loadTrust, parseTrust } from './src/trust.mjs';
 import { parseChain, randomness, verifyBeacon } from './src/drand.mjs';
 import { parseTlogProof, verifyTlogProof } from './src/tlogproof.mjs';
+import { verifyEntityProof } from './src/entityproof.mjs';
 
 const USAGE = 64;
 
@@ -57,6 +58,11 @@ const OPS = {
   beacon: (c) => {
     const b = { round: c.round, signature: bin(c.signature), previous_signature: c.previous_signature ? bin(c.previous_signature) : null };
     return { beacon: verifyBeacon(parseChain(c.chain), b), randomness: toHex(randomness(b.signature)) };
+  },
+  'entity-proof': (c) => {
+    const r = verifyEntityProof(bin(c.hex), c.trust ? parseTrust(c.trust) : null, { expectDraw: c.draw ?? null });
+    const failed = r.steps.find((s) => !s.ok);
+    return { exit_code: r.exit_code, verdict: r.answer?.verdict ?? null, step: failed?.step ?? null, rule: failed?.rule ?? null, answer: r.answer };
   },
   'tlog-proof': (c) => {
     const t = parseTrust(c.trust);

@@ -1,7 +1,8 @@
 """The JavaScript verifier (jsverifier/, issue 16) against the Python one: the same verdict
-on generated canonical-profile inputs and on tampered entries and batches of a demo log.
+on generated canonical-profile inputs, on tampered entries and batches of a demo log, and
+on entity proofs (SPEC 22) of a demo year and tampered copies of them.
 
-Both are independent implementations of SPEC.md sections 2-4; a verdict they disagree on
+Both are independent implementations of SPEC.md; a verdict they disagree on
 is a bug in one of them (or a gap in the spec). The JS side runs as one ``node
 jsverifier/cli.mjs check-many`` process over JSON lines, so no npm and no network: its
 cryptography is the committed jsverifier/vendor/noble.mjs.
@@ -23,11 +24,17 @@ from typing import Any
 
 import pytest
 
+from ledger import Ledger
+from ledger._entityproof import make_entity_proof
 from tests.helpers import build_export, read_entries
-from verifier._canonical import loads_canonical
+from tests.portal_year import NEXT_BATCH, NEXT_PLAN, build_year
+from verifier._canonical import canonical, loads_canonical
+from verifier._entityproof import NotAnEntityProof, verify_entity_proof
 from verifier._entry import batch_message, parse_entry
 from verifier._errors import CanonicalError, FormatError
 from verifier._note import NoteVerifier
+from verifier._trust import Trust, parse_trust
+from verifier._uscc import USCC_CHARSET, uscc_check_char
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "jsverifier" / "cli.mjs"
@@ -286,3 +293,119 @@ def test_demo_batches_same_verdict(demo_lines: list[bytes]) -> None:
         assert got["ok"] == want["ok"] and got.get("kind") == want.get("kind"), (got, want)
         verdicts.append(got["ok"])
     assert verdicts[::2] == [True] * (len(cases) // 2) and not any(verdicts[1::2])
+
+
+def _absent_code(rng: random.Random) -> str:
+    """A valid USCC no demo registry holds (Zibo region, random body)."""
+    body = "91370302MA" + "".join(rng.choice(USCC_CHARSET) for _ in range(7))
+    return body + uscc_check_char(body)
+
+
+def _proof_tampers(rng: random.Random, obj: dict[str, Any]) -> list[bytes]:
+    """Copies of one proof as an attacker, a broken download or a careless editor makes them."""
+    def dumps(o: Any) -> bytes:
+        return json.dumps(o, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    def edited(change: Callable[[dict[str, Any]], None]) -> bytes:
+        copy = json.loads(json.dumps(obj))
+        change(copy)
+        return dumps(copy)
+
+    def entry_text(o: dict[str, Any], old: str, new: str) -> None:
+        item = rng.choice([x for x in o["entries"] if old in x["entry"]] or o["entries"])
+        item["entry"] = item["entry"].replace(old, new, 1)
+
+    def pool_leaf(o: dict[str, Any]) -> None:
+        item = o["pool"] if "leaf" in o["pool"] else next(x for x in o["pool"]["absent"] if x)
+        item["leaf"] = item["leaf"].replace('"unit":"', '"unit":"X', 1)
+
+    def cutoff(o: dict[str, Any]) -> None:
+        entry_text(o, '"cutoffs":{', '"cutoffs":{"0-extra":"' + "0" * 64 + '",')
+
+    raw = dumps(obj)
+    return [
+        raw[:rng.randrange(len(raw))],
+        bytes(b ^ (0x01 if i == rng.randrange(len(raw)) else 0) for i, b in enumerate(raw)),
+        raw.replace(b'{"consistency"', b'{ "consistency"', 1),
+        edited(lambda o: o.update(uscc=_absent_code(rng))),
+        edited(lambda o: o.update(draw=o["draw"] + "x")),
+        edited(lambda o: o["entries"].pop(rng.randrange(len(o["entries"])))),
+        edited(lambda o: o["entries"].reverse()),
+        edited(lambda o: o.update(consistency=o["consistency"][1:])),
+        edited(pool_leaf),
+        edited(cutoff),
+        edited(lambda o: o["trust"].update(quorum=0)),
+        edited(lambda o: entry_text(o, '"secret":"', '"secret":"0')),
+        edited(lambda o: o.update(excluded=None) if o["excluded"] else o.update(pool=o["pool"])),
+    ]
+
+
+def _python_entity(data: bytes, trust: Trust, draw: str | None) -> dict[str, Any]:
+    try:
+        r = verify_entity_proof(data, trust, expect_draw=draw)
+    except NotAnEntityProof:
+        return {"ok": False, "kind": "usage"}
+    failed = next((s for s in r.steps if not s["ok"]), None)
+    return {"ok": True, "value": {
+        "exit_code": r.exit_code, "verdict": (r.answer or {}).get("verdict"),
+        "step": failed["step"] if failed else None, "rule": failed["rule"] if failed else None,
+        "answer": r.answer}}
+
+
+def test_entity_proofs_of_the_demo_year_same_verdict(tmp_path: Path) -> None:
+    """100 entity proofs of a demo year (drawn, not drawn, excluded, absent) and 100
+    tampered copies: Python and JS give the same exit code, verdict, failing step and
+    rule, and the same answer."""
+    _node()
+    db, _ = build_year(tmp_path, targets=200, inspectors=40)
+    ledger = Ledger(db)
+    rng = random.Random(22)
+    try:
+        trust_obj = ledger.trust().to_json()
+        lines = [raw for _, raw in ledger.entries(0, ledger.size)]
+        draws = sorted({json.loads(r)["stream"][len("draw/"):] for r in lines
+                        if json.loads(r)["type"] == "draw.executed"})
+        selected = {d: [s["uscc"] for r in lines if (e := json.loads(r))["type"] == "draw.executed"
+                        and e["stream"] == f"draw/{d}" for s in e["body"]["outcome"]["selected"]]
+                    for d in draws}
+        targets = sorted({json.loads(r)["body"]["uscc"] for r in lines
+                          if json.loads(r)["type"] == "target.added"})
+        # the next year's draw excludes the companies of the September batch (portal_year)
+        nxt = f"{NEXT_PLAN}/{NEXT_BATCH}"
+        earlier = sorted({u for d in draws if d != nxt for u in selected[d]})
+        proofs: list[tuple[str, dict[str, Any]]] = []
+        for code in earlier:  # a few excluded ones (the demo's draws are random each build)
+            proof = make_entity_proof(ledger, nxt, code)
+            if proof["excluded"] is not None:
+                proofs.append((nxt, proof))
+            if len(proofs) == 4:
+                break
+        while len(proofs) < 100:
+            draw = rng.choice(draws)
+            pick = rng.random()
+            code = rng.choice(selected[draw]) if pick < 0.35 and selected[draw] else \
+                _absent_code(rng) if pick < 0.5 else rng.choice(targets)
+            proofs.append((draw, make_entity_proof(ledger, draw, code)))
+    finally:
+        ledger.close()
+    trust = parse_trust(trust_obj)
+    cases = [(canonical(p), d) for d, p in proofs]
+    cases += [(data, d) for d, p in proofs[:8] for data in _proof_tampers(rng, p)][:100]
+    assert len(cases) == 200
+    js = run_js([{"op": "entity-proof", "hex": data.hex(), "trust": trust_obj, "draw": None}
+                 for data, _ in cases])
+    verdicts: list[Any] = []
+    failed_at: set[str] = set()
+    for (data, draw), got in zip(cases, js, strict=True):
+        want = _python_entity(data, trust, None)
+        assert got.get("ok") == want["ok"] and got.get("kind") == want.get("kind"), (got, want)
+        if want["ok"]:
+            assert got["value"] == want["value"], (draw, data[:120])
+            v = got["value"]
+            verdicts.append((v["exit_code"], v["verdict"], v["rule"]))
+            failed_at.add(v["step"] or "")
+    fates = {(0, "drawn", None), (0, "not_drawn", None), (0, "not_in_pool", None),
+             (0, "excluded", None)}
+    assert fates <= set(verdicts[:100]), verdicts[:100]  # the untampered proofs
+    # the tampered copies fail at many different steps, not all at the first
+    assert {"format", "proofs", "genesis", "pool"} <= failed_at, failed_at
