@@ -152,6 +152,13 @@ def create_app(db: str, keys: FilePath | None = None, *,
     # Swagger UI from the package (swagger-ui-bundle): users' machines often have no
     # internet, and a page that loads a CDN's script would show nothing there.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    # The browser verifier (jsverifier/): its page, modules and vendored cryptography, at
+    # one same-origin path, so a proof is checked offline in the page (never node_modules).
+    jsverifier = FilePath(__file__).resolve().parent.parent / "jsverifier"
+    for part in ("page", "src", "vendor"):
+        if (jsverifier / part).is_dir():
+            app.mount(f"/verify/{part}", StaticFiles(directory=jsverifier / part),
+                      name=f"verify-{part}")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

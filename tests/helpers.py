@@ -116,3 +116,33 @@ def add_cosignature(export: Path, witness: NoteSigner, size: int, timestamp: int
     line = cosign(text + "\n", witness, timestamp)
     path.write_text(f"{text}\n\n{log_line}\n{line}", encoding="utf-8")
     return path
+
+
+def require_tool(name: str, env: str, why: str) -> str:
+    """The path of a program the test needs: skipped when it is missing, or failed when
+    ``env`` is set to 1 (as .ci/run sets it after installing the program)."""
+    import os
+    import shutil
+
+    import pytest
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get(env) == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return found
+
+
+def wait_until_up(url: str, proc: Any, log: Path, timeout: float = 60) -> None:
+    """Poll ``url``/healthz until the server answers; its log when it dies or never does."""
+    import time
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(log.read_text()) from None
+            time.sleep(0.2)

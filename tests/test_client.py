@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ import pytest
 
 from ledger import Ledger, Parties, build_demo
 from tests.conftest import pg_db_url
+from tests.helpers import wait_until_up
 from tests.test_import_ledger import rows, write_csv, write_xlsx
 from tests.test_results import DEPT, NOW, PLAN, _extra_draw
 from verifier import canonical, loads_canonical
@@ -74,15 +74,7 @@ def _serve(root: Path, db: str) -> Iterator[tuple[str, str, Path, Parties, dict[
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log.read_text()) from None
-                time.sleep(0.2)
+        wait_until_up(url, proc, log)
         yield url, db, root, parties, extra
     finally:
         proc.terminate()

@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import random
-import shutil
 import subprocess
 import unicodedata
 from collections.abc import Callable
@@ -26,7 +24,7 @@ import pytest
 
 from ledger import Ledger
 from ledger._entityproof import make_entity_proof
-from tests.helpers import build_export, read_entries
+from tests.helpers import build_export, read_entries, require_tool
 from tests.portal_year import NEXT_BATCH, NEXT_PLAN, build_year
 from verifier._canonical import canonical, loads_canonical
 from verifier._entityproof import NotAnEntityProof, verify_entity_proof
@@ -53,13 +51,8 @@ INTS = [0, 1, -1, 7, 255, -255, 10**15, MAX_INT, -MAX_INT, MAX_INT - 1, MAX_INT 
 
 
 def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        why = "node is needed for the JavaScript verifier (apt-get install nodejs)"
-        if os.environ.get("DRAWLEDGER_REQUIRE_NODE") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    return node
+    return require_tool("node", "DRAWLEDGER_REQUIRE_NODE",
+                        "node is needed for the JavaScript verifier (apt-get install nodejs)")
 
 
 def run_js(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
