@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +151,31 @@ def wait_until_up(url: str, proc: Any, log: Path, timeout: float = 60) -> None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(log.read_text()) from None
             time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def uvicorn_serving(app: Any) -> Iterator[int]:
+    """``app`` under real uvicorn on a free port in a thread of this process (its locks
+    in reach); yields the port, waits at most 30 s for the start and for the stop."""
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)

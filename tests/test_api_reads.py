@@ -5,26 +5,18 @@ artefacts carry ETag and Cache-Control, and /docs loads nothing from the interne
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import create_app
 from ledger import Ledger, Parties, build_demo
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.helpers import uvicorn_serving
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +32,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server(demo: str) -> Iterator[tuple[str, FastAPI]]:
     """The API under real uvicorn on a free port, in this process (its locks in reach)."""
     app = create_app(demo)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield base, app
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+    with uvicorn_serving(app) as port:
+        yield f"http://127.0.0.1:{port}", app
 
 
 def test_healthz_answers_while_bundle_builds_are_held(server: tuple[str, FastAPI]) -> None:

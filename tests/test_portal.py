@@ -10,22 +10,19 @@ import hashlib
 import http.client
 import json
 import re
-import threading
-import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api import create_app
 from ledger import Ledger
 from ledger._bundle import make_bundle
+from tests.helpers import uvicorn_serving
 from tests.portal_year import NEXT_BATCH, NEXT_PLAN, build_year
-from tests.test_api_reads import free_port
 from verifier import canonical
 from verifier._bundle import entity_report, verify_bundle
 from verifier._uscc import uscc_check_char
@@ -273,19 +270,8 @@ def test_audit_page_without_and_with_a_report(year: tuple[TestClient, Ledger],
 # -- over real uvicorn: gzip and caching ---------------------------------------------------
 @pytest.fixture
 def served(year: tuple[TestClient, Ledger]) -> Iterator[int]:
-    app = year[0].app
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with uvicorn_serving(year[0].app) as port:
         yield port
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
 
 
 def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

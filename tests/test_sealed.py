@@ -13,8 +13,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,13 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api import create_app
 from ledger import Ledger, Parties, build_demo, sign_statement
 from ledger._tiles import write_tiles
-from tests.helpers import copy_export
-from tests.test_api_reads import free_port
+from tests.helpers import copy_export, uvicorn_serving
 from verifier import NoteVerifier, audit, canonical, load_trust
 from verifier._auditreq import sign_request
 from verifier._bundle import verify_bundle
@@ -54,18 +50,8 @@ def _audit(export: Path, **options: Any) -> Any:
 @contextmanager
 def _serving(db: Path) -> Iterator[str]:
     """The API over ``db`` under real uvicorn on a free port; its base URL."""
-    srv = uvicorn.Server(uvicorn.Config(create_app(str(db)), host="127.0.0.1",
-                                        port=free_port(), log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{srv.config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+    with uvicorn_serving(create_app(str(db))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _lp(*fields: bytes) -> bytes:

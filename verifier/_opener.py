@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from verifier._canonical import UNSURE, fast_loads_canonical, loads_canonical
+from verifier._canonical import UNSURE, dumps, fast_loads_canonical, loads_canonical
 from verifier._entry import Entry
 from verifier._errors import CanonicalError
 from verifier._sealed import Opening, SealError, parse_opening, unseal
@@ -27,8 +27,6 @@ _VIOLATIONS = ("SEAL.clear", "SEAL.absent")
 
 def opening_line(seq: int, opening: Opening) -> bytes:
     """One line of ``openings.jsonl`` (without its newline)."""
-    from verifier._canonical import dumps
-
     return dumps({"fields": opening.fields, "salt": opening.salt.hex(), "seq": seq})
 
 

@@ -374,7 +374,7 @@ class LogState:
             out.append(Finding("V1.genesis", INTEGRITY, seq, "创世条目必须且只能位于第 0 条",
                                "the genesis entry must be entry 0 and only entry 0"))
             return out
-        hidden = self._hidden(type_) if self.unopened else frozenset()
+        hidden = self._hidden(type_)
         if not body.keys() >= rule.required_set - hidden:
             missing = [f for f in rule.required if f not in body and f not in hidden]
             out.append(Finding("AUTH.body", VIOLATION, seq, f"事件内容缺少字段 {missing}",
