@@ -58,7 +58,8 @@ border:1px solid currentColor;white-space:nowrap}}
 dl.facts{{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2em 1em}}
 dl.facts dt{{color:var(--muted)}}dl.facts dd{{margin:0}}
 .card{{border:1px solid var(--line);border-radius:6px;padding:.6em 1em;margin:.8em 0}}
-form.search{{display:flex;flex-wrap:wrap;gap:.5em}}
+.card h3{{margin:.2em 0 .5em;font-size:1.05em}}
+form.search{{display:flex;flex-wrap:wrap;gap:.5em;align-items:center}}
 form.search input[type=text]{{flex:1 1 16em;padding:.4em;font:inherit}}
 button,select{{font:inherit;padding:.3em .8em}}
 footer{{max-width:78em;margin:2em auto;padding:0 1em;color:var(--muted);font-size:.9em}}
@@ -70,7 +71,7 @@ table.rows,table.rows tbody,table.rows tr,table.rows td{{display:block;width:100
 table.rows tr{{border:1px solid var(--line);border-radius:6px;margin:0 0 .7em;padding:.3em}}
 table.rows td{{border:0;padding:.15em .3em}}
 table.rows td::before{{content:attr(data-label) "：";font-weight:600;color:var(--muted)}}
-dl.facts{{grid-template-columns:1fr}}dl.facts dd{{margin:0 0 .4em}}
+dl.facts{{grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:.3em .8em}}
 }}
 """
 
@@ -404,7 +405,7 @@ def draw_page(ctx: Ctx, data: PortalData, draw: Draw, trust: Trust) -> bytes:
              (ctx.t("承诺时间", "Commitment time"), evidence(ctx, data, draw, trust)),
              (ctx.t("随机数", "Beacon"),
               f"{e(chain.name if chain else '')} <code>{e(draw.chain[:16])}…</code> "
-              f"{e(ctx.t('第', 'round'))} <code>{e(draw.round)}</code> {e(ctx.t('轮', ''))}"
+              f"{e(ctx.t('第', 'round'))} {e(draw.round)} {e(ctx.t('轮', ''))}"
               f" · {e(ctx.t('公布于', 'due at'))} {e(due)}"),
              (ctx.t("承诺方", "Committing parties"),
               "、".join(dept_name(data, d) for d in draw.parties)),
@@ -418,7 +419,8 @@ def draw_page(ctx: Ctx, data: PortalData, draw: Draw, trust: Trust) -> bytes:
     strata = table([e(ctx.t(*h)) for h in (("层", "Stratum"), ("对象数", "Members"),
                                            ("抽取数", "Drawn"), ("分界分数", "Cut-off score"))],
                    [[e(s), e(n), e(draw.sample.get(s, 0)),
-                     f"<code>{e(draw.cutoffs.get(s, ''))}</code>"] for s, n in draw.strata.items()])
+                     f"<code>{e(draw.cutoffs[s])}</code>" if draw.cutoffs.get(s) else "—"]
+                    for s, n in draw.strata.items()])
     subs: dict[str, list[str]] = {}
     for s in draw.substitutions:
         new = data.person(str(s["in"])) if s["in"] else None
@@ -433,7 +435,7 @@ def draw_page(ctx: Ctx, data: PortalData, draw: Draw, trust: Trust) -> bytes:
             team = ctx.et(f"无法配齐检查人员（{data.departments.get(short, short)}）",
                           f"could not be staffed ({short})")
         stream = data.by_draw.get((draw.draw_id, uscc))
-        outcome = ""
+        outcome = f'<span class="muted">{ctx.et("尚无检查记录", "no inspection yet")}</span>'
         if stream:
             row = data.inspections[stream]
             outcome = e(ctx.t(*OUTCOME_WORDS.get(row.outcome, (row.outcome, row.outcome)))) \

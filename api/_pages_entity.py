@@ -5,6 +5,7 @@ name). Layout and helpers are ``api._pages``'s."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from api._pages import (
     Ctx,
@@ -186,6 +187,21 @@ def _fate(ctx: Ctx, d: dict[str, Any]) -> str:
     return ctx.t("在对象池中，未被抽中", "in the pool, not drawn")
 
 
+def _proof_links(ctx: Ctx, proof: str | None) -> str:
+    """The entity proof's download and, for a compact proof, the page that checks it in
+    this browser (``/verify/``: the proof is all it reads)."""
+    if not proof:
+        return ctx.et("本站尚未提供公开的企业证明；完整证明包仅供审计机关",
+                      "no public entity proof served here yet; the full bundle is for "
+                      "auditors only")
+    links = a(e(proof), ctx.et("下载本企业的证明", "download the proof"))
+    if proof.endswith("/proof"):
+        check = "/verify/page/verify.html?" + urlencode({"proof": proof})
+        links = (a(e(check), f"<strong>{ctx.et('在本浏览器中核验', 'verify in this browser')}"
+                              "</strong>") + " · " + links)
+    return links
+
+
 def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
     uscc = answer["uscc"]
     head = [(ctx.t("统一社会信用代码", "Unified social credit code"), f"<code>{e(uscc)}</code>"),
@@ -217,10 +233,7 @@ def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
                 "按日志重建的对象池与承诺不符，请以证明包核验结果为准",
                 "the pool rebuilt from the log differs from the commitment: rely on the "
                 "bundle check"))))
-        items.append((ctx.t("证明", "Proof"), a(e(d["proof"]), ctx.et(
-            "下载本企业的证明", "download the proof")) if d["proof"] else ctx.et(
-            "本站尚未提供公开的企业证明；完整证明包仅供审计机关",
-            "no public entity proof served here yet; the full bundle is for auditors only")))
+        items.append((ctx.t("证明", "Proof"), _proof_links(ctx, d["proof"])))
         cards.append(f'<section class="card"><h3>{draw_link(ctx, d["plan_id"], d["batch_id"])} '
                      f"{dept_name(data, d['dept'])}</h3>{facts(items)}</section>")
     if not cards:
@@ -235,9 +248,10 @@ def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
     compact = any((d["proof"] or "").endswith("/proof") for d in answer["draws"])
     command = ("python -m verifier entity-proof 文件 --trust trust.json" if compact else
                "python -m verifier entity 文件 统一社会信用代码 --trust trust.json")
-    how = ctx.t(f"每项都可离线核验：下载证明后运行 {command}。",
-                "Each can be checked offline: download the proof, then run "
-                + command.replace("文件", "FILE").replace("统一社会信用代码", "USCC") + ".")
+    english = command.replace("文件", "FILE").replace("统一社会信用代码", "USCC")
+    code = f"<code>{ctx.et(command, english)}</code>"
+    how = ctx.t(f"每项都可离线核验：下载证明后运行 {code}。",
+                f"Each can be checked offline: download the proof, then run {code}.")
     return layout(ctx, answer["name"] or uscc,
-                  facts(head) + "".join(cards) + f'<p class="muted">{e(how)}</p>'
+                  facts(head) + "".join(cards) + f'<p class="muted">{how}</p>'
                   + search_form(ctx, ""), data.origin)

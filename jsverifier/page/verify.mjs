@@ -41,7 +41,7 @@ function show(bytes) {
   for (const s of result.steps) {
     const li = line($('steps'), 'li', '', '', s.ok ? 'step pass' : 'step fail');
     li.dataset.step = s.step;
-    li.textContent = `${s.ok ? '通过' : '失败'} · ${s.zh} / ${s.en}`;
+    li.textContent = `${s.ok ? '✓' : '✗'} ${s.zh} / ${s.en}`;
   }
   const failed = result.steps.find((s) => !s.ok);
   const ok = result.exit_code === 0;
