@@ -54,7 +54,7 @@ word-break:break-all}}
 .badge{{display:inline-block;padding:0 .45em;border-radius:3px;font-size:.85em;
 border:1px solid currentColor;white-space:nowrap}}
 .ok{{color:var(--ok)}}.bad{{color:var(--bad)}}.warn{{color:var(--warn)}}
-.muted{{color:var(--muted)}}
+.muted{{color:var(--muted)}}.team code{{white-space:nowrap}}
 dl.facts{{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2em 1em}}
 dl.facts dt{{color:var(--muted)}}dl.facts dd{{margin:0}}
 .card{{border:1px solid var(--line);border-radius:6px;padding:.6em 1em;margin:.8em 0}}
@@ -72,6 +72,7 @@ table.rows tr{{border:1px solid var(--line);border-radius:6px;margin:0 0 .7em;pa
 table.rows td{{border:0;padding:.15em .3em}}
 table.rows td::before{{content:attr(data-label) "：";font-weight:600;color:var(--muted)}}
 dl.facts{{grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:.3em .8em}}
+dl.facts dt{{max-width:6.5em}}
 }}
 """
 
@@ -131,6 +132,11 @@ def person(p: dict[str, str] | None, ctx: Ctx) -> str:
     if p is None:
         return ctx.et("无人", "nobody")
     return f"{e(p['name'])} <code>{e(p['cert_no'])}</code>"
+
+
+def team_of(ctx: Ctx, people: Iterable[dict[str, str] | None]) -> str:
+    """A team, one inspector a line, each 执法证号 kept whole on a phone."""
+    return '<span class="team">' + "<br>".join(person(p, ctx) for p in people) + "</span>"
 
 
 def draw_link(ctx: Ctx, plan_id: str, batch_id: str) -> str:
@@ -429,7 +435,7 @@ def draw_page(ctx: Ctx, data: PortalData, draw: Draw, trust: Trust) -> bytes:
             + person(new, ctx))
     rows = []
     for n, uscc in enumerate(draw.selected, start=1):
-        team = "<br>".join(person(data.person(c), ctx) for c in draw.teams.get(uscc, ()))
+        team = team_of(ctx, (data.person(c) for c in draw.teams.get(uscc, ())))
         if uscc in draw.unfillable:
             short = draw.unfillable[uscc]
             team = ctx.et(f"无法配齐检查人员（{data.departments.get(short, short)}）",

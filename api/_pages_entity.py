@@ -23,6 +23,7 @@ from api._pages import (
     search_form,
     status_text,
     table,
+    team_of,
     when,
 )
 from api._portal_data import PortalData
@@ -222,7 +223,7 @@ def entity_page(ctx: Ctx, data: PortalData, answer: dict[str, Any]) -> bytes:
                  (ctx.t("本企业", "This company"), f"<strong>{e(_fate(ctx, d))}</strong>")]
         if d["team"]:
             items.append((ctx.t("检查人员（执法证号）", "Inspectors (certificate no.)"),
-                          "<br>".join(person(p, ctx) for p in d["team"])))
+                          team_of(ctx, d["team"])))
         for s in d["substitutions"]:
             items.append((ctx.t("回避替换", "Replaced"),
                           f"{person(s['out'], ctx)} → {person(s['in'], ctx)}"))
