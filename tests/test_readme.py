@@ -38,3 +38,16 @@ def test_quickstart_runs(tmp_path: Path) -> None:
     assert "见证 / witnessed" in outputs[4]
     assert '"seq": 99' in (tmp_path / "report.json").read_text(encoding="utf-8")
     assert "完整性失败" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_portal_screenshots() -> None:
+    """The README shows the portal in two small phone-width PNGs that exist in docs/img."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r'<img src="(docs/img/[^"]+\.png)"', text)
+    assert len(images) == 2, images
+    for name in images:
+        data = (ROOT / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", name
+        assert int.from_bytes(data[16:20], "big") == 390, name
+        assert 5_000 < len(data) < 150_000, (name, len(data))
+    assert "验证通过" in text.split(images[1], 1)[1][:1000]
