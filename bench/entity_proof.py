@@ -40,6 +40,7 @@ from verifier._bundle import verify_bundle
 from verifier._canonical import canonical
 from verifier._entityproof import verify_entity_proof
 from verifier._merkle import MerkleTree, leaf_hash, verify_inclusion
+from verifier._multiproof import decode_hashes
 from verifier._snapshot import build_snapshot
 
 DRAW = f"{YEAR}-{DEPT}/T1-B1"
@@ -93,7 +94,7 @@ def main() -> int:
             leaves = snap.leaves()["pool"]
             bundle_pool = sum(len(x) + 3 for x in leaves)
             root = MerkleTree(map(leaf_hash, leaves)).root()
-            proof_hashes = [bytes.fromhex(h) for h in item["proof"]]
+            proof_hashes = decode_hashes(item["proof"], "pool.proof")
             count = len(leaves)
             t_check = _median(lambda item=item, ph=proof_hashes, r=root, k=count:
                               verify_inclusion(item["index"], k, leaf_hash(

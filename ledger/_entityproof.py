@@ -1,11 +1,12 @@
 """Compact entity proofs (`drawledger/entity-proof/v1`, SPEC.md section 22).
 
 For one entity and one draw, what a citizen's browser needs to check that entity's fate
-and nothing about the rest of the pool: the commitment, reveal and execution entries with
-their proofs to published checkpoints, the plan version and the key registrations behind
-their signatures, and the entity's pool leaf with its inclusion proof (or the two
-neighbouring leaves that prove it absent). A v2 log's leaves are the sealed ones
-(SPEC.md 21.4), so the proof discloses no internal field either.
+and nothing about the rest of the pool: the commitment, reveal and execution entries
+with one multi-leaf inclusion proof to one published checkpoint, the plan version and
+the key registrations behind their signatures, and the entity's pool leaf with its
+inclusion proof (or the two neighbouring leaves that prove it absent). A v2 log's
+leaves are the sealed ones (SPEC.md 21.4), so the proof discloses no internal field
+either.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import bisect
 from typing import Any
 
 from ledger._app import Ledger, own_entry
-from ledger._bundle import draw_to_prove, proved_entries
+from ledger._bundle import draw_to_prove
 from ledger._draws import snapshot_at
 from ledger._errors import InputError
+from verifier._canonical import canonical, loads
 from verifier._draw import Snapshot, pool_leaf_hashes
 from verifier._entityproof import FORMAT, normalise_uscc
 from verifier._merkle import MerkleTree, leaf_hash
+from verifier._multiproof import encode_hashes, multi_proof
 
 __all__ = ["make_entity_proof"]
 
@@ -60,7 +63,11 @@ def make_entity_proof(ledger: Ledger, draw_id: str, uscc: str) -> dict[str, Any]
                          "`drawledger checkpoint` after the draw")
     wanted.extend((seq, raw) for seq, raw, name in registrations if name in keys)
     wanted.sort()
-    entries, consistency = proved_entries(ledger, wanted, checkpoints)
+    # One checkpoint for all entries: the first published one covering the last of them.
+    size, _, note = next(c for c in checkpoints if c[0] > wanted[-1][0])
+    entries = [loads(raw) for _, raw in wanted]
+    assert [canonical(e) for e in entries] == [raw for _, raw in wanted]
+    proof = multi_proof(ledger.tree, [seq for seq, _ in wanted], size)
     snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
     pool, excluded = _pool_evidence(snapshot, code), None
     if code in snapshot.excluded:
@@ -68,13 +75,13 @@ def make_entity_proof(ledger: Ledger, draw_id: str, uscc: str) -> dict[str, Any]
         excluded = _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves,
                               snapshot.excluded.index(code))
     return {"format": FORMAT, "draw": draw_id, "uscc": code,
-            "trust": ledger.trust().to_json(), "entries": entries,
-            "consistency": consistency, "pool": pool, "excluded": excluded}
+            "trust": ledger.trust().to_json(), "checkpoint": note, "entries": entries,
+            "proof": encode_hashes(proof), "pool": pool, "excluded": excluded}
 
 
 def _leaf_item(tree: MerkleTree, leaves: list[bytes], index: int) -> dict[str, Any]:
     return {"index": index, "leaf": leaves[index].decode(),
-            "proof": [h.hex() for h in tree.inclusion_proof(index)]}
+            "proof": encode_hashes(tree.inclusion_proof(index))}
 
 
 def _pool_evidence(snapshot: Snapshot, code: str) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def _pool_evidence(snapshot: Snapshot, code: str) -> dict[str, Any]:
             return None
         one = Snapshot([snapshot.pool[k]], [], {}, [], snapshot.key).leaves()["pool"]
         return {"index": k, "leaf": one[0].decode(),
-                "proof": [h.hex() for h in tree.inclusion_proof(k)]}
+                "proof": encode_hashes(tree.inclusion_proof(k))}
 
     if i < len(usccs) and usccs[i] == code:
         found = item(i)

@@ -4,6 +4,7 @@ fresh demo year (v1 and v2 logs) through both command lines."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,15 @@ from fastapi.testclient import TestClient
 from api import create_app
 from tests.portal_year import build_year
 from verifier._entityproof import MAX_BYTES, NotAnEntityProof, verify_entity_proof
+from verifier._errors import ProofError
+from verifier._merkle import MerkleTree, leaf_hash
+from verifier._multiproof import (
+    decode_hashes,
+    multi_proof,
+    multi_proof_length,
+    root_from_multi_proof,
+    verify_multi_inclusion,
+)
 from verifier._trust import Trust, load_trust, parse_trust
 
 VECTORS = Path(__file__).parent / "vectors" / "entity-proof-v1.json"
@@ -60,6 +70,48 @@ def test_vectors_cover_every_fate() -> None:
         assert {(log, v) for v in ("not_drawn", "excluded", "not_in_pool")} <= verdicts
     assert ("v1", "drawn") in verdicts
     assert {("v2", "drawn"), ("v2", "depends_on_internal_field")} & verdicts
+
+
+@pytest.mark.parametrize("case", _vectors()["multiproof"], ids=lambda c: str(c["size"]))
+def test_multiproof_vectors(case: dict[str, Any]) -> None:
+    """The vectors' proofs lead from leaves SHA-256(0x00 || decimal i) to their root."""
+    idx, size = case["indices"], case["size"]
+    leaves = [leaf_hash(str(i).encode()) for i in idx]
+    proof = decode_hashes(case["proof"], "proof")
+    root = decode_hashes([case["root"]], "root")[0]
+    verify_multi_inclusion(idx, size, leaves, proof, root)
+    assert multi_proof_length(idx, size) == len(proof)
+
+
+def test_multiproof_against_the_tree() -> None:
+    """Random sizes and index sets: the proof leads to MerkleTree's root; one leaf's proof
+    holds exactly its RFC 9162 path's hashes; a node dropped, swapped or edited, a leaf
+    moved, or the root of another tree size (a checkpoint swapped) fails."""
+    rng = random.Random(16)
+    tree = MerkleTree(leaf_hash(str(i).encode()) for i in range(1100))
+    for _ in range(600):
+        size = rng.randrange(1, 1100)
+        idx = sorted(rng.sample(range(size), rng.randrange(1, min(size, 9) + 1)))
+        leaves = [tree.leaf(i) for i in idx]
+        proof = multi_proof(tree, idx, size)
+        assert root_from_multi_proof(idx, size, leaves, proof) == tree.root(size)
+        if len(idx) == 1:
+            assert sorted(proof) == sorted(tree.inclusion_proof(idx[0], size))
+        bad = []
+        if proof:
+            bad.append((idx, size, proof[1:]))
+            bad.append((idx, size, [bytes(32), *proof[1:]]))
+        if len(proof) > 1 and proof[0] != proof[1]:
+            bad.append((idx, size, [proof[1], proof[0], *proof[2:]]))
+        if size > 1:
+            bad.append((idx, size + 1, proof))
+            other = [i for i in range(size) if i not in idx]
+            if other:
+                bad.append((sorted([*idx[1:], rng.choice(other)]), size, proof))
+        for i, n, p in bad:
+            with pytest.raises(ProofError):
+                verify_multi_inclusion(i, n, leaves if i == idx else [tree.leaf(k) for k in i],
+                                       p, tree.root(n))
 
 
 def test_not_a_proof_is_usage() -> None:

@@ -305,8 +305,13 @@ def _proof_tampers(rng: random.Random, obj: dict[str, Any]) -> list[bytes]:
         return dumps(copy)
 
     def entry_text(o: dict[str, Any], old: str, new: str) -> None:
-        item = rng.choice([x for x in o["entries"] if old in x["entry"]] or o["entries"])
-        item["entry"] = item["entry"].replace(old, new, 1)
+        texts = [dumps(x).decode() for x in o["entries"]]
+        i = rng.choice([k for k, t in enumerate(texts) if old in t] or range(len(texts)))
+        o["entries"][i] = json.loads(texts[i].replace(old, new, 1))
+
+    def swap_nodes(o: dict[str, Any]) -> None:
+        if len(o["proof"]) > 1:
+            o["proof"][0], o["proof"][-1] = o["proof"][-1], o["proof"][0]
 
     def pool_leaf(o: dict[str, Any]) -> None:
         item = o["pool"] if "leaf" in o["pool"] else next(x for x in o["pool"]["absent"] if x)
@@ -319,12 +324,13 @@ def _proof_tampers(rng: random.Random, obj: dict[str, Any]) -> list[bytes]:
     return [
         raw[:rng.randrange(len(raw))],
         bytes(b ^ (0x01 if i == rng.randrange(len(raw)) else 0) for i, b in enumerate(raw)),
-        raw.replace(b'{"consistency"', b'{ "consistency"', 1),
+        raw.replace(b'{"checkpoint"', b'{ "checkpoint"', 1),
         edited(lambda o: o.update(uscc=_absent_code(rng))),
         edited(lambda o: o.update(draw=o["draw"] + "x")),
         edited(lambda o: o["entries"].pop(rng.randrange(len(o["entries"])))),
         edited(lambda o: o["entries"].reverse()),
-        edited(lambda o: o.update(consistency=o["consistency"][1:])),
+        edited(lambda o: o.update(proof=o["proof"][1:])),
+        edited(swap_nodes),
         edited(pool_leaf),
         edited(cutoff),
         edited(lambda o: o["trust"].update(quorum=0)),

@@ -2,10 +2,11 @@
 
 One entity, one draw: the checker runs the eleven named steps of 22.2 in order and says
 of each 通过 / 失败 and why, then the entity's fate. Everything rests on the pinned trust
-policy: the entries by their tlog-proofs to witnessed checkpoints, the plan and the draw
-by the statement signatures, the pool leaf by the committed root. The draw's public
-checks (beacon, reveals, seed) are the full audit's own (``DrawAuditor``), run on the
-included entries with no snapshot, as for a sealed draw audited without openings.
+policy: the entries by one multi-leaf inclusion proof to one witnessed checkpoint, the
+plan and the draw by the statement signatures, the pool leaf by the committed root. The
+draw's public checks (beacon, reveals, seed) are the full audit's own (``DrawAuditor``),
+run on the included entries with no snapshot, as for a sealed draw audited without
+openings.
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from typing import Any
 
 from verifier._audit import EXIT_CLEAN, EXIT_INTEGRITY, EXIT_UNVERIFIABLE, EXIT_VIOLATION
 from verifier._bundle import _trust_vs_genesis
-from verifier._canonical import loads_canonical
+from verifier._canonical import canonical, loads_canonical
 from verifier._draw import TARGET_FIELDS, matches, pool_rule, target_score
 from verifier._drawaudit import DrawAuditor, _Pending
 from verifier._entry import Entry, parse_entry
 from verifier._errors import FormatError, VerifierError
-from verifier._merkle import leaf_hash, verify_consistency, verify_inclusion
-from verifier._note import NoteVerifier, parse_note
-from verifier._proof import TlogProof, parse_proof, verify_proof
+from verifier._merkle import leaf_hash, verify_inclusion
+from verifier._multiproof import decode_hashes, verify_multi_inclusion
+from verifier._note import (
+    Checkpoint,
+    Note,
+    NoteVerifier,
+    parse_checkpoint,
+    parse_note,
+    verify_cosignatures,
+    verify_note,
+)
 from verifier._registry import check_uscc
 from verifier._sealed import SPEC_V2, log_spec
 from verifier._state import INTEGRITY, UNVERIFIABLE, VIOLATION, Finding, LogState
@@ -37,12 +46,12 @@ FORMAT = "drawledger/entity-proof/v1"
 MAX_BYTES = 1 << 20
 STEPS = ("format", "proofs", "genesis", "signatures", "plan", "stream", "beacon", "reveals",
          "seed", "pool", "fate")
-_STEP_ZH = {"format": "文件格式", "proofs": "包含与一致性证明", "genesis": "创世条目与信任策略",
+_STEP_ZH = {"format": "文件格式", "proofs": "检查点与包含证明", "genesis": "创世条目与信任策略",
             "signatures": "声明签名", "plan": "抽查计划", "stream": "抽取记录序列",
             "beacon": "随机信标", "reveals": "承诺揭示", "seed": "随机种子",
             "pool": "检查对象池", "fate": "抽取结果"}
-_MEMBERS = frozenset({"format", "draw", "uscc", "trust", "entries", "consistency", "pool",
-                      "excluded"})
+_MEMBERS = frozenset({"format", "draw", "uscc", "trust", "checkpoint", "entries", "proof",
+                      "pool", "excluded"})
 _ITEM = frozenset({"index", "leaf", "proof"})
 _V1_LEAF = frozenset({*TARGET_FIELDS, "stratum", "uscc"})
 _V2_LEAF = frozenset({*TARGET_FIELDS, "sealed", "uscc"}) - {"risk"}
@@ -130,7 +139,7 @@ def _index(value: Any, where: str) -> int:
 
 
 def _leaf_item(value: Any, where: str) -> dict[str, Any]:
-    """{index, leaf, proof}: the leaf canonical JSON of an object, the path 64-hex."""
+    """{index, leaf, proof}: the leaf canonical JSON of an object, the path base64."""
     if type(value) is not dict or value.keys() != _ITEM:
         raise FormatError(f"{where}: needs exactly the members {sorted(_ITEM)}")
     if type(value["leaf"]) is not str or type(value["proof"]) is not list:
@@ -139,7 +148,7 @@ def _leaf_item(value: Any, where: str) -> dict[str, Any]:
     if type(obj) is not dict or not all(type(v) is str for v in obj.values()):
         raise FormatError(f"{where}.leaf: not an object of strings")
     return {"index": _index(value["index"], f"{where}.index"), "leaf": value["leaf"],
-            "fields": obj, "proof": [_hex64(h, f"{where}.proof") for h in value["proof"]]}
+            "fields": obj, "proof": decode_hashes(value["proof"], f"{where}.proof")}
 
 
 @dataclass
@@ -147,8 +156,10 @@ class _Parsed:
     draw: str
     uscc: str
     trust: Trust
-    entries: list[tuple[Entry, TlogProof]]
-    consistency: dict[tuple[int, int], list[bytes]]
+    note: Note
+    checkpoint: Checkpoint
+    entries: list[Entry]
+    proof: list[bytes]
     pool: dict[str, Any] | None  # the member's item, or None when absent
     absent: list[dict[str, Any] | None] | None
     excluded: dict[str, Any] | None
@@ -168,33 +179,29 @@ def _parse(data: bytes, expect_draw: str | None) -> _Parsed:
     if type(uscc) is not str or normalise_uscc(uscc) != (uscc, None):
         raise FormatError("uscc: not a valid USCC as the registries hold it")
     trust = parse_trust(obj["trust"])
+    if type(obj["checkpoint"]) is not str:
+        raise FormatError("checkpoint: not the text of a signed checkpoint note")
+    note = parse_note(obj["checkpoint"])
+    checkpoint = parse_checkpoint(note.text)
+    if type(obj["entries"]) is not list:
+        raise FormatError("entries: not a list")
     entries = []
-    if type(obj["entries"]) is not list or type(obj["consistency"]) is not list:
-        raise FormatError("entries and consistency must be lists")
     for i, item in enumerate(obj["entries"]):
-        if type(item) is not dict or item.keys() != {"entry", "proof"} \
-                or type(item["entry"]) is not str or type(item["proof"]) is not str:
-            raise FormatError(f"entries[{i}]: needs exactly the members entry and proof (text)")
-        entries.append((parse_entry(item["entry"].encode()), parse_proof(item["proof"])))
-    seqs = [e.seq for e, _ in entries]
+        if type(item) is not dict:
+            raise FormatError(f"entries[{i}]: not an entry object")
+        entries.append(parse_entry(canonical(item)))  # the exact bytes: the file is canonical
+    seqs = [e.seq for e in entries]
     if not seqs or any(a >= b for a, b in itertools.pairwise(seqs)):
         raise FormatError("entries: empty or not in strictly increasing seq")
+    proof = decode_hashes(obj["proof"], "proof")
     plan_stream = f"plan/{draw.rpartition('/')[0]}"
-    for e, _ in entries:
+    for e in entries:
         if e.type.startswith("draw.") and e.stream != f"draw/{draw}":
             raise FormatError(f"entries: entry {e.seq} is a draw entry of another draw "
                               f"({e.stream})")
         if not (e.seq == 0 or e.type == "key.registered" or e.stream in (
                 plan_stream, f"draw/{draw}")):
             raise FormatError(f"entries: entry {e.seq} ({e.type}) has no place in the proof")
-    consistency: dict[tuple[int, int], list[bytes]] = {}
-    for i, item in enumerate(obj["consistency"]):
-        if type(item) is not dict or item.keys() != {"old", "new", "proof"} \
-                or type(item["proof"]) is not list:
-            raise FormatError(f"consistency[{i}]: needs exactly the members new, old, proof")
-        key = (_index(item["old"], f"consistency[{i}].old"),
-               _index(item["new"], f"consistency[{i}].new"))
-        consistency[key] = [_hex64(h, f"consistency[{i}].proof") for h in item["proof"]]
     pool, absent = obj["pool"], None
     if type(pool) is dict and pool.keys() == {"absent"}:
         sides = pool["absent"]
@@ -206,7 +213,7 @@ def _parse(data: bytes, expect_draw: str | None) -> _Parsed:
     else:
         pool = _leaf_item(pool, "pool")
     excluded = None if obj["excluded"] is None else _leaf_item(obj["excluded"], "excluded")
-    return _Parsed(draw, uscc, trust, entries, consistency, pool, absent, excluded)
+    return _Parsed(draw, uscc, trust, note, checkpoint, entries, proof, pool, absent, excluded)
 
 
 def verify_entity_proof(data: bytes, trust: Trust | None = None, *,
@@ -260,51 +267,35 @@ class _Context:
 
 
 def _proofs(ctx: _Context) -> list[Finding]:
-    """Each tlog-proof against the pinned log key and origin, at the entry's seq, to a
-    checkpoint cosigned by the quorum; the consistency proofs link them in size order."""
-    t = ctx.trust
+    """The one checkpoint: signed by the pinned log key for the pinned origin, no
+    signature by a key the policy does not name, cosigned by the quorum; then the
+    multi-leaf inclusion proof of every entry, at its seq, to its root."""
+    t, cp = ctx.trust, ctx.p.checkpoint
     known = {(k.name, k.key_id) for k in (t.log_key, *t.witnesses)}
-    roots: dict[int, bytes] = {}
-    out = []
-    for e, proof in ctx.p.entries:
-        try:
-            if proof.index != e.seq:
-                raise FormatError(f"proof index {proof.index} is not the entry's seq")
-            cp, cosigned = verify_proof(proof, e.hash, t.log_key, t.origin, t.witnesses)
-            if any((s.name, s.key_id) not in known for s in parse_note(proof.note).signatures):
-                raise FormatError("its checkpoint carries a signature by a key the trust "
-                                  "policy does not name")
-            if len(cosigned) < t.quorum:
-                raise FormatError(f"its checkpoint has {len(cosigned)} witness cosignatures, "
-                                  f"fewer than the quorum {t.quorum}")
-        except VerifierError as exc:
-            out.append(_f("EPROOF.proof", f"第 {e.seq} 条的包含证明无效：{exc}",
-                          f"the inclusion proof of entry {e.seq} fails: {exc}"))
-            continue
-        if roots.setdefault(cp.size, cp.root) != cp.root:
-            out.append(_f("V1.fork", f"同一规模 {cp.size} 的两个检查点根不同（分叉）",
-                          f"two checkpoints of size {cp.size} differ (a fork)"))
-    if out:
-        return out
-    sizes = sorted(roots)
-    pairs = list(itertools.pairwise(sizes))
-    for old, new in pairs:
-        try:
-            if (old, new) not in ctx.p.consistency:
-                raise FormatError("missing")
-            verify_consistency(old, new, roots[old], roots[new], ctx.p.consistency[(old, new)])
-        except VerifierError as exc:
-            out.append(_f("EPROOF.consistency",
-                          f"检查点 {old} 与 {new} 之间的一致性证明无效：{exc}",
-                          f"the consistency proof from checkpoint {old} to {new} fails: {exc}"))
-    if set(ctx.p.consistency) != set(pairs):
-        out.append(_f("EPROOF.consistency", "一致性证明与所用检查点不对应",
-                      "the consistency proofs do not link exactly the checkpoints used"))
-    return out
+    try:
+        verify_note(ctx.p.note, [t.log_key])
+        if cp.origin != t.origin:
+            raise FormatError(f"its origin {cp.origin!r} is not the log's {t.origin!r}")
+        if any((s.name, s.key_id) not in known for s in ctx.p.note.signatures):
+            raise FormatError("it carries a signature by a key the trust policy does not name")
+        cosigned = verify_cosignatures(ctx.p.note, t.witnesses) if t.witnesses else {}
+        if len(cosigned) < t.quorum:
+            raise FormatError(f"it has {len(cosigned)} witness cosignatures, fewer than the "
+                              f"quorum {t.quorum}")
+    except VerifierError as exc:
+        return [_f("EPROOF.checkpoint", f"检查点（树大小 {cp.size}）无效：{exc}",
+                   f"the checkpoint (tree size {cp.size}) fails: {exc}")]
+    try:
+        verify_multi_inclusion([e.seq for e in ctx.p.entries], cp.size,
+                               [e.hash for e in ctx.p.entries], ctx.p.proof, cp.root)
+    except VerifierError as exc:
+        return [_f("EPROOF.proof", f"条目的包含证明无效：{exc}",
+                   f"the inclusion proof of the entries fails: {exc}")]
+    return []
 
 
 def _genesis(ctx: _Context) -> list[Finding]:
-    first = ctx.p.entries[0][0]
+    first = ctx.p.entries[0]
     if first.seq != 0 or first.type != "log.genesis":
         return [_f("EPROOF.genesis", "证明文件缺少创世条目", "the proof lacks the genesis entry")]
     ctx.spec = log_spec(first.body)
@@ -328,7 +319,7 @@ def _signatures(ctx: _Context) -> list[Finding]:
     keys: dict[str, tuple[NoteVerifier, str, int]] = {
         k.name: (k, "authority", 0) for k in ctx.trust.authority_keys}
     out = []
-    for e, _ in ctx.p.entries:
+    for e in ctx.p.entries:
         key = keys.get(e.sig["key"])
         if key is None or key[2] > e.seq or (key[2] == e.seq and e.seq > 0) \
                 or not key[0].verify(e.signed_bytes(), e.signature()):
@@ -350,14 +341,14 @@ def _signatures(ctx: _Context) -> list[Finding]:
 
 def _plan(ctx: _Context) -> list[Finding]:
     plan_id, _, batch_id = ctx.p.draw.rpartition("/")
-    draws = [e for e, _ in ctx.p.entries if e.stream == f"draw/{ctx.p.draw}"]
+    draws = [e for e in ctx.p.entries if e.stream == f"draw/{ctx.p.draw}"]
     if not draws or draws[0].type != "draw.committed":
         return [_f("EPROOF.stream", "证明文件缺少抽取承诺条目", "the proof lacks the commitment")]
     ctx.commit = draws[0]
     body = ctx.commit.body
     if body.get("plan_id") != plan_id or body.get("batch_id") != batch_id:
         return [_f("EPROOF.plan", "承诺条目不属于本次抽取", "the commitment is of another batch")]
-    by_seq = {e.seq: e for e, _ in ctx.p.entries}
+    by_seq = {e.seq: e for e in ctx.p.entries}
     plan = by_seq.get(body.get("plan_seq")) if type(body.get("plan_seq")) is int else None
     if plan is None or plan.stream != f"plan/{plan_id}" or plan.seq >= ctx.commit.seq \
             or type(plan.body.get("tasks")) is not list:
@@ -371,7 +362,7 @@ def _plan(ctx: _Context) -> list[Finding]:
         return [_f("EPROOF.plan", f"计划版本中没有批次 {batch_id}",
                    f"the plan version holds no batch {batch_id}")]
     published = any(e.stream == plan.stream and e.type == "plan.published"
-                    and e.seq < ctx.commit.seq for e, _ in ctx.p.entries)
+                    and e.seq < ctx.commit.seq for e in ctx.p.entries)
     if not published:
         return [_f("V2.plan_unpublished", f"批次 {ctx.p.draw} 承诺抽取时所属计划尚未公开",
                    f"batch {ctx.p.draw} was committed before its plan was published",
@@ -383,7 +374,7 @@ def _stream(ctx: _Context) -> list[Finding]:
     """Versions 1..k without a gap up to the first execution (so it is the first, the one
     that counts); after it only this entity's unfillable and substitution entries."""
     assert ctx.commit is not None
-    draws = [e for e, _ in ctx.p.entries if e.stream == f"draw/{ctx.p.draw}"]
+    draws = [e for e in ctx.p.entries if e.stream == f"draw/{ctx.p.draw}"]
     k = next((i for i, e in enumerate(draws) if e.type == "draw.executed"), None)
     if k is None:
         return [_f("EPROOF.stream", "证明文件中没有抽取执行条目",

@@ -1,16 +1,16 @@
 // The entity proof drawledger/entity-proof/v1 (SPEC.md section 22): the eleven named
 // steps of 22.2 in order, each passed or failed with its reason in Chinese and English,
-// then the entity's fate. Everything rests on the pinned trust policy: the entries by
-// their tlog-proofs to quorum-cosigned checkpoints, the plan and the draw by the statement
+// then the entity's fate. Everything rests on the pinned trust policy: the entries by one
+// multi-leaf inclusion proof to one quorum-cosigned checkpoint, the plan and the draw by the statement
 // signatures, the pool leaf by the committed root. The first integrity failure stops the
 // check: later steps would rest on unauthenticated bytes.
 import { FormatError, VerifyError } from './errors.mjs';
 import { fromHex, toHex, utf8 } from './bytes.mjs';
-import { encode, parseCanonical } from './canonical.mjs';
+import { canonicalBytes, encode, parseCanonical } from './canonical.mjs';
 import { parseEntry, verifyStatement } from './entry.mjs';
-import { leafHash, verifyConsistency, verifyInclusion } from './merkle.mjs';
-import { parseNote, parseVkey } from './note.mjs';
-import { parseTlogProof, verifyTlogProof } from './tlogproof.mjs';
+import { leafHash, verifyInclusion } from './merkle.mjs';
+import { decodeHashes, verifyMultiInclusion } from './multiproof.mjs';
+import { parseCheckpoint, parseNote, parseVkey, verifyCheckpointNote, verifyCosignatures } from './note.mjs';
 import { parseTrust } from './trust.mjs';
 import { checkUscc, normaliseUscc } from './uscc.mjs';
 import { KNOWN_CHAINS, randomness, roundAt, roundTime, verifyBeacon } from './drand.mjs';
@@ -22,14 +22,14 @@ export const MAX_BYTES = 1 << 20;
 export const STEPS = ['format', 'proofs', 'genesis', 'signatures', 'plan', 'stream', 'beacon',
   'reveals', 'seed', 'pool', 'fate'];
 export const STEP_ZH = {
-  format: '文件格式', proofs: '包含与一致性证明', genesis: '创世条目与信任策略', signatures: '声明签名',
+  format: '文件格式', proofs: '检查点与包含证明', genesis: '创世条目与信任策略', signatures: '声明签名',
   plan: '抽查计划', stream: '抽取记录序列', beacon: '随机信标', reveals: '承诺揭示', seed: '随机种子',
   pool: '检查对象池', fate: '抽取结果',
 };
 const INTEGRITY = 'integrity';
 const VIOLATION = 'violation';
 const UNVERIFIABLE = 'unverifiable';
-const MEMBERS = ['consistency', 'draw', 'entries', 'excluded', 'format', 'pool', 'trust', 'uscc'];
+const MEMBERS = ['checkpoint', 'draw', 'entries', 'excluded', 'format', 'pool', 'proof', 'trust', 'uscc'];
 const TARGET_FIELDS = ['registry', 'industry', 'region', 'risk', 'status', 'unit'];
 const V1_LEAF = [...TARGET_FIELDS, 'stratum', 'uscc'].sort().join();
 const V2_LEAF = [...TARGET_FIELDS.filter((f) => f !== 'risk'), 'sealed', 'uscc'].sort().join();
@@ -71,7 +71,7 @@ function leafItem(v, where) {
   if (!isObj(fields) || !Object.values(fields).every((x) => typeof x === 'string')) {
     throw bad(`${where}.leaf 不是字符串对象`, `${where}.leaf: not an object of strings`);
   }
-  return { index: index(v.index, `${where}.index`), leaf: v.leaf, fields, proof: v.proof.map((h) => hex64(h, `${where}.proof`)) };
+  return { index: index(v.index, `${where}.index`), leaf: v.leaf, fields, proof: decodeHashes(v.proof, `${where}.proof`) };
 }
 
 function parse(data, expectDraw) {
@@ -87,12 +87,14 @@ function parse(data, expectDraw) {
     throw bad('uscc 不是名录库所存形式的有效统一社会信用代码', 'uscc: not a valid USCC as the registries hold it');
   }
   const trust = parseTrust(obj.trust);
-  if (!Array.isArray(obj.entries) || !Array.isArray(obj.consistency)) throw bad('entries 和 consistency 须为列表', 'entries and consistency must be lists');
+  if (typeof obj.checkpoint !== 'string') throw bad('checkpoint 不是已签名检查点的文本', 'checkpoint: not the text of a signed checkpoint note');
+  const note = parseNote(utf8(obj.checkpoint), 'format');
+  const checkpoint = parseCheckpoint(note.text, 'format');
+  if (!Array.isArray(obj.entries)) throw bad('entries 须为列表', 'entries: not a list');
   const entries = obj.entries.map((item, i) => {
-    if (!isObj(item) || Object.keys(item).sort().join() !== 'entry,proof' || typeof item.entry !== 'string' || typeof item.proof !== 'string') {
-      throw bad(`entries[${i}] 须恰有文本成员 entry 和 proof`, `entries[${i}]: needs exactly the members entry and proof (text)`);
-    }
-    return { e: parseEntry(utf8(item.entry), 'format'), proof: parseTlogProof(item.proof, 'format') };
+    if (!isObj(item)) throw bad(`entries[${i}] 不是条目对象`, `entries[${i}]: not an entry object`);
+    // the exact bytes of the entry: the file is canonical, so is every value in it
+    return { e: parseEntry(canonicalBytes(item, 'format'), 'format') };
   });
   if (!entries.length || entries.some((x, i) => i > 0 && entries[i - 1].e.seq >= x.e.seq)) {
     throw bad('entries 为空或 seq 不严格递增', 'entries: empty or not in strictly increasing seq');
@@ -106,14 +108,7 @@ function parse(data, expectDraw) {
       throw bad(`第 ${e.seq} 条（${e.type}）不应在证明中`, `entries: entry ${e.seq} (${e.type}) has no place in the proof`);
     }
   }
-  const consistency = new Map();
-  obj.consistency.forEach((item, i) => {
-    if (!isObj(item) || Object.keys(item).sort().join() !== 'new,old,proof' || !Array.isArray(item.proof)) {
-      throw bad(`consistency[${i}] 须恰有 new、old、proof`, `consistency[${i}]: needs exactly the members new, old, proof`);
-    }
-    consistency.set(`${index(item.old, `consistency[${i}].old`)}/${index(item.new, `consistency[${i}].new`)}`,
-      item.proof.map((h) => hex64(h, `consistency[${i}].proof`)));
-  });
+  const proof = decodeHashes(obj.proof, 'proof');
   let pool = obj.pool;
   let absent = null;
   if (isObj(pool) && Object.keys(pool).join() === 'absent') {
@@ -124,49 +119,32 @@ function parse(data, expectDraw) {
     pool = leafItem(pool, 'pool');
   }
   const excluded = obj.excluded === null ? null : leafItem(obj.excluded, 'excluded');
-  return { draw, uscc, trust, entries, consistency, pool, absent, excluded };
+  return { draw, uscc, trust, checkpoint: obj.checkpoint, cp: checkpoint, entries, proof, pool, absent, excluded };
 }
 
 function proofs(ctx) {
   const t = ctx.trust;
   const known = new Set([t.logKey, ...t.witnesses].map((k) => `${k.name}\n${toHex(k.keyId)}`));
-  const roots = new Map();
-  const out = [];
-  for (const { e, proof } of ctx.p.entries) {
-    try {
-      if (proof.index !== BigInt(e.seq)) throw bad(`证明索引 ${proof.index} 不是条目的 seq`, `proof index ${proof.index} is not the entry's seq`);
-      const { checkpoint, cosigned } = verifyTlogProof(proof, e.hash, t.logKey, t.origin, t.witnesses, 'proofs');
-      if (parseNote(proof.note).signatures.some((s) => !known.has(`${s.name}\n${toHex(s.keyId)}`))) {
-        throw bad('其检查点带有信任策略未列出的密钥的签名', 'its checkpoint carries a signature by a key the trust policy does not name');
-      }
-      if (cosigned.size < t.quorum) throw bad(`其检查点只有 ${cosigned.size} 个见证联署，少于法定数 ${t.quorum}`, `its checkpoint has ${cosigned.size} witness cosignatures, fewer than the quorum ${t.quorum}`);
-      const size = Number(checkpoint.size);
-      if (!roots.has(size)) roots.set(size, checkpoint.root);
-      else if (toHex(roots.get(size)) !== toHex(checkpoint.root)) {
-        out.push(finding('V1.fork', `同一规模 ${size} 的两个检查点根不同（分叉）`, `two checkpoints of size ${size} differ (a fork)`));
-      }
-    } catch (err) {
-      if (!(err instanceof VerifyError)) throw err;
-      out.push(finding('EPROOF.proof', `第 ${e.seq} 条的包含证明无效：${err.zh}`, `the inclusion proof of entry ${e.seq} fails: ${err.en}`));
+  let cp = ctx.p.cp;
+  try {
+    const { note, checkpoint } = verifyCheckpointNote(utf8(ctx.p.checkpoint), t.logKey, t.origin, 'proofs');
+    cp = checkpoint;
+    if (note.signatures.some((s) => !known.has(`${s.name}\n${toHex(s.keyId)}`))) {
+      throw bad('带有信任策略未列出的密钥的签名', 'it carries a signature by a key the trust policy does not name');
     }
+    const cosigned = t.witnesses.length ? verifyCosignatures(note, t.witnesses, 'proofs') : new Map();
+    if (cosigned.size < t.quorum) throw bad(`只有 ${cosigned.size} 个见证联署，少于法定数 ${t.quorum}`, `it has ${cosigned.size} witness cosignatures, fewer than the quorum ${t.quorum}`);
+  } catch (err) {
+    if (!(err instanceof VerifyError)) throw err;
+    return [finding('EPROOF.checkpoint', `检查点（树大小 ${cp.size}）无效：${err.zh}`, `the checkpoint (tree size ${cp.size}) fails: ${err.en}`)];
   }
-  if (out.length) return out;
-  const sizes = [...roots.keys()].sort((a, b) => a - b);
-  const pairs = sizes.slice(1).map((n, i) => `${sizes[i]}/${n}`);
-  for (const pair of pairs) {
-    const [old, nu] = pair.split('/').map(Number);
-    try {
-      if (!ctx.p.consistency.has(pair)) throw bad('缺失', 'missing');
-      verifyConsistency(old, nu, roots.get(old), roots.get(nu), ctx.p.consistency.get(pair), 'proofs');
-    } catch (err) {
-      if (!(err instanceof VerifyError)) throw err;
-      out.push(finding('EPROOF.consistency', `检查点 ${old} 与 ${nu} 之间的一致性证明无效：${err.zh}`, `the consistency proof from checkpoint ${old} to ${nu} fails: ${err.en}`));
-    }
+  try {
+    verifyMultiInclusion(ctx.p.entries.map((x) => x.e.seq), cp.size, ctx.p.entries.map((x) => x.e.hash), ctx.p.proof, cp.root, 'proofs');
+  } catch (err) {
+    if (!(err instanceof VerifyError)) throw err;
+    return [finding('EPROOF.proof', `条目的包含证明无效：${err.zh}`, `the inclusion proof of the entries fails: ${err.en}`)];
   }
-  if ([...ctx.p.consistency.keys()].sort().join() !== [...pairs].sort().join()) {
-    out.push(finding('EPROOF.consistency', '一致性证明与所用检查点不对应', 'the consistency proofs do not link exactly the checkpoints used'));
-  }
-  return out;
+  return [];
 }
 
 function trustVsGenesis(trust, body, beacons) {

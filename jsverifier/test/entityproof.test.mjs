@@ -16,7 +16,7 @@ function text(c) {
 }
 
 test('every entity-proof-v1.json case: exit code, verdict and the failing step', () => {
-  assert.equal(v.cases.length, 25);
+  assert.equal(v.cases.length, 28);
   for (const c of v.cases) {
     const r = verifyEntityProof(text(c), c.pinned ? parseTrust(v.trust[c.log]) : null);
     const failed = r.steps.find((s) => !s.ok);

@@ -8,7 +8,9 @@ failing step. A v2 log's salts and snapshot keys are random, so a new run writes
 bytes with the same verdicts; tests/test_entity_proof.py checks every case (the
 JavaScript checker reads the same file). Case fields: `log` (which trust to pin, or
 `pinned: false`), `proof` (the file's text), or for the oversized case `oversize_of` (the
-named case's text followed by spaces up to MAX + 1 bytes).
+named case's text followed by spaces up to MAX + 1 bytes). `multiproof`: multi-leaf
+inclusion proofs (SPEC.md 22.1) over trees whose leaf `i` is SHA-256(0x00 || decimal
+`i`): the size, the indices, the proof (base64, in SPEC order) and the root.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from ledger import Ledger
 from ledger._draws import snapshot_at
 from ledger._entityproof import make_entity_proof
 from tests.portal_year import DEPT, NEXT_BATCH, NEXT_PLAN, YEAR, build_year
-from verifier._canonical import canonical, dumps
+from verifier._canonical import canonical
 from verifier._entityproof import MAX_BYTES, verify_entity_proof
+from verifier._merkle import MerkleTree, leaf_hash
+from verifier._multiproof import encode_hashes, multi_proof
 from verifier._uscc import uscc_check_char
 
 DRAW = f"{YEAR}-{DEPT}/T1-B1"  # a draw with both drawn and not-drawn companies
@@ -44,6 +48,9 @@ def _absent_code(pool: list[str]) -> str:
 
 
 def _proofs(db: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The four fates' proofs, and two made with the ledger's tree for the tampers: the
+    drawn proof without its reveals but re-proved (a log hiding an entry it holds), and
+    its checkpoint swapped for another published one of another size."""
     led = Ledger(db, create=False)
     try:
         trust = led.trust().to_json()
@@ -57,7 +64,22 @@ def _proofs(db: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
                  "not_drawn": (DRAW, next(u for u in pool if u not in drawn)),
                  "excluded": (EXCLUDING, ex_snap.excluded[0]),
                  "absent": (DRAW, _absent_code(pool))}
-        return trust, {name: make_entity_proof(led, d, u) for name, (d, u) in picks.items()}
+        proofs = {name: make_entity_proof(led, d, u) for name, (d, u) in picks.items()}
+        for code in (u for u in pool if u not in drawn):  # a v2 leaf may leave it open
+            proof = make_entity_proof(led, DRAW, code)
+            answer = verify_entity_proof(canonical(proof)).answer
+            if answer is not None and answer["verdict"] == "not_drawn":
+                proofs["not_drawn"] = proof
+                break
+        hidden = _copy(proofs["drawn"], lambda o: o.update(entries=[
+            e for e in o["entries"] if e["type"] != "draw.revealed"]))
+        size = int(hidden["checkpoint"].split("\n")[1])
+        hidden["proof"] = encode_hashes(multi_proof(
+            led.tree, [e["seq"] for e in hidden["entries"]], size))
+        other = next(n for s, _, n in reversed(led.published_checkpoints()) if s != size)
+        proofs["_hidden"] = hidden
+        proofs["_other_size"] = _copy(proofs["drawn"], lambda o: _set(o, "checkpoint", other))
+        return trust, proofs
     finally:
         led.close()
 
@@ -66,11 +88,9 @@ def _entry_edit(proof: dict[str, Any], type_: str, edit: Callable[[dict[str, Any
                 ) -> dict[str, Any]:
     """A copy whose entry of ``type_`` has its (re-encoded, still canonical) body edited."""
     out = json.loads(json.dumps(proof))
-    for item in out["entries"]:
-        entry = json.loads(item["entry"])
+    for entry in out["entries"]:
         if entry["type"] == type_:
             edit(entry["body"])
-            item["entry"] = dumps(entry).decode()
             return out
     raise AssertionError(type_)
 
@@ -82,7 +102,8 @@ def _copy(proof: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> dict
 
 
 def _flip(h: str) -> str:
-    return ("1" if h[0] == "0" else "0") + h[1:]
+    """Another hash in canonical base64 (the first character changed)."""
+    return ("B" if h[0] == "A" else "A") + h[1:]
 
 
 def _set(obj: dict[str, Any], key: str, value: Any) -> None:
@@ -99,7 +120,7 @@ def _tampered(proofs: dict[str, dict[str, Any]], other: dict[str, Any]
     def leaf_edit(o: dict[str, Any]) -> None:
         leaf = json.loads(o["pool"]["leaf"])
         leaf["unit"] = leaf["unit"] + "X"
-        o["pool"]["leaf"] = dumps(leaf).decode()
+        o["pool"]["leaf"] = canonical(leaf).decode()
 
     def cutoff(body: dict[str, Any]) -> None:
         cut = body["outcome"]["cutoffs"]
@@ -108,17 +129,11 @@ def _tampered(proofs: dict[str, dict[str, Any]], other: dict[str, Any]
     def cosig(o: dict[str, Any]) -> None:
         # Only the log's own signature left: below any quorum of witnesses.
         origin = o["trust"]["origin"]
-        lines = o["entries"][-1]["proof"].split("\n")
-        o["entries"][-1]["proof"] = "\n".join(
-            x for x in lines if not x.startswith("— ") or x.startswith(f"— {origin} "))
+        o["checkpoint"] = "\n".join(x for x in o["checkpoint"].split("\n")
+                                     if not x.startswith("— ") or x.startswith(f"— {origin} "))
 
-    def path(o: dict[str, Any]) -> None:
-        lines = o["entries"][2]["proof"].split("\n")
-        lines[2] = ("B" if lines[2][0] == "A" else "A") + lines[2][1:]
-        o["entries"][2]["proof"] = "\n".join(lines)
-
-    def reveal(o: dict[str, Any]) -> None:
-        o["entries"] = [e for e in o["entries"] if '"type":"draw.revealed"' not in e["entry"]]
+    def swap(o: dict[str, Any]) -> None:
+        o["proof"][0], o["proof"][1] = o["proof"][1], o["proof"][0]
 
     def neighbours(o: dict[str, Any]) -> None:
         o["pool"]["absent"][1] = None
@@ -140,14 +155,31 @@ def _tampered(proofs: dict[str, dict[str, Any]], other: dict[str, Any]
             "proof"].__setitem__(0, _flip(o["excluded"]["proof"][0])))).decode(), 2, "pool"),
         ("cutoffs_edited", "drawn", canonical(_entry_edit(d, "draw.executed", cutoff)).decode(),
          2, "proofs"),
-        ("tlog_path_edited", "drawn", canonical(_copy(d, path)).decode(), 2, "proofs"),
-        ("cosignature_dropped", "drawn", canonical(_copy(d, cosig)).decode(), 2, "proofs"),
-        ("consistency_dropped", "drawn", canonical(_copy(d, lambda o: o["consistency"].pop()))
+        ("proof_node_edited", "drawn", canonical(_copy(d, lambda o: o["proof"].__setitem__(
+            2, _flip(o["proof"][2])))).decode(), 2, "proofs"),
+        ("proof_node_dropped", "drawn", canonical(_copy(d, lambda o: o["proof"].pop(3)))
          .decode(), 2, "proofs"),
-        ("reveal_dropped", "drawn", canonical(_copy(d, reveal)).decode(), 2, "stream"),
+        ("proof_nodes_swapped", "drawn", canonical(_copy(d, swap)).decode(), 2, "proofs"),
+        ("checkpoint_other_size", "drawn", canonical(proofs["_other_size"]).decode(), 2,
+         "proofs"),
+        ("entry_dropped", "drawn", canonical(_copy(d, lambda o: o["entries"].pop(3)))
+         .decode(), 2, "proofs"),
+        ("cosignature_dropped", "drawn", canonical(_copy(d, cosig)).decode(), 2, "proofs"),
+        ("reveal_dropped", "drawn", canonical(proofs["_hidden"]).decode(), 2, "stream"),
         ("trust_quorum_edited", "drawn", canonical(_copy(d, lambda o: _set(
             o["trust"], "quorum", 0))).decode(), 2, "genesis"),
     ]
+
+
+def _multiproofs() -> list[dict[str, Any]]:
+    """Multi-leaf proofs over trees of leaf hashes of the decimals 0, 1, ...: edge shapes,
+    the demo draw's spread, and a log of over a million entries."""
+    shapes = [(1, [0]), (2, [1]), (7, [0, 6]), (8, [3]), (8, list(range(8))), (13, [4, 5, 12]),
+              (505, [0, 34, 382, 416, 429, 446, 479]),
+              (1_000_505, [0, 34, 382, 416, 1_000_429, 1_000_446, 1_000_479])]
+    tree = MerkleTree(leaf_hash(str(i).encode()) for i in range(shapes[-1][0]))
+    return [{"size": n, "indices": idx, "proof": encode_hashes(multi_proof(tree, idx, n)),
+             "root": encode_hashes([tree.root(n)])[0]} for n, idx in shapes]
 
 
 def main() -> None:
@@ -161,6 +193,8 @@ def main() -> None:
             trust, proofs = _proofs(db)
             trusts[log] = trust
             for name, proof in proofs.items():
+                if name.startswith("_"):
+                    continue
                 text = canonical(proof)
                 result = verify_entity_proof(text, None)
                 cases.append({"name": f"{log}-{name}", "log": log, "pinned": True,
@@ -181,7 +215,8 @@ def main() -> None:
                                   "expect": {"exit_code": code, "verdict": None,
                                              "step": step}})
     json.dump({"spec": "SPEC.md section 22", "format": "drawledger/entity-proof/v1",
-               "max_bytes": MAX_BYTES, "trust": trusts, "cases": cases}, sys.stdout,
+               "max_bytes": MAX_BYTES, "trust": trusts, "cases": cases,
+               "multiproof": _multiproofs()}, sys.stdout,
               ensure_ascii=False, indent=1)
     print()
 
