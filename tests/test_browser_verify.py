@@ -2,7 +2,8 @@
 against the portal on real uvicorn: a drawn company's entity proof verifies in the page
 (验证通过), a tampered one fails naming the step (验证失败), and screenshots of the home,
 draw, entity (the drawn company's) and verification pages at 1280 and 390 px go to
-var/screenshots/, each checked to be a PNG of that width.
+var/screenshots/ (and the tampered proof's failing page), each checked to be a PNG of
+that width.
 
 Chromium is driven through its command line (--dump-dom, --screenshot) with a bounded
 virtual time budget; the page fetches the proof and trust.json, then verifies offline.
@@ -123,13 +124,14 @@ def test_page_verifies_a_proof_and_names_the_failing_step(portal: tuple[str, Pat
     obj["pool"]["leaf"] = obj["pool"]["leaf"].replace('"unit":"', '"unit":"X', 1)
     raw = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     data_url = "data:application/json;base64," + base64.b64encode(raw).decode()
-    bad = _browse(root, "--dump-dom", f"{url}/verify/page/verify.html?proof="
-                  + urllib.request.quote(data_url, safe=""))
+    bad_page = f"{url}/verify/page/verify.html?proof=" + urllib.request.quote(data_url, safe="")
+    bad = _browse(root, "--dump-dom", bad_page)
     assert "验证失败" in bad and "pool" in bad, bad[-3000:]
     SHOTS.mkdir(parents=True, exist_ok=True)
     plan_id, _, batch_id = draw.rpartition("/")
     pages = (("home", f"{url}/"), ("draw", f"{url}/draws/{plan_id}/{batch_id}"),
-             ("entity", f"{url}/entity/{uscc}"), ("verification", page))
+             ("entity", f"{url}/entity/{uscc}"), ("verification", page),
+             ("verification-failed", bad_page))
     for width in (1280, 390):
         for name, target in pages:
             shot = SHOTS / f"{name}-{width}.png"

@@ -27,6 +27,14 @@ function line(parent, tag, zh, en, cls) {
   return el;
 }
 
+// The failing step by number and name (its Chinese name is what precedes "：失败"), or the
+// exit code when no step failed (e.g. unverifiable: no trust policy pinned).
+function failedText(result, failed) {
+  if (!failed) return `验证未通过（退出码 ${result.exit_code}）/ not verified (exit ${result.exit_code})`;
+  const n = result.steps.indexOf(failed) + 1;
+  return `验证失败：第 ${n} 步 ${failed.zh.split('：')[0]} / verification failed at step ${n}, ${failed.step}`;
+}
+
 function show(bytes) {
   $('steps').replaceChildren();
   let result;
@@ -47,8 +55,7 @@ function show(bytes) {
   const ok = result.exit_code === 0;
   $('overall').className = ok ? 'pass' : 'fail';
   $('overall').dataset.exit = String(result.exit_code);
-  $('overall').textContent = ok ? '验证通过 / verified' :
-    `验证失败：${failed ? failed.step : ''} / verification failed at step ${failed ? failed.step : ''}`;
+  $('overall').textContent = ok ? '验证通过 / verified' : failedText(result, failed);
   const a = result.answer;
   $('answer').textContent = a && VERDICT[a.verdict] ? `结论：${VERDICT[a.verdict][0]} / answer: ${VERDICT[a.verdict][1]}` : '';
 }
