@@ -7,6 +7,7 @@ import { canonicalBytes, parseJSON } from '../src/canonical.mjs';
 import { toHex } from '../src/bytes.mjs';
 import { verifyEntityProof } from '../src/entityproof.mjs';
 import { parseTrust } from '../src/trust.mjs';
+import { warmBls } from '../src/warm.mjs';
 
 const $ = (id) => document.getElementById(id);
 const VERDICT = {
@@ -78,6 +79,8 @@ async function start() {
   });
   const proof = q.get('proof');
   if (proof) show(new Uint8Array(await (await fetch(proof)).arrayBuffer()));
+  // the first BLS check in a page costs several warm ones: pay it before the user picks a file
+  else setTimeout(() => warmBls(trust ? trust.chains : []), 0);
 }
 
 start();
