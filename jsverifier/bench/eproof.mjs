@@ -1,8 +1,8 @@
 // Timing page for bench/entity_proof.py: the same modules as the verification page
 // (src/entityproof.mjs, src/warm.mjs), timed with performance.now() around each check.
 // window.bench({proof, trust, runs, warmup}) fetches the proof and the trust policy, then:
-// with `warmup`, runs the page's background BLS warm-up first (timed: the cold BLS
-// check) and times the first verification after it (what a user waits after pressing
+// with `warmup`, runs the page's background warm-up first (timed: the first BLS and
+// Ed25519 checks, cold) and times the first verification after it (what a user waits after pressing
 // verify); without, times the first verification cold. Then `runs` warm verifications,
 // and the BLS check of the proof's own beacon alone, warm.
 import { fromHex } from '../src/bytes.mjs';
