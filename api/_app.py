@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
-from typing import Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -39,7 +38,8 @@ from api._submit import Submissions, install_submissions
 from api._tiles import tiles_router
 from api._todo import todo_router
 from ledger import InputError, Ledger
-from ledger._bundle import draw_lines, draw_status_zh, make_bundle
+from ledger._bundle import draw_lines, draw_status_zh
+from ledger._bundlecache import bundle_bytes
 from ledger._checkpointer import Checkpointer, load_witnesses, publication_status
 from ledger._draws import draw_stream
 from ledger._entityproof import make_entity_proof
@@ -60,7 +60,7 @@ def _check_start(db: str, log_key: NoteSigner | None, keys: FilePath | None,
     """Refuse, before serving, a key store whose key is not the genesis's log key or a
     witness list that names a key the genesis does not: an error message, not a failed
     start-up with a traceback (the lifespan checks the key again for app_from_env)."""
-    ledger = Ledger(db, create=False)
+    ledger = Ledger(db, create=False, replay=False)  # the genesis is all it reads
     try:
         if log_key is not None and log_key.verifier.vkey != ledger.genesis()["log_key"]:
             raise InputError(f"key store {keys}: its key is not the log key the genesis "
@@ -269,8 +269,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
                         "bundle": f"/v1/draws/{draw_id}/bundle"})
         return out
 
-    def draw_file(plan_id: str, batch_id: str,
-                  make: Callable[[Ledger, str], dict[str, Any]]) -> bytes:
+    def draw_file(plan_id: str, batch_id: str, make: Callable[[Ledger, str], bytes]) -> bytes:
         """A draw's proof file (bundle or entity proof) as canonical bytes, or the problem:
         no such draw, or none executed under a published checkpoint yet."""
         draw_id = f"{plan_id}/{batch_id}"
@@ -282,7 +281,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
                 raise Problem("no-such-draw", f"没有抽取 {draw_id}（见 /v1/draws）",
                               f"no draw {draw_id} (see /v1/draws)")
             try:
-                return canonical(make(led, draw_id))
+                return make(led, draw_id)
             except InputError as exc:
                 raise Problem("draw-not-ready", f"抽取 {draw_id} 尚无被签名检查点覆盖的执行记录",
                               str(exc)) from None
@@ -290,7 +289,8 @@ def create_app(db: str, keys: FilePath | None = None, *,
     @app.get("/v1/draws/{plan_id}/{batch_id}/bundle")
     def bundle(request: Request, plan_id: str, batch_id: str) -> Response:
         """The draw-proof bundle as of the latest checkpoint: check it with ``python -m
-        verifier bundle FILE``. Built once per checkpoint (ETag; revalidate)."""
+        verifier bundle FILE``. Built once, kept beside the database and served from there
+        while no later entry changes it (ledger._bundlecache; ETag; revalidate)."""
         draw_id = f"{plan_id}/{batch_id}"
         latest = reader().published_checkpoint()
 
@@ -302,7 +302,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
                           "public checks one entity's proof")
 
         item = bundles.get((draw_id, latest[0] if latest else 0),
-                           lambda: draw_file(plan_id, batch_id, make_bundle))
+                           lambda: draw_file(plan_id, batch_id, bundle_bytes))
         name = f"{plan_id}_{batch_id}.draw.json"
         return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
@@ -319,7 +319,7 @@ def create_app(db: str, keys: FilePath | None = None, *,
         latest = reader().published_checkpoint()
 
         item = eproofs.get((draw_id, code, latest[0] if latest else 0), lambda: draw_file(
-            plan_id, batch_id, lambda led, d: make_entity_proof(led, d, code)))
+            plan_id, batch_id, lambda led, d: canonical(make_entity_proof(led, d, code))))
         name = f"{plan_id}_{batch_id}_{code}.entity-proof.json"
         return cached(request, item, "application/json", immutable=False, headers={
             "Content-Disposition": f'attachment; filename="{name}"'})

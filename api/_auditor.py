@@ -18,9 +18,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from api._problems import Problem
 from ledger import InputError, Ledger
-from ledger._bundle import make_bundle
+from ledger._bundlecache import bundle_bytes
 from ledger._draws import draw_stream
-from verifier import canonical
 from verifier._auditreq import parse_request
 from verifier._errors import FormatError
 
@@ -81,7 +80,7 @@ def auditor_router(ledger: Callable[[], Ledger], lock: AbstractContextManager[An
             if draw_stream(plan_id, batch_id) not in led.state.draws:
                 raise Problem("no-such-draw", f"没有抽取 {draw_id}", f"no draw {draw_id}")
             try:
-                body = canonical(make_bundle(led, draw_id))
+                body = bundle_bytes(led, draw_id)
             except InputError as exc:
                 raise Problem("draw-not-ready", f"抽取 {draw_id} 尚不可证明",
                               str(exc)) from None

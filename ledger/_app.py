@@ -30,6 +30,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError as ESIntegrityError
 from eventsourcing.persistence import StoredEvent
 
+from ledger import _replaystate as replaystate
 from ledger._errors import ImportRejectedError, InputError, NoLogError, RejectedError, StorageError
 from ledger._import import MAX_ERRORS
 from ledger._model import Record, Stated, StatementMapper
@@ -70,12 +71,14 @@ from verifier import (
     verify_note,
 )
 from verifier._bodies import body_errors as _default_body_rules
-from verifier._canonical import check_unicode, encode_text, loads
+from verifier._canonical import check_unicode, encode_text
 from verifier._deadlines import received_on_finding
 from verifier._drawaudit import redraw_finding
 from verifier._entry import Entry, entry_hash
 from verifier._opener import opening_line
+from verifier._pipeline import entry_of
 from verifier._resultaudit import second_record_finding
+from verifier._resume import StateError
 from verifier._sealed import SPEC_V2, Opening, SealError, log_spec, seal_body, unseal
 from verifier._state import VIOLATION
 from verifier._trust import chain_from_json
@@ -83,6 +86,7 @@ from verifier._trust import chain_from_json
 __all__ = ["ImportResult", "Ledger", "db_env", "require_log"]
 
 _PAGE = 10_000
+SAVE_EVERY = 50_000  # entries a log grows by before its replay state is saved again
 Recorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
 
 
@@ -164,10 +168,16 @@ class Ledger(Application[str]):
     name = "drawledger"
 
     def __init__(self, db: str, *, clock: Callable[[], datetime] | None = None,
-                 env: dict[str, str] | None = None, create: bool = True) -> None:
+                 env: dict[str, str] | None = None, create: bool = True,
+                 resume: bool = True, replay: bool = True) -> None:
         """Open the log in ``db``; ``create=False`` raises NoLogError when there is none
         there instead of making an empty one (every CLI command but ``init`` and ``demo``,
-        and the API: a mistyped ``--db`` must not serve an empty log)."""
+        and the API: a mistyped ``--db`` must not serve an empty log).
+
+        The replay starts from the state saved beside the database at a checkpoint
+        (ledger._replaystate) unless ``resume`` is False; a state that does not match the
+        log is logged and the log replayed in full. ``replay=False`` reads only the
+        genesis (for ``genesis`` and ``trust``): a check before serving."""
         if os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").lower() in ("y", "yes", "1", "true"):
             raise StorageError("POSTGRES_ENABLE_DB_FUNCTIONS skips the table lock and would "
                                "let readers miss entries; unset it")
@@ -183,7 +193,65 @@ class Ledger(Application[str]):
         self.state = LogState()
         self.tree = MerkleTree()
         self.openings = OpeningStore(db, merged)
+        # Beside the database: the saved replay (and, next to it, the bundles built once).
+        self.state_file = replaystate.state_path(db) if replay else None
+        self._state_path = self.state_file if resume else None
+        self._saved = 0  # the size of the replay state saved or loaded
+        if not replay:
+            for seq, entry, body in self.logical_entries(0, 1):
+                self.state.apply(seq, entry.stream, entry.version, entry.type, entry.actor,
+                                 body, entry.sig)
+            return
+        if self._state_path is not None:
+            self._resume(self._state_path)
         self._refresh()
+
+    def _resume(self, path: Path) -> None:
+        try:
+            found = replaystate.load(self, path)
+        except StateError as exc:
+            replaystate.log.warning("%s；全部重放 / %s; replaying the whole log", exc.zh, exc.en)
+            return
+        if found is not None:
+            self.state, self.tree = found
+            self._saved = self.tree.size
+
+    def save_state(self, *, force: bool = False) -> bool:
+        """Save the replay beside the database when the tree stands at a stored
+        checkpoint and has grown by an eighth (at least ``SAVE_EVERY`` entries) since the
+        state saved last, or at all with ``force``; whether it was saved. Never raises
+        for a file that cannot be written: logged, the next open replays more."""
+        path = self._state_path
+        if path is None:
+            return False
+        with self._lock:
+            size = self.tree.size
+            grown = size - self._saved
+            if grown <= 0 or (not force and grown < max(SAVE_EVERY, self._saved // 8)):
+                return False
+            latest = self.chain.latest_checkpoint()
+            if latest is None or latest[0] != size or latest[1] != self.tree.root() \
+                    or replaystate.saved_size(path, self) >= size:  # another process's is there
+                return False
+            if self.state.body_check is not _default_body_rules:
+                return False  # rules of a caller's own (a test's): not the log's replay
+            try:
+                replaystate.save(self, path)
+            except Exception as exc:  # an optimisation: never a reason to fail
+                replaystate.log.warning("无法保存重放状态 %s / cannot save the replay state %s: "
+                                        "%s", path, path, exc)
+                return False
+            self._saved = size
+            return True
+
+    def close(self) -> None:
+        """Save the replay if it stands at a checkpoint and grew, then close."""
+        if getattr(self, "_state_path", None) is not None:
+            try:
+                self.save_state(force=True)
+            finally:
+                self._state_path = None  # closed: a second close (``__del__``) saves nothing
+        super().close()
 
     # -- eventsourcing hooks ------------------------------------------------------------
     def construct_mapper(self) -> StatementMapper:
@@ -748,6 +816,7 @@ class Ledger(Application[str]):
             if latest is not None and latest[0] >= cp.size:
                 return False
             raise
+        self.save_state()
         return True
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
@@ -918,9 +987,7 @@ def own_entry(raw: bytes) -> Entry:
     it from the stored statement and matched it to its recorded chain hash: its fields by
     the plain decoder. ``parse_entry``'s canonical-profile checks are the verifier's (the
     audit runs them on every entry); here they doubled the cost of opening a large log."""
-    o = loads(raw)  # the verifier's codec (orjson when installed)
-    return Entry(o["seq"], o["prev"], o["time"], o["stream"], o["version"], o["type"],
-                 o["actor"], o["body"], o["sig"], raw, entry_hash(raw))
+    return entry_of(raw, entry_hash(raw), canonical=False)
 
 
 # Import rows whose body rules are exactly ``verifier._registry.check_body``'s errors under

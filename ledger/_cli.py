@@ -32,7 +32,8 @@ from ledger._admin import (
     receive_plan,
 )
 from ledger._app import Ledger, require_log
-from ledger._bundle import draw_lines, draw_status_text, make_bundle
+from ledger._bundle import draw_lines, draw_status_text
+from ledger._bundlecache import bundle_bytes
 from ledger._checkpointer import Checkpointer, load_witnesses
 from ledger._demo import DEFAULT_ORIGIN, TRIAL_PARTIES, Parties, build_demo, init_log
 from ledger._entityproof import make_entity_proof
@@ -201,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
             except BrokenPipeError:  # `drawledger draws | head`: the reader has enough
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         elif args.command == "bundle":
-            data = canonical(make_bundle(ledger, args.draw_id))
+            data = bundle_bytes(ledger, args.draw_id)  # built once, then from the cache
             Path(args.out_file).write_bytes(data)
             print(f"已写出抽取证明包 / wrote the draw-proof bundle {args.out_file} "
                   f"({len(data)} bytes); 核验 / check: python -m verifier bundle "

@@ -81,8 +81,17 @@ class _Indexed(dict[Any, Any]):
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled and copied as its items, re-indexed as they are put back."""
-        return type(self), (), None, None, iter(list(self.items()))
+        """Pickled and copied as its items and its groups as they stand: re-indexing a
+        million targets one by one made loading a saved replay state slow."""
+        return _restore, (type(self), dict.copy(self), dict(vars(self)))
+
+
+def _restore(cls: type[_Indexed], items: dict[Any, Any], attrs: dict[str, Any]) -> _Indexed:
+    """An index rebuilt from its pickled items and groups (``_Indexed.__reduce__``)."""
+    obj = cls.__new__(cls)
+    dict.update(obj, items)
+    vars(obj).update(attrs)
+    return obj
 
 
 class TargetIndex(_Indexed):

@@ -14,6 +14,7 @@ constructing a new one: it is the cheapest way to hash with ``hashlib``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 
 from verifier._errors import FormatError, ProofError
@@ -93,6 +94,22 @@ class MerkleTree:
     def size(self) -> int:
         """Number of leaves."""
         return len(self._levels[0])
+
+    def pack(self) -> list[bytes]:
+        """Every level's hashes, concatenated: what a saved replay state keeps (a list of
+        a few large strings pickles and loads far faster than millions of small ones)."""
+        return [b"".join(level) for level in self._levels]
+
+    @classmethod
+    def unpack(cls, packed: list[bytes]) -> MerkleTree:
+        """The tree ``pack`` gave; FormatError when the levels cannot be one."""
+        tree = cls()
+        levels = [[p[i:i + HASH_SIZE] for i in range(0, len(p), HASH_SIZE)] for p in packed]
+        if not levels or any(len(p) % HASH_SIZE for p in packed) or any(
+                len(up) != len(cur) // 2 for cur, up in itertools.pairwise(levels)):
+            raise FormatError("packed tree: its levels do not make a Merkle tree")
+        tree._levels = levels
+        return tree
 
     def append(self, leaf: bytes) -> None:
         """Append one leaf hash; hashes each subtree the moment it becomes complete."""

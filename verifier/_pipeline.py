@@ -101,12 +101,13 @@ def decode_chunk(lines: list[Any], keys: dict[str, bytes], signatures: bool,
     return out
 
 
-def entry_of(raw: bytes, leaf: bytes) -> Entry:
+def entry_of(raw: bytes, leaf: bytes, *, canonical: bool = True) -> Entry:
     """The Entry of a line ``decode_chunk`` found valid (so canonical, every field of
-    its type), decoded again without the checks."""
+    its type), decoded again without the checks; ``canonical=False`` for bytes known
+    valid by other means (a ledger's own entries) but not proven canonical here."""
     o = loads(raw)
     return Entry(o["seq"], o["prev"], o["time"], o["stream"], o["version"], o["type"],
-                 o["actor"], o["body"], o["sig"], raw, leaf, True)
+                 o["actor"], o["body"], o["sig"], raw, leaf, canonical)
 
 
 def _start(name: str) -> None:

@@ -68,11 +68,17 @@ class AuditState:
     offset: int
     payload: bytes
     verifier: str = __version__
+    # What wrote it, beyond the verifier's version: the write side keys its state by the
+    # hash of its code (ledger._replaystate), so a state of other code is refused.
+    code: str = ""
 
     def header(self) -> dict[str, Any]:
-        return {"format": FORMAT, "verifier": self.verifier, "size": self.size,
+        head = {"format": FORMAT, "verifier": self.verifier, "size": self.size,
                 "root": base64.b64encode(self.root).decode(), "origin": self.origin,
                 "trust": self.trust, "options": self.options, "offset": self.offset}
+        if self.code:
+            head["code"] = self.code
+        return head
 
 
 def trust_id(trust: Trust | None) -> str:
@@ -210,7 +216,8 @@ def load_state(path: str | os.PathLike[str]) -> AuditState:
     try:
         return AuditState(int(head["size"]), base64.b64decode(head["root"], validate=True),
                           head["origin"], str(head["trust"]), dict(head["options"]),
-                          int(head["offset"]), payload, str(head["verifier"]))
+                          int(head["offset"]), payload, str(head["verifier"]),
+                          str(head.get("code", "")))
     except (ValueError, KeyError, TypeError):
         raise StateError(f"审计状态 {p} 的头部字段不全", f"the header of audit state {p} "
                          "lacks a field") from None
