@@ -142,6 +142,22 @@ def peak_rss(export: Path, workers: int) -> tuple[int, float]:
     return int(code), int(kib) / 1024
 
 
+def batch_end(path: Path, count: int) -> int:
+    """The least cut at or after ``count`` entries that splits no batch (a cut batch is an
+    integrity finding: its signature covers members the cut export lacks)."""
+    with path.open("rb") as fh:
+        for index, line in enumerate(fh):
+            if index + 1 < count:
+                continue
+            sid = json.loads(line)["sig"]["sid"]
+            if not sid.startswith("batch/"):
+                return index + 1
+            _, _, member, members = sid.split("/")
+            if int(member) == int(members) - 1:
+                return index + 1
+    return count
+
+
 def api_start(root: Path) -> float:
     """Seconds from launching ``python -m api`` on the year's database until /v1/status
     answers; the server is then stopped (SIGTERM: the ledger saves its state on close)."""
@@ -247,7 +263,8 @@ def main() -> None:
           f"than 1: {'yes' if w2 < w1 else 'NO'} ({w1 / w2:.2f}x)")
 
     per: list[float] = []
-    for count in sorted({min(n, 100_000), min(n, 300_000), n}):
+    for count in sorted({batch_end(path, min(n, 100_000)), batch_end(path, min(n, 300_000)),
+                         n}):
         notes = covered(cps, count)
         walls = []
         for _ in range(args.runs):
