@@ -118,6 +118,38 @@ def test_resumed_audit_parses_only_the_new_lines(year: tuple[Path, Parties]) -> 
     assert report.state is not None and report.state.size == len(lines)
 
 
+def test_expect_saves_once_at_the_last_checkpoint(year: tuple[Path, Parties],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Told how many entries the log holds, the audit pickles its replay once, at the
+    last checkpoint within them, and that state is the one saving at every checkpoint
+    ends with (the CLI counts the lines for --state; a year with thousands of checkpoints
+    would otherwise spend most of its time pickling)."""
+    import verifier._audit as audit_module
+    trust, cps, data = _inputs(year[0])
+    count = data.count(b"\n")
+    every = audit(read_lines(io.BytesIO(data)), cps, trust, clock=CLOCK, save=True)
+    made = 0
+    real = audit_module.dumps
+
+    def counted(obj: Any) -> bytes:
+        nonlocal made
+        made += 1
+        return real(obj)
+    monkeypatch.setattr(audit_module, "dumps", counted)
+    once = audit(read_lines(io.BytesIO(data)), cps, trust, clock=CLOCK, save=True,
+                 expect=count)
+    assert made == 1 and len({note_size(Path(n)) for n, _ in cps}) >= 10
+    assert every.state is not None and once.state is not None
+    assert once.state.header() == every.state.header()
+    assert once.to_json() == every.to_json()
+    # The two states resume alike (their pickles need not be byte-equal: memo order).
+    tail = data[once.state.offset:]
+    assert (audit(read_lines(io.BytesIO(tail)), cps, trust, clock=CLOCK,
+                  resume=once.state).to_json()
+            == audit(read_lines(io.BytesIO(tail)), cps, trust, clock=CLOCK,
+                     resume=every.state).to_json() == every.to_json())
+
+
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "verifier", "audit", *map(str, args)],
                           capture_output=True, text=True, cwd=Path(__file__).parent.parent,

@@ -302,7 +302,7 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
           max_findings: int = 1000, workers: int = 0,
           outside: Sequence[tuple[str, bytes]] = (), now: datetime | None = None,
           clock: float | None = None, receipts: Sequence[tuple[str, Promise]] = (),
-          resume: AuditState | None = None, save: bool = False,
+          resume: AuditState | None = None, save: bool = False, expect: int | None = None,
           openings: Iterable[object] | None = None) -> Report:
     """Replay an export: ``lines`` as read from entries.jsonl (each with its newline).
 
@@ -355,6 +355,9 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
              else clock) + COSIGNATURE_SKEW
     now_sources = _cosignature_times(pending, trust, limit, report)
     pending.sort(key=lambda c: c.checkpoint.size)
+    within = [c.checkpoint.size for c in pending
+              if expect is None or c.checkpoint.size <= expect]
+    save_from = within[-1] if expect is not None and within else 0
     state = LogState()
     if not body_rules:
         state.body_check = None
@@ -495,7 +498,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     f"entries; if the checkpoint is genuine the difference lies in entries "
                     f"{verified_from}..{acc.size - 1}, otherwise the log signed a fork",
                     seq_end=acc.size - 1))
-        if save and verified_from == acc.size and acc.size in roots and state.batch is None:
+        if (save and verified_from == acc.size and acc.size in roots and state.batch is None
+                and acc.size >= save_from):
             # Between statements at a verified checkpoint: a point the next run resumes at.
             report.state = AuditState(
                 acc.size, roots[acc.size], state.origin, trust_id(trust),

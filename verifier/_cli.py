@@ -357,6 +357,8 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
                     if openings_file.is_file() else None)
         lines = read_lines(fh) if resume is None else _after(fh, resume, entries)
         total -= resume.offset if resume is not None else 0
+        expect = (_count_lines(fh, resume.offset) + resume.size if resume is not None
+                  else _count_lines(fh, 0)) if args.state else None
         if sys.stderr.isatty() or os.environ.get("DRAWLEDGER_PROGRESS"):
             lines = _progress(lines, total, sys.stderr)
         workers = _workers(args)
@@ -364,7 +366,7 @@ def _audit_export(args: argparse.Namespace) -> tuple[Report, str]:
             report = audit(lines, checkpoints, trust, signatures=not args.no_signatures,
                            body_rules=not args.no_body_rules, workers=workers,
                            outside=outside, now=now, receipts=promises, resume=resume,
-                           save=bool(args.state), openings=openings)
+                           save=bool(args.state), expect=expect, openings=openings)
         except StateError as exc:
             raise _Usage(exc.zh, exc.en) from None
     if args.state:
@@ -381,6 +383,18 @@ def _load_resume(name: str) -> AuditState | None:
     except StateError as exc:
         raise _Usage(exc.zh, exc.en) from None
     return state
+
+
+def _count_lines(fh: IO[bytes], start: int) -> int:
+    """Newlines from byte ``start`` to the end (the file's position is kept): with --state
+    the audit then saves its state once, at the last checkpoint, not at every one."""
+    here = fh.tell()
+    fh.seek(start)
+    count = 0
+    while block := fh.read(1 << 22):
+        count += block.count(b"\n")
+    fh.seek(here)
+    return count
 
 
 def _after(fh: IO[bytes], state: AuditState, entries: Path) -> Iterator[bytes | Oversize]:

@@ -212,7 +212,8 @@ class Monitor:
                     yield line
 
         _, notes, found = tile_checkpoints(self.source)
-        report = audit(lines(), notes, self.trust, workers=0, resume=resume, save=True)
+        report = audit(lines(), notes, self.trust, workers=0, resume=resume, save=True,
+                       expect=cp.size)
         return MerkleTree(leaves), report, [*found, *replay.finish(), *report.findings]
 
     def _advance(self, out: Round, text: str, cp: Checkpoint) -> None:
