@@ -44,7 +44,7 @@ run: install
 	$(BIN)/python -m api --db $(DEMO) --keys $(DEMO_DIR)/parties/log --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check verifier regfile ledger api client tests bench
+	$(BIN)/ruff check verifier regfile ledger api client witness drawledger tests bench
 
 types: install
 	$(BIN)/mypy

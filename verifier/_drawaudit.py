@@ -476,9 +476,11 @@ class DrawAuditor:
         verdict = verify_beacon(chain, Beacon(int(beacon.get("round", 0)), signature, prev))
         if verdict == "unverifiable":
             out.append(Finding("V5.beacon", UNVERIFIABLE, seq,
-                               f"批次 {who} 的信标签名无法核验（未安装 BLS 验证库）",
-                               f"batch {who}: the beacon signature cannot be checked (no BLS "
-                               "library installed: pip install 'drawledger[beacon]')"))
+                               f"批次 {who} 的信标签名无法核验（缺少 BLS 验证库 "
+                               "py_arkworks_bls12381：重新安装 pip install drawledger）",
+                               f"batch {who}: the beacon signature cannot be checked (the BLS "
+                               "library py_arkworks_bls12381 is missing: reinstall with pip "
+                               "install drawledger)"))
         elif verdict != "ok":
             out.append(_v("V5.beacon", seq, f"批次 {who} 的信标签名无效",
                           f"batch {who}: the beacon signature does not verify for chain "
