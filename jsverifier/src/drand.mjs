@@ -145,10 +145,35 @@ export function verifyBeacon(chain, beacon) {
   }
   if (sig.is0()) return BAD;
   try {
-    return mode.verify(sig, mode.hash(message, s.dst), pk) ? OK : BAD;
+    const hm = mode.hash(message, s.dst);
+    if (s.sigOnG1) return verifyShort(chain, pk, sig, hm) ? OK : BAD;
+    return mode.verify(sig, hm, pk) ? OK : BAD;
   } catch {
     return BAD;
   }
+}
+
+// The pairing's line coefficients for the two fixed G2 points of a signature on G1 (the
+// negated chain key and the generator), computed once per key: noble's verify recomputes
+// them and re-checks both points' subgroup membership at every call, which is most of a
+// first check's cost. The points were checked when decoded (publicKey, fromBytes) and the
+// message point comes from hash-to-curve, so the product below is the one noble's
+// shortSignatures.verify computes: e(H(m), -pk) * e(sig, G2) == 1.
+const pairingCache = new Map();
+let generatorLines = null;
+
+function verifyShort(chain, pk, sig, hm) {
+  const { G2, fields, millerLoopBatch, utils } = bls12_381;
+  let keyLines = pairingCache.get(chain.public_key);
+  if (!keyLines) {
+    keyLines = utils.calcPairingPrecomputes(pk.negate());
+    pairingCache.set(chain.public_key, keyLines);
+  }
+  generatorLines ??= utils.calcPairingPrecomputes(G2.Point.BASE);
+  if (hm.is0()) return false;
+  const h = hm.toAffine();
+  const g = sig.toAffine();
+  return fields.Fp12.eql(millerLoopBatch([[keyLines, h.x, h.y], [generatorLines, g.x, g.y]], true), fields.Fp12.ONE);
 }
 
 /** The chain pinned under a chain hash (from KNOWN_CHAINS and the extra pinned ones), or null. */
