@@ -10,10 +10,14 @@ companies, a v1 log with real signed entries and witnessed checkpoints), then th
 bureau imports N more companies into its registry line ZC-SCJGJ/F (one signed batch
 import, N entries), files, has received and publishes a plan for the next year whose one
 batch draws from that line, commits, reveals and executes the draw on a beacon round of
-the demo's chain (BLS12-381, bls-unchained-g1-rfc9380), and the witnesses cosign. So the
-log holds N + about 5,500 entries, the genesis and keys at its start and the plan and
-draw after the import, and the pool is N plus the demo's ZC-SCJGJ/F companies (printed
-as the commitment's pool.size). The batch samples 1 ppm per risk class, rounded up: one
+the demo's chain, and the witnesses cosign. So the log holds N + about 660 entries, the
+genesis and keys at its start and the plan and draw after the import, and the pool is N
+plus the demo's 18 ZC-SCJGJ/F companies (printed as the commitment's pool.size). What is
+made up, as in the demo: the companies (generated codes and names) and the beacon chain
+(ledger._demo's DevBeacon: a real BLS12-381 bls-unchained-g1-rfc9380 chain, the same
+check as quicknet's, but signed locally, not by drand). The proof uses the first
+checkpoint after the draw, so the draw's entries sit at that tree's right edge whatever
+the log grows to later. The batch samples 1 ppm per risk class, rounded up: one
 company per stratum, four in all at every N, as the demo's draws pick a handful. The
 execution entry lists every selected company, so the proof grows with the SAMPLE (the
 bytes per selected company are printed): the 20 KB figure holds for such a sample.
