@@ -25,7 +25,7 @@ from pathlib import Path as FilePath
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
@@ -159,6 +159,12 @@ def create_app(db: str, keys: FilePath | None = None, *,
         if (jsverifier / part).is_dir():
             app.mount(f"/verify/{part}", StaticFiles(directory=jsverifier / part),
                       name=f"verify-{part}")
+
+    @app.get("/verify", include_in_schema=False)
+    @app.get("/verify/", include_in_schema=False)
+    def verify_page() -> RedirectResponse:
+        """The short address of the verification page (the one people type or print)."""
+        return RedirectResponse("/verify/page/verify.html", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

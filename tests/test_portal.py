@@ -296,3 +296,14 @@ def test_pages_are_gzipped_and_revalidated(served: int) -> None:
     assert "content-encoding" not in headers and body == page
     status, headers, _ = _get(served, "/healthz", {"Accept-Encoding": "gzip"})
     assert status == 200 and "content-encoding" not in headers  # small: not compressed
+
+
+def test_the_verification_page_has_a_short_address(year: tuple[TestClient, Ledger]) -> None:
+    """/verify (what people type or print) leads to the page that checks a proof."""
+    client, _ = year
+    for short in ("/verify", "/verify/"):
+        moved = client.get(short, follow_redirects=False)
+        assert moved.status_code == 307
+        assert moved.headers["location"] == "/verify/page/verify.html"
+    page = client.get("/verify/")
+    assert page.status_code == 200 and "验证" in page.text
