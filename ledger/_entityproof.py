@@ -12,19 +12,29 @@ either.
 from __future__ import annotations
 
 import bisect
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger._app import Ledger, own_entry
 from ledger._bundle import draw_to_prove
 from ledger._draws import snapshot_at
 from ledger._errors import InputError
+from ledger._poolcache import PoolFile, pool_path, write_pool
 from verifier._canonical import canonical, loads
 from verifier._draw import Snapshot, pool_leaf_hashes
 from verifier._entityproof import FORMAT, normalise_uscc
-from verifier._merkle import MerkleTree, leaf_hash
-from verifier._multiproof import encode_hashes, multi_proof
+from verifier._errors import FormatError, ProofError
+from verifier._merkle import MerkleTree, leaf_hash, verify_inclusion
+from verifier._multiproof import decode_hashes, encode_hashes, multi_proof
+from verifier._state import DrawInfo
 
 __all__ = ["make_entity_proof"]
+
+log = logging.getLogger("drawledger.ledger")
 
 # After the first execution, only these entries of the stream speak of one entity.
 _ABOUT_ENTITY = frozenset({"draw.unfillable", "draw.substituted"})
@@ -38,29 +48,17 @@ def make_entity_proof(ledger: Ledger, draw_id: str, uscc: str) -> dict[str, Any]
     if error is not None:
         raise InputError(error[1])
     plan_id, batch_id, stream, info, checkpoints = draw_to_prove(ledger, draw_id)
-    plan_seq = info.commit.get("plan_seq")
-    wanted: list[tuple[int, bytes]] = []
-    keys: set[str] = set()
-    registrations: list[tuple[int, bytes, str]] = []
-    executed = published = False
-    for seq, raw in ledger.entries(0, checkpoints[-1][0]):
-        e = own_entry(raw)
-        if e.type == "key.registered":
-            registrations.append((seq, raw, str(e.body.get("name"))))
-        keep = seq == 0 or seq == plan_seq
-        if e.stream == f"plan/{plan_id}" and e.type == "plan.published" and not published \
-                and seq < info.commit_seq:
-            keep = published = True
-        if e.stream == stream:
-            keep = keep or not executed or (e.type in _ABOUT_ENTITY
-                                            and e.body.get("uscc") == code)
-            executed = executed or e.type == "draw.executed"
-        if keep:
-            wanted.append((seq, raw))
-            keys.add(e.sig["key"])
-    if not executed:
+    scan = _scanned(ledger, draw_id, plan_id, stream, info, checkpoints[-1][0])
+    if not scan.executed:
         raise InputError(f"draw {draw_id} has no checkpointed execution yet: run "
                          "`drawledger checkpoint` after the draw")
+    wanted = [(seq, raw) for seq, raw, _ in scan.common]
+    keys = {key for _, _, key in scan.common}
+    for seq, raw, key, about in scan.later:
+        if about == code:
+            wanted.append((seq, raw))
+            keys.add(key)
+    registrations = scan.registrations
     wanted.extend((seq, raw) for seq, raw, name in registrations if name in keys)
     wanted.sort()
     # One checkpoint for all entries: the first published one covering the last of them.
@@ -68,15 +66,126 @@ def make_entity_proof(ledger: Ledger, draw_id: str, uscc: str) -> dict[str, Any]
     entries = [loads(raw) for _, raw in wanted]
     assert [canonical(e) for e in entries] == [raw for _, raw in wanted]
     proof = multi_proof(ledger.tree, [seq for seq, _ in wanted], size)
-    snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
-    pool, excluded = _pool_evidence(snapshot, code), None
+    pool, excluded = _pool_and_excluded(ledger, info, plan_id, batch_id, code)
+    return {"format": FORMAT, "draw": draw_id, "uscc": code,
+            "trust": ledger.trust().to_json(), "checkpoint": note, "entries": entries,
+            "proof": encode_hashes(proof), "pool": pool, "excluded": excluded}
+
+
+@dataclass
+class _Scan:
+    """What a draw's entity proofs take from the log up to ``size`` (the entries the
+    proofs of every entity share, the stream's later entries about one entity each, the
+    key registrations): read once per process and extended as the log grows, so the API
+    reads the log once per draw, not once per company asking."""
+
+    size: int = 0
+    common: list[tuple[int, bytes, str]] = field(default_factory=list)
+    later: list[tuple[int, bytes, str, object]] = field(default_factory=list)
+    registrations: list[tuple[int, bytes, str]] = field(default_factory=list)
+    executed: bool = False
+    published: bool = False
+
+
+_scans: weakref.WeakKeyDictionary[Ledger, dict[str, _Scan]] = weakref.WeakKeyDictionary()
+_scan_lock = threading.Lock()
+
+
+def _scanned(ledger: Ledger, draw_id: str, plan_id: str, stream: str, info: DrawInfo,
+             size: int) -> _Scan:
+    """The draw's scan, read on to ``size`` entries."""
+    with _scan_lock:
+        scan = _scans.setdefault(ledger, {}).setdefault(draw_id, _Scan())
+        plan_seq = info.commit.get("plan_seq")
+        for seq, raw in ledger.entries(scan.size, size):
+            e = own_entry(raw)
+            key = str(e.sig["key"])
+            if e.type == "key.registered":
+                scan.registrations.append((seq, raw, str(e.body.get("name"))))
+            keep = seq == 0 or seq == plan_seq
+            if e.stream == f"plan/{plan_id}" and e.type == "plan.published" \
+                    and not scan.published and seq < info.commit_seq:
+                keep = scan.published = True
+            if e.stream == stream:
+                if scan.executed and not keep:
+                    if e.type in _ABOUT_ENTITY:
+                        scan.later.append((seq, raw, key, e.body.get("uscc")))
+                    continue
+                keep = True
+                scan.executed = scan.executed or e.type == "draw.executed"
+            if keep:
+                scan.common.append((seq, raw, key))
+        scan.size = max(scan.size, size)
+        return scan
+
+
+def _pool_and_excluded(ledger: Ledger, info: DrawInfo, plan_id: str, batch_id: str,
+                       code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``pool`` and ``excluded`` members of the proof: from the draw's pool file
+    (ledger._poolcache) when it gives leaves and proofs that check against the
+    commitment, else from the snapshot replayed up to the commitment (which then writes
+    the file for the next proof)."""
+    path = pool_path(ledger, ledger.tree.leaf(info.commit_seq))
+    for attempt in ("file", "replay"):
+        if path is None or attempt == "replay":
+            snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
+            if path is None:
+                return _from_snapshot(snapshot, code)
+            write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
+                       snapshot.excluded)
+        try:
+            pool_file = PoolFile(path)
+        except (OSError, FormatError):
+            continue
+        try:
+            found = _from_file(pool_file, code, info.commit)
+        finally:
+            pool_file.close()
+        if found is not None:
+            return found
+        log.warning("pool file %s does not match the commitment of %s/%s: rebuilt", path,
+                    plan_id, batch_id)
+    raise InputError(f"draw {plan_id}/{batch_id}: its pool does not match its commitment")
+
+
+def _from_snapshot(snapshot: Snapshot, code: str
+                   ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    excluded = None
     if code in snapshot.excluded:
         leaves = snapshot.leaves(pool=False)["excluded"]
         excluded = _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves,
                               snapshot.excluded.index(code))
-    return {"format": FORMAT, "draw": draw_id, "uscc": code,
-            "trust": ledger.trust().to_json(), "checkpoint": note, "entries": entries,
-            "proof": encode_hashes(proof), "pool": pool, "excluded": excluded}
+    return _pool_evidence(snapshot, code), excluded
+
+
+def _from_file(pool_file: PoolFile, code: str, commit: dict[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The evidence read from a pool file, or None unless every leaf and proof in it is
+    the committed one (root and size) and every leaf names the USCC the file says."""
+    pool = _evidence(pool_file.count, pool_file.uscc, pool_file.leaf, pool_file.tree, code)
+    items = [pool] if "absent" not in pool else [i for i in pool["absent"] if i]
+    excluded = None
+    if code in pool_file.excluded:
+        leaves = Snapshot([], [], {}, list(pool_file.excluded)).leaves(pool=False)["excluded"]
+        excluded = _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves,
+                              sorted(pool_file.excluded).index(code))
+    for name, checked in (("pool", items), ("excluded", [excluded] if excluded else [])):
+        committed = commit.get(name) or {}
+        try:
+            root = bytes.fromhex(str(committed.get("root")))
+            for item in checked:
+                leaf = item["leaf"].encode()
+                if name == "pool" and loads(leaf).get("uscc") != pool_file.uscc(
+                        item["index"]):
+                    return None
+                verify_inclusion(item["index"], int(committed.get("size", -1)),
+                                 leaf_hash(leaf), decode_hashes(item["proof"], f"{name} proof"),
+                                 root)
+        except (ValueError, TypeError, FormatError, ProofError):
+            return None
+    if int((commit.get("excluded") or {}).get("size", -1)) != len(pool_file.excluded):
+        return None
+    return pool, excluded
 
 
 def _leaf_item(tree: MerkleTree, leaves: list[bytes], index: int) -> dict[str, Any]:
@@ -87,18 +196,26 @@ def _leaf_item(tree: MerkleTree, leaves: list[bytes], index: int) -> dict[str, A
 def _pool_evidence(snapshot: Snapshot, code: str) -> dict[str, Any]:
     """The entity's leaf and inclusion proof, or its two neighbours in USCC order (their
     leaves and proofs), which show that no leaf between them holds it."""
-    tree = MerkleTree(pool_leaf_hashes(snapshot.pool, snapshot.key))
-    usccs = [m.uscc for m in snapshot.pool]
-    i = bisect.bisect_left(usccs, code)
+    pool, key = snapshot.pool, snapshot.key
+
+    def leaf(k: int) -> bytes:
+        return Snapshot([pool[k]], [], {}, [], key).leaves()["pool"][0]
+    return _evidence(len(pool), lambda k: pool[k].uscc, leaf,
+                     MerkleTree(pool_leaf_hashes(pool, key)), code)
+
+
+def _evidence(count: int, uscc: Callable[[int], str], leaf: Callable[[int], bytes],
+              tree: MerkleTree, code: str) -> dict[str, Any]:
+    """``_pool_evidence`` over any sorted pool: ``uscc(k)`` and ``leaf(k)`` of member k."""
+    i = bisect.bisect_left(range(count), code, key=uscc)
 
     def item(k: int) -> dict[str, Any] | None:
-        if not 0 <= k < len(usccs):
+        if not 0 <= k < count:
             return None
-        one = Snapshot([snapshot.pool[k]], [], {}, [], snapshot.key).leaves()["pool"]
-        return {"index": k, "leaf": one[0].decode(),
+        return {"index": k, "leaf": leaf(k).decode(),
                 "proof": encode_hashes(tree.inclusion_proof(k))}
 
-    if i < len(usccs) and usccs[i] == code:
+    if i < count and uscc(i) == code:
         found = item(i)
         assert found is not None
         return found

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import mmap
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from verifier._errors import FormatError, ProofError
 
@@ -109,6 +111,24 @@ class MerkleTree:
                 len(up) != len(cur) // 2 for cur, up in itertools.pairwise(levels)):
             raise FormatError("packed tree: its levels do not make a Merkle tree")
         tree._levels = levels
+        return tree
+
+    @classmethod
+    def over(cls, buf: bytes | mmap.mmap, sizes: Sequence[int], start: int = 0
+             ) -> MerkleTree:
+        """A read-only tree over levels packed one after another in ``buf`` from byte
+        ``start`` (as ``pack`` gives them, ``sizes`` their node counts): over a
+        memory-mapped file nothing is read until a proof asks for a hash. FormatError when
+        the sizes cannot be one tree."""
+        if not sizes or any(up != cur // 2 for cur, up in itertools.pairwise(sizes)) \
+                or start + sum(sizes) * HASH_SIZE > len(buf):
+            raise FormatError("packed tree: its levels do not make a Merkle tree")
+        tree = cls()
+        levels = []
+        for count in sizes:
+            levels.append(_PackedLevel(buf, start, count))
+            start += count * HASH_SIZE
+        tree._levels = cast(list[list[bytes]], levels)  # read by index only: no append
         return tree
 
     def append(self, leaf: bytes) -> None:
@@ -281,6 +301,26 @@ class MerkleTree:
         index = (old_size >> shift) - 1
         out = [] if index == 0 else [self._levels[shift][index]]
         return self._path(shift, index, n, out)
+
+
+class _PackedLevel:
+    """One level of ``MerkleTree.over``: its node hashes read from the buffer on demand."""
+
+    __slots__ = ("_buf", "_count", "_start")
+
+    def __init__(self, buf: bytes | mmap.mmap, start: int, count: int) -> None:
+        self._buf, self._start, self._count = buf, start, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> bytes:
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        at = self._start + i * HASH_SIZE
+        return bytes(self._buf[at:at + HASH_SIZE])
 
 
 class RootAccumulator:
