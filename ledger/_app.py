@@ -328,6 +328,14 @@ class Ledger(Application[str]):
                 if "sealed" in entry.body and found is not None:
                     yield opening_line(entry.seq, found) + b"\n"
 
+    def stream_entries(self, stream: str, stop: int) -> list[tuple[int, bytes]]:
+        """(seq, exact entry bytes) of one stream's entries below ``stop``, read by the
+        stream's index (a few queries, whatever the log's size)."""
+        out = []
+        for seq in self.chain.stream_seqs(stream, stop):
+            out.extend(self.chain.read_entries(seq, seq + 1))
+        return out
+
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
         """(seq, exact entry bytes) for ``start <= seq < stop``, in pages."""
         end = self.chain.head()[0] if stop is None else stop

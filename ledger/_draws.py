@@ -10,6 +10,7 @@ after the round. Nothing is ever deleted: a void is an event, and the batch stay
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import weakref
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ __all__ = [
     "substitute",
     "void_draw",
 ]
+
+log = logging.getLogger("drawledger.ledger")
 
 
 def _signed(ledger: Ledger, signer: NoteSigner, type_: str, stream: str, actor: str,
@@ -137,7 +140,23 @@ def commit_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
     # The snapshot is the registries at this seq: keep it for the execution, instead of
     # replaying the log up to here again.
     _cache(ledger)[draw_stream(plan_id, batch_id)] = (seq, snapshot)
+    _keep_pool(ledger, seq, snapshot)
     return seq
+
+
+def _keep_pool(ledger: Ledger, seq: int, snapshot: Snapshot) -> None:
+    """Write the committed pool for the draw's entity proofs now, while it is in hand
+    (ledger._poolcache; otherwise the first proof replays the log up to here). Best
+    effort: a proof that finds no file builds it then."""
+    from ledger._poolcache import pool_path, write_pool  # the cache imports this module
+    path = pool_path(ledger, ledger.tree.leaf(seq))
+    if path is None:
+        return
+    try:
+        write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
+                   snapshot.excluded)
+    except OSError as exc:
+        log.warning("pool file %s not written: %s", path, exc)
 
 
 def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, batch_id: str,

@@ -477,6 +477,10 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
             f"s.state FROM {entries} e JOIN {self.events_table_name} s "
             "ON s.rowid = e.notification_id WHERE e.seq >= ? AND e.seq < ? ORDER BY e.seq")
         self._select_hash = f"SELECT hash FROM {entries} WHERE seq = ?"
+        self._select_stream = (
+            f"SELECT e.seq FROM {self.events_table_name} s JOIN {entries} e "
+            "ON e.notification_id = s.rowid WHERE s.originator_id = ? AND e.seq < ? "
+            "ORDER BY e.seq")
         self._select_hashes = (
             f"SELECT hash FROM {entries} WHERE seq >= ? AND seq < ? ORDER BY seq")
         self._insert_checkpoint = (
@@ -628,6 +632,13 @@ class ChainedSQLiteApplicationRecorder(_WrittenHashes, SQLiteApplicationRecorder
                     for r in c.fetchall()]
         return _rebuild(self.codec, prev, rows)
 
+    def stream_seqs(self, stream: str, stop: int) -> list[int]:
+        """The seqs below ``stop`` of one stream's entries, in order (the events' key
+        index, not a scan of the log)."""
+        with self._reading() as c:
+            c.execute(self._select_stream, (stream, stop))
+            return [int(r[0]) for r in c.fetchall()]
+
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""
         with self._reading() as c:
@@ -721,6 +732,10 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
         ).format(schema, entries, Identifier(self.events_table_name))
         self._select_hash = SQL("SELECT hash FROM {0}.{1} WHERE seq = %s").format(
             schema, entries)
+        self._select_stream = SQL(
+            "SELECT e.seq FROM {0}.{2} s JOIN {0}.{1} e ON e.notification_id = "
+            "s.notification_id WHERE s.originator_id = %s AND e.seq < %s ORDER BY e.seq"
+        ).format(schema, entries, Identifier(self.events_table_name))
         self._select_hashes = SQL(
             "SELECT hash FROM {0}.{1} WHERE seq >= %s AND seq < %s ORDER BY seq"
         ).format(schema, entries)
@@ -999,6 +1014,13 @@ class ChainedPostgresApplicationRecorder(_WrittenHashes, PostgresApplicationReco
                                  bytes(r["state"])))
                     for r in curs.fetchall()]
         return _rebuild(self.codec, prev, rows)
+
+    def stream_seqs(self, stream: str, stop: int) -> list[int]:
+        """The seqs below ``stop`` of one stream's entries, in order (the events' key
+        index, not a scan of the log)."""
+        with self._reading() as curs:
+            curs.execute(self._select_stream, (stream, stop), prepare=True)
+            return [int(r["seq"]) for r in curs.fetchall()]
 
     def read_hashes(self, start: int, stop: int) -> list[bytes]:
         """Entry hashes for ``start <= seq < stop``, in order."""
