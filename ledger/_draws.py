@@ -144,13 +144,15 @@ def commit_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
     return seq
 
 
-def _keep_pool(ledger: Ledger, seq: int, snapshot: Snapshot) -> None:
+def _keep_pool(ledger: Ledger, seq: int, snapshot: Snapshot, *, missing: bool = False
+               ) -> None:
     """Write the committed pool for the draw's entity proofs now, while it is in hand
-    (ledger._poolcache; otherwise the first proof replays the log up to here). Best
-    effort: a proof that finds no file builds it then."""
+    (ledger._poolcache; otherwise the first proof replays the log up to here); with
+    ``missing`` only if there is none yet. Best effort: a proof that finds no file, or
+    one that does not match the commitment, builds it then."""
     from ledger._poolcache import pool_path, write_pool  # the cache imports this module
     path = pool_path(ledger, ledger.tree.leaf(seq))
-    if path is None:
+    if path is None or (missing and path.exists()):
         return
     try:
         write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
@@ -223,7 +225,10 @@ def snapshots_at(ledger: Ledger, wanted: Sequence[tuple[int, str, str]]) -> list
 
     def take(seq: int) -> None:
         for k in at.get(seq, ()):
-            out[k] = _snapshot_of(ledger, state, wanted[k][1], wanted[k][2])
+            out[k] = snapshot = _snapshot_of(ledger, state, wanted[k][1], wanted[k][2])
+            info = ledger.state.draws.get(draw_stream(wanted[k][1], wanted[k][2]))
+            if info is not None and info.commit_seq == seq:
+                _keep_pool(ledger, seq, snapshot, missing=True)  # no replay next time
 
     for i, e, body in ledger.logical_entries(0, last):
         take(i)

@@ -15,6 +15,7 @@ import bisect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ledger._app import Ledger, own_entry
@@ -123,29 +124,38 @@ def _pool_and_excluded(ledger: Ledger, info: DrawInfo, plan_id: str, batch_id: s
                        code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``pool`` and ``excluded`` members of the proof: from the draw's pool file
     (ledger._poolcache) when it gives leaves and proofs that check against the
-    commitment, else from the snapshot replayed up to the commitment (which then writes
-    the file for the next proof)."""
+    commitment, else from the snapshot replayed up to the commitment (which writes the
+    file for the next proof; a replay that does not give the committed lists, as in a
+    log with a V4.snapshot violation, is served as it is, for the checker to refuse)."""
     path = pool_path(ledger, ledger.tree.leaf(info.commit_seq))
-    for attempt in ("file", "replay"):
-        if path is None or attempt == "replay":
-            snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
-            if path is None:
-                return _from_snapshot(snapshot, code)
-            write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
-                       snapshot.excluded)
-        try:
-            pool_file = PoolFile(path)
-        except (OSError, FormatError):
-            continue
-        try:
-            found = _from_file(pool_file, code, info.commit)
-        finally:
-            pool_file.close()
-        if found is not None:
-            return found
+    found = _read_pool(path, code, info.commit) if path is not None else None
+    if found is not None:
+        return found
+    snapshot = snapshot_at(ledger, info.commit_seq, plan_id, batch_id)
+    if path is None:
+        return _from_snapshot(snapshot, code)
+    if path.exists():
         log.warning("pool file %s does not match the commitment of %s/%s: rebuilt", path,
                     plan_id, batch_id)
-    raise InputError(f"draw {plan_id}/{batch_id}: its pool does not match its commitment")
+    try:
+        write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
+                   snapshot.excluded)
+    except OSError as exc:
+        log.warning("pool file %s not written: %s", path, exc)
+    return _read_pool(path, code, info.commit) or _from_snapshot(snapshot, code)
+
+
+def _read_pool(path: Path, code: str, commit: dict[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """``_from_file`` of the file at ``path``, None when it is missing or unreadable."""
+    try:
+        pool_file = PoolFile(path)
+    except (OSError, FormatError):
+        return None
+    try:
+        return _from_file(pool_file, code, commit)
+    finally:
+        pool_file.close()
 
 
 def _from_snapshot(snapshot: Snapshot, code: str
