@@ -21,24 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from ledger._app import Ledger, own_entry
 from ledger._bundle import make_bundle
 from ledger._draws import draw_stream
+from ledger._poolcache import cache_dir
 from verifier import canonical
 from verifier._atomic import write_atomic
 
 __all__ = ["bundle_bytes", "cache_dir"]
 
 _PAGE = 10_000
-
-
-def cache_dir(ledger: Ledger) -> Path | None:
-    """Where the ledger's bundles are kept, None when there is no place beside it."""
-    path = ledger.state_file
-    return None if path is None else path.with_name(path.name + ".bundles")
 
 
 def _sha(data: bytes) -> str:

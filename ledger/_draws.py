@@ -10,7 +10,6 @@ after the round. Nothing is ever deleted: a void is an event, and the batch stay
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import weakref
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from ledger._app import Ledger, own_entry
 from ledger._errors import InputError
+from ledger._poolcache import keep_pool
 from ledger._statements import Submission, sign_statement
 from verifier import NoteSigner
 from verifier._beacon import Beacon, Chain
@@ -53,9 +53,6 @@ __all__ = [
     "substitute",
     "void_draw",
 ]
-
-log = logging.getLogger("drawledger.ledger")
-
 
 def _signed(ledger: Ledger, signer: NoteSigner, type_: str, stream: str, actor: str,
             body: dict[str, Any], *, now: datetime, sid: str | None = None) -> Submission:
@@ -140,25 +137,9 @@ def commit_draw(ledger: Ledger, signer: NoteSigner, plan_id: str, batch_id: str,
     # The snapshot is the registries at this seq: keep it for the execution, instead of
     # replaying the log up to here again.
     _cache(ledger)[draw_stream(plan_id, batch_id)] = (seq, snapshot)
-    _keep_pool(ledger, seq, snapshot)
+    # ... and for the draw's entity proofs (otherwise the first replays up to here).
+    keep_pool(ledger, seq, snapshot)
     return seq
-
-
-def _keep_pool(ledger: Ledger, seq: int, snapshot: Snapshot, *, missing: bool = False
-               ) -> None:
-    """Write the committed pool for the draw's entity proofs now, while it is in hand
-    (ledger._poolcache; otherwise the first proof replays the log up to here); with
-    ``missing`` only if there is none yet. Best effort: a proof that finds no file, or
-    one that does not match the commitment, builds it then."""
-    from ledger._poolcache import pool_path, write_pool  # the cache imports this module
-    path = pool_path(ledger, ledger.tree.leaf(seq))
-    if path is None or (missing and path.exists()):
-        return
-    try:
-        write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
-                   snapshot.excluded)
-    except OSError as exc:
-        log.warning("pool file %s not written: %s", path, exc)
 
 
 def reveal_secret(ledger: Ledger, signer: NoteSigner, dept: str, plan_id: str, batch_id: str,
@@ -228,7 +209,7 @@ def snapshots_at(ledger: Ledger, wanted: Sequence[tuple[int, str, str]]) -> list
             out[k] = snapshot = _snapshot_of(ledger, state, wanted[k][1], wanted[k][2])
             info = ledger.state.draws.get(draw_stream(wanted[k][1], wanted[k][2]))
             if info is not None and info.commit_seq == seq:
-                _keep_pool(ledger, seq, snapshot, missing=True)  # no replay next time
+                keep_pool(ledger, seq, snapshot, missing=True)  # no replay next time
 
     for i, e, body in ledger.logical_entries(0, last):
         take(i)

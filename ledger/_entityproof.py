@@ -22,7 +22,7 @@ from ledger._app import Ledger, own_entry
 from ledger._bundle import draw_to_prove
 from ledger._draws import snapshot_at
 from ledger._errors import InputError
-from ledger._poolcache import PoolFile, pool_path, write_pool
+from ledger._poolcache import PoolFile, keep_pool, pool_path
 from verifier._canonical import canonical, loads
 from verifier._draw import Snapshot, pool_leaf_hashes
 from verifier._entityproof import FORMAT, normalise_uscc
@@ -57,8 +57,7 @@ def make_entity_proof(ledger: Ledger, draw_id: str, uscc: str) -> dict[str, Any]
         if about == code:
             wanted.append((seq, raw))
             keys.add(key)
-    registrations = scan.registrations
-    wanted.extend((seq, raw) for seq, raw, name in registrations if name in keys)
+    wanted.extend((seq, raw) for seq, raw, name in scan.registrations if name in keys)
     wanted.sort()
     # One checkpoint for all entries: the first published one covering the last of them.
     size, _, note = next(c for c in checkpoints if c[0] > wanted[-1][0])
@@ -91,26 +90,32 @@ def _scanned(ledger: Ledger, draw_id: str, plan_id: str, stream: str, info: Draw
     long the log, where reading it whole took 19 s on a million entries."""
     scan = _Scan()
     plan_seq = info.commit.get("plan_seq")
-    picked: dict[int, bytes] = dict(ledger.chain.read_entries(0, 1))
+    picked: dict[int, tuple[bytes, str]] = {}
+
+    def pick(seq: int, raw: bytes) -> None:
+        picked[seq] = (raw, str(own_entry(raw).sig["key"]))
+
+    for seq, raw in ledger.chain.read_entries(0, 1):
+        pick(seq, raw)
     published = False
     for seq, raw in ledger.stream_entries(f"plan/{plan_id}", size):
         e = own_entry(raw)
         if seq == plan_seq or (e.type == "plan.published" and not published
                                and seq < info.commit_seq):
             published = published or e.type == "plan.published"
-            picked[seq] = raw
+            pick(seq, raw)
     if isinstance(plan_seq, int) and plan_seq not in picked and 0 <= plan_seq < size:
-        picked.update(ledger.chain.read_entries(plan_seq, plan_seq + 1))  # not the plan's
+        for seq, raw in ledger.chain.read_entries(plan_seq, plan_seq + 1):  # not the plan's
+            pick(seq, raw)
     for seq, raw in ledger.stream_entries(stream, size):
         e = own_entry(raw)
         if scan.executed:
             if e.type in _ABOUT_ENTITY:
                 scan.later.append((seq, raw, str(e.sig["key"]), e.body.get("uscc")))
             continue
-        picked[seq] = raw
+        pick(seq, raw)
         scan.executed = e.type == "draw.executed"
-    for seq in sorted(picked):
-        scan.common.append((seq, picked[seq], str(own_entry(picked[seq]).sig["key"])))
+    scan.common = [(seq, raw, key) for seq, (raw, key) in sorted(picked.items())]
     signers = {key for *_, key in scan.common} | {key for _, _, key, _ in scan.later}
     for name in sorted(signers):
         known = ledger.state.keys.get(name)
@@ -137,11 +142,7 @@ def _pool_and_excluded(ledger: Ledger, info: DrawInfo, plan_id: str, batch_id: s
     if path.exists():
         log.warning("pool file %s does not match the commitment of %s/%s: rebuilt", path,
                     plan_id, batch_id)
-    try:
-        write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
-                   snapshot.excluded)
-    except OSError as exc:
-        log.warning("pool file %s not written: %s", path, exc)
+    keep_pool(ledger, info.commit_seq, snapshot)
     return _read_pool(path, code, info.commit) or _from_snapshot(snapshot, code)
 
 
@@ -160,12 +161,16 @@ def _read_pool(path: Path, code: str, commit: dict[str, Any]
 
 def _from_snapshot(snapshot: Snapshot, code: str
                    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    excluded = None
-    if code in snapshot.excluded:
-        leaves = snapshot.leaves(pool=False)["excluded"]
-        excluded = _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves,
-                              snapshot.excluded.index(code))
-    return _pool_evidence(snapshot, code), excluded
+    return _pool_evidence(snapshot, code), _excluded_item(snapshot.excluded, code)
+
+
+def _excluded_item(excluded: list[str], code: str) -> dict[str, Any] | None:
+    """``code``'s leaf in the committed exclusion list with its path, None if not there."""
+    if code not in excluded:
+        return None
+    listed = Snapshot([], [], {}, list(excluded))  # sorted, as committed
+    leaves = listed.leaves(pool=False)["excluded"]
+    return _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves, listed.excluded.index(code))
 
 
 def _from_file(pool_file: PoolFile, code: str, commit: dict[str, Any]
@@ -174,11 +179,7 @@ def _from_file(pool_file: PoolFile, code: str, commit: dict[str, Any]
     the committed one (root and size) and every leaf names the USCC the file says."""
     pool = _evidence(pool_file.count, pool_file.uscc, pool_file.leaf, pool_file.tree, code)
     items = [pool] if "absent" not in pool else [i for i in pool["absent"] if i]
-    excluded = None
-    if code in pool_file.excluded:
-        leaves = Snapshot([], [], {}, list(pool_file.excluded)).leaves(pool=False)["excluded"]
-        excluded = _leaf_item(MerkleTree(map(leaf_hash, leaves)), leaves,
-                              sorted(pool_file.excluded).index(code))
+    excluded = _excluded_item(pool_file.excluded, code)
     for name, checked in (("pool", items), ("excluded", [excluded] if excluded else [])):
         committed = commit.get(name) or {}
         try:

@@ -17,25 +17,50 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import mmap
 import struct
 from pathlib import Path
 from typing import Any
 
-from ledger._bundlecache import cache_dir
 from verifier._atomic import write_atomic
+from verifier._draw import Snapshot
 from verifier._errors import FormatError
 from verifier._merkle import HASH_SIZE, MerkleTree, leaf_hash
 
-__all__ = ["PoolFile", "pool_path", "write_pool"]
+__all__ = ["PoolFile", "cache_dir", "keep_pool", "pool_path", "write_pool"]
+
+log = logging.getLogger("drawledger.ledger")
 
 _MAGIC = b"drawledger-pool/1\n"
+
+
+def cache_dir(ledger: Any) -> Path | None:
+    """Where the ledger's bundles and pool files are kept (``<db>.state.bundles``), None
+    when there is no place beside it. ``ledger`` is a ``Ledger`` (this module is below
+    ledger._app's users: ledger._draws writes pools)."""
+    path: Path | None = ledger.state_file
+    return None if path is None else path.with_name(path.name + ".bundles")
 
 
 def pool_path(ledger: Any, commit_hash: bytes) -> Path | None:
     """Where the pool of the draw committed by the entry of hash ``commit_hash`` is kept."""
     folder = cache_dir(ledger)
     return None if folder is None else folder / f"pool-{commit_hash.hex()}.bin"
+
+
+def keep_pool(ledger: Any, seq: int, snapshot: Snapshot, *, missing: bool = False) -> None:
+    """Write the pool of the draw committed at ``seq`` from its snapshot (with
+    ``missing``, only if there is no file yet). Best effort: a file that cannot be
+    written is logged, and a proof that finds none builds the evidence from the replay."""
+    path = pool_path(ledger, ledger.tree.leaf(seq))
+    if path is None or (missing and path.exists()):
+        return
+    try:
+        write_pool(path, [m.uscc for m in snapshot.pool], snapshot.leaves()["pool"],
+                   snapshot.excluded)
+    except OSError as exc:
+        log.warning("pool file %s not written: %s", path, exc)
 
 
 def _table(items: list[bytes]) -> tuple[bytes, bytes]:

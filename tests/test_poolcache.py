@@ -5,6 +5,7 @@ it is rebuilt from the replay."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from datetime import datetime, timedelta, timezone
@@ -99,12 +100,13 @@ def test_a_damaged_pool_file_is_rebuilt_not_served(year: str, damage: str,
         path.unlink(missing_ok=True)
         want = [canonical(make_entity_proof(led, DRAW, code)) for code in codes]
         data = bytearray(path.read_bytes())
-        if damage == "leaf":  # a leaf text edited: its hash no longer leads to the root
-            at = data.rindex(b'"uscc"') + 10
+        index = json.loads(want[0])["pool"]["index"]  # codes[0] is drawn: in the pool
+        if damage == "leaf":  # codes[0]'s leaf text (the last copy of its code) edited
+            at = data.rindex(codes[0].encode()) + 12
             data[at] = ord("0") if data[at] != ord("0") else ord("1")
-        elif damage == "hash":  # a tree node edited (level 0 starts after the header)
-            at = data.index(b"\n", data.index(b"\n") + 1) + 1 + 32 * 3
-            data[at] ^= 1
+        elif damage == "hash":  # the leaf hash beside codes[0]'s, on its path, edited
+            level0 = data.index(b"\n", data.index(b"\n") + 1) + 1  # after magic and header
+            data[level0 + 32 * (index ^ 1)] ^= 1
         elif damage == "truncated":
             data = data[:len(data) // 2]
         else:  # another draw's file under this draw's name
@@ -117,6 +119,8 @@ def test_a_damaged_pool_file_is_rebuilt_not_served(year: str, damage: str,
         with caplog.at_level(logging.WARNING, logger="drawledger.ledger"):
             got = [canonical(make_entity_proof(led, DRAW, code)) for code in codes]
         assert got == want
+        assert any("does not match" in r.getMessage() for r in caplog.records), \
+            "the damaged file was not noticed"
         pool = PoolFile(path)  # rewritten whole
         try:
             assert pool.tree.root().hex() == led.state.draws[f"draw/{DRAW}"].commit["pool"]["root"]
@@ -161,14 +165,15 @@ def test_a_process_reads_the_log_once_per_draw_and_then_only_what_came_since(
         after = make_entity_proof(led, NEXT, uscc)
         subs = [e for e in after["entries"] if e["type"] == "draw.substituted"]
         assert len(subs) == 1 and subs[0]["body"]["uscc"] == uscc
-        others = [u for u, _ in info.teams if u != uscc]
-        assert canonical(make_entity_proof(led, NEXT, others[0])) == canonical(
-            make_entity_proof(led, NEXT, others[0]))
+        other = next(u for u, _ in info.teams if u != uscc)
+        other_proof = canonical(make_entity_proof(led, NEXT, other))
+        assert b"draw.substituted" not in other_proof, "another company's substitution"
     finally:
         led.close()
     fresh = Ledger(db, create=False)
     try:
         assert canonical(make_entity_proof(fresh, NEXT, uscc)) == canonical(after)
+        assert canonical(make_entity_proof(fresh, NEXT, other)) == other_proof
         assert verify_entity_proof(canonical(after), fresh.trust()).exit_code == 0
     finally:
         fresh.close()

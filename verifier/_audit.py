@@ -378,9 +378,8 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
              else clock) + COSIGNATURE_SKEW
     now_sources = _cosignature_times(pending, trust, limit, report)
     pending.sort(key=lambda c: c.checkpoint.size)
-    within = [c.checkpoint.size for c in pending
-              if expect is None or c.checkpoint.size <= expect]
-    save_from = within[-1] if expect is not None and within else 0
+    save_from = 0 if expect is None else max(
+        (c.checkpoint.size for c in pending if c.checkpoint.size <= expect), default=0)
     state = LogState()
     if not body_rules:
         state.body_check = None
@@ -522,16 +521,15 @@ def audit(lines: Iterable[bytes | Oversize], checkpoint_files: Sequence[tuple[st
                     f"entries; if the checkpoint is genuine the difference lies in entries "
                     f"{verified_from}..{acc.size - 1}, otherwise the log signed a fork",
                     seq_end=acc.size - 1))
-        if (save and verified_from == acc.size and acc.size in roots and state.batch is None
-                and acc.size >= save_from):
-            # Between statements at a verified checkpoint: a point the next run resumes at.
-            report.state = AuditState(
-                acc.size, roots[acc.size], state.origin, trust_id(trust),
-                _options(signatures, body_rules, opener), offset,
-                dumps((state, plans, draws, results, actors, signers, acc, prev, last_time,
-                       expected, verified_from, roots, report.entries,
-                       report.findings[replay_mark:], report.dropped - dropped_mark)))
-        if verified_from == acc.size and acc.size in roots:
+        if verified_from == acc.size and acc.size in roots:  # at a verified checkpoint
+            if save and state.batch is None and acc.size >= save_from:
+                # Between statements: a point the next run resumes at.
+                report.state = AuditState(
+                    acc.size, roots[acc.size], state.origin, trust_id(trust),
+                    _options(signatures, body_rules, opener), offset,
+                    dumps((state, plans, draws, results, actors, signers, acc, prev,
+                           last_time, expected, verified_from, roots, report.entries,
+                           report.findings[replay_mark:], report.dropped - dropped_mark)))
             gc.freeze()
         while next_cp < len(pending) and pending[next_cp].checkpoint.size < acc.size:
             next_cp += 1  # size 0 checkpoints
