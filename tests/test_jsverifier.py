@@ -416,3 +416,19 @@ def test_entity_proofs_of_the_demo_year_same_verdict(tmp_path: Path) -> None:
     assert fates <= set(verdicts[:100]), verdicts[:100]  # the untampered proofs
     # the tampered copies fail at many different steps, not all at the first
     assert {"format", "proofs", "genesis", "pool"} <= failed_at, failed_at
+
+
+def test_a_renamed_member_is_a_field_error_in_both(demo_lines: list[bytes]) -> None:
+    """A member renamed so that it also breaks the key order ("sig" to "rig", which sorts
+    before "seq") is reported as the wrong member set by both verifiers, not as a
+    non-canonical text: Python checks the members first (verifier._entry), and so must
+    the page. (Random tampers met this case only in some builds of the demo year.)"""
+    _node()
+    line = demo_lines[len(demo_lines) // 2]
+    cases = [line.replace(b'"sig":', b'"rig":', 1), line.replace(b'"actor":', b'"zactor":', 1),
+             line.replace(b'"type":', b'"aype":', 1)]
+    js = run_js([{"op": "entry", "hex": data.hex(), "vkey": None} for data in cases])
+    for data, got in zip(cases, js, strict=True):
+        want = _python_entry(data, None)
+        assert want == {"ok": False, "kind": "format"}, (data[:80], want)
+        assert got["ok"] is False and got["kind"] == "format", (data[:80], got)

@@ -250,9 +250,15 @@ export function parseJSON(data, step = 'json') {
 /**
  * Parse bytes (or text) that must be exactly the canonical encoding of their value
  * (SPEC.md section 2), enforcing the whole profile; CanonicalError names the fault.
+ * ``before(value)``, if given, judges the value's shape on a profile-only parse before the
+ * canonical form is checked (and may throw its own FormatError).
  */
-export function parseCanonical(data, step = 'canonical') {
+export function parseCanonical(data, step = 'canonical', before = null) {
   const text = typeof data === 'string' ? data : decodeUtf8(data, step, '', CanonicalError);
+  // A caller's shape check first, as the Python reference does (verifier._entry: decode,
+  // members, then the canonical form): a wrong member set is reported as such even when it
+  // also breaks the key order, which the canonical parse below would name first.
+  if (before) before(parseText(text, false, step));
   const value = parseText(text, true, step);
   if (encode(value, step) !== text) {
     throw new CanonicalError(step, NOT_CANONICAL_ZH, NOT_CANONICAL_EN);

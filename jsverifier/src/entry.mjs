@@ -72,17 +72,8 @@ export function parseEntry(data, step = 'entry') {
     throw new FormatError(step, `条目为 ${raw.length} 字节，超过 ${MAX_ENTRY_BYTES} 字节上限`,
       `entry is ${raw.length} bytes, over the ${MAX_ENTRY_BYTES}-byte limit`);
   }
-  const obj = parseCanonical(raw, step);
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    throw new FormatError(step, '条目不是 JSON 对象', 'entry is not a JSON object');
-  }
-  const keys = Object.keys(obj);
-  if (keys.join() !== ENTRY_FIELDS.join()) {
-    const missing = ENTRY_FIELDS.filter((k) => !keys.includes(k));
-    const extra = keys.filter((k) => !ENTRY_FIELDS.includes(k));
-    throw new FormatError(step, `条目字段不对：缺少 ${JSON.stringify(missing)}，多出 ${JSON.stringify(extra)}`,
-      `entry fields wrong: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)}`);
-  }
+  // The members are checked before the canonical form (key order), as in verifier._entry.
+  const obj = parseCanonical(raw, step, (value) => entryShape(value, step));
   const { seq, prev, time, stream, version, type, actor, body, sig } = obj;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw field(step, 'body', '不是 JSON 对象', 'not a JSON object');
   if (!isInt(seq) || seq < 0) throw field(step, 'seq', '不是非负整数', 'not a non-negative integer');
@@ -97,6 +88,21 @@ export function parseEntry(data, step = 'entry') {
   if (typeof type !== 'string' || !TYPE.test(type)) throw field(step, 'type', '不是点分小写事件类型', 'not a dotted lowercase event type');
   checkSig(sig, step);
   return { seq, prev, time, stream, version, type, actor, body, sig, raw, hash: leafHash(raw) };
+}
+
+/** An entry is an object with exactly the entry fields (in any order: the canonical check
+ *  that follows fixes the order). */
+function entryShape(obj, step) {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new FormatError(step, '条目不是 JSON 对象', 'entry is not a JSON object');
+  }
+  const keys = Object.keys(obj);
+  if ([...keys].sort().join() !== [...ENTRY_FIELDS].sort().join()) {
+    const missing = ENTRY_FIELDS.filter((k) => !keys.includes(k)).sort();
+    const extra = keys.filter((k) => !ENTRY_FIELDS.includes(k)).sort();
+    throw new FormatError(step, `条目字段不对：缺少 ${JSON.stringify(missing)}，多出 ${JSON.stringify(extra)}`,
+      `entry fields wrong: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)}`);
+  }
 }
 
 /** SHA-256(0x00 || entry bytes): the entry hash, also its Merkle leaf. */
